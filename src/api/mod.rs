@@ -1,0 +1,32 @@
+//! The custom resource types: GatewayApp and InferenceApi. Types only, no IO.
+
+mod common;
+mod gateway_app;
+mod inference_api;
+
+pub use common::*;
+pub use gateway_app::*;
+pub use inference_api::*;
+
+/// API group of both kinds.
+pub const GROUP: &str = "appauth.hwcloud.dev";
+/// Label on everything the operator creates.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "appauth-operator";
+/// Finalizer on GatewayApps and InferenceApis.
+pub const CLEANUP_FINALIZER: &str = "appauth.hwcloud.dev/cleanup";
+/// Finalizer on account Secrets referenced by live objects.
+pub const IN_USE_FINALIZER: &str = "appauth.hwcloud.dev/in-use";
+/// Label users put on account Secrets so that the operator watches them.
+pub const ACCOUNT_LABEL: &str = "appauth.hwcloud.dev/account";
+
+/// Annotations, all under the API group.
+pub mod annotations {
+    pub const PENDING: &str = "appauth.hwcloud.dev/pending";
+    pub const APP_ID: &str = "appauth.hwcloud.dev/app-id";
+    pub const API_ID: &str = "appauth.hwcloud.dev/api-id";
+    pub const OWNER_UID: &str = "appauth.hwcloud.dev/owner-uid";
+    pub const ADOPT: &str = "appauth.hwcloud.dev/adopt";
+    pub const ROTATE: &str = "appauth.hwcloud.dev/rotate";
+    pub const PAUSED: &str = "appauth.hwcloud.dev/paused";
+}

@@ -1,0 +1,5 @@
+//! appauth-operator: provisions Huawei Cloud API-gateway apps and ModelArts inference APIs from
+//! custom resources and delivers the credentials into Kubernetes Secrets.
+
+pub mod api;
+pub mod crdgen;

@@ -1,0 +1,39 @@
+use appauth_operator::crdgen;
+use clap::{Parser, Subcommand};
+
+/// Provisions Huawei Cloud API-gateway apps and ModelArts inference APIs from custom resources.
+#[derive(Parser, Debug)]
+#[command(name = "appauth-operator", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the CustomResourceDefinitions as YAML.
+    Crd {
+        /// Write one file per CRD into this directory instead of printing.
+        #[arg(long)]
+        out_dir: Option<std::path::PathBuf>,
+    },
+    /// Run the controllers.
+    Run,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd { out_dir: None } => print!("{}", crdgen::all_yaml()?),
+        Command::Crd { out_dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)?;
+            for (file, crd) in crdgen::crds() {
+                std::fs::write(dir.join(file), crdgen::to_yaml(&crd)?)?;
+            }
+        }
+        Command::Run => {
+            anyhow::bail!("the controllers are not implemented yet; only `crd` works in this build")
+        }
+    }
+    Ok(())
+}

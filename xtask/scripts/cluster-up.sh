@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Starts etcd, kube-apiserver and kube-controller-manager on free loopback ports with a
+# throwaway CA, installs the CRDs before the controller-manager starts (its garbage collector
+# discovers resources at start and then only every 30 s), and writes DIR/kubeconfig.
+# Usage: cluster-up.sh DIR BIN_DIR CRD_DIR
+# Every process started is recorded in DIR/pids; cluster-down.sh stops exactly those.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$1"
+D=$(cd "$1" && pwd); BIN=$(cd "$2" && pwd); CRDS=$(cd "$3" && pwd)
+cd "$D"
+: > pids
+log() { echo "cluster-up: $*" >&2; }
+fail() {
+  log "$*"
+  for f in etcd.log apiserver.log kcm.log; do [ -f "$f" ] && { echo "--- $f (tail)" >&2; tail -20 "$f" >&2; }; done
+  "$HERE/cluster-down.sh" "$D"
+  exit 1
+}
+start() { # name, then the command; detached so it outlives this script
+  local name=$1; shift
+  setsid "$@" > "$D/$name.log" 2>&1 < /dev/null &
+  echo "$name $!" >> "$D/pids"
+}
+wait_for() { # seconds, description, command...
+  local secs=$1 what=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" > /dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
+    sleep 0.2
+  done
+}
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# Certificates: a CA, the serving cert (IP and DNS SANs, which rustls wants) and an admin client.
+openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=appauth-test-ca" -keyout ca.key -out ca.crt \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout apiserver.key -out apiserver.csr 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > srv.ext
+openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -extfile srv.ext -out apiserver.crt 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=admin" -keyout admin.key -out admin.csr 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' > cli.ext
+openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -extfile cli.ext -out admin.crt 2>/dev/null
+openssl genrsa -out sa.key 2048 2>/dev/null && openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+
+EP=$(free_port); PP=$(free_port); AP=$(free_port); KP=$(free_port)
+start etcd "$BIN/etcd" --data-dir "$D/etcd" --name appauth-test \
+  --listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
+  --listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
+  --initial-cluster "appauth-test=http://127.0.0.1:$PP" \
+  --unsafe-no-fsync --log-level warn
+wait_for 30 etcd curl -sf "http://127.0.0.1:$EP/health"
+
+start apiserver "$BIN/kube-apiserver" \
+  --etcd-servers="http://127.0.0.1:$EP" \
+  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$AP" \
+  --cert-dir="$D" --tls-cert-file="$D/apiserver.crt" --tls-private-key-file="$D/apiserver.key" \
+  --client-ca-file="$D/ca.crt" \
+  --service-account-issuer="https://127.0.0.1:$AP/" \
+  --service-account-key-file="$D/sa.pub" --service-account-signing-key-file="$D/sa.key" \
+  --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
+  --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount \
+  --endpoint-reconciler-type=none
+A=(--cacert "$D/ca.crt" --cert "$D/admin.crt" --key "$D/admin.key")
+wait_for 120 "kube-apiserver /readyz" curl -sf "${A[@]}" "https://127.0.0.1:$AP/readyz"
+wait_for 30 "namespace default" curl -sf "${A[@]}" "https://127.0.0.1:$AP/api/v1/namespaces/default"
+
+cat > kubeconfig <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: appauth-test
+  cluster:
+    server: https://127.0.0.1:$AP
+    certificate-authority-data: $(base64 -w0 ca.crt)
+users:
+- name: admin
+  user:
+    client-certificate-data: $(base64 -w0 admin.crt)
+    client-key-data: $(base64 -w0 admin.key)
+contexts:
+- name: appauth-test
+  context: {cluster: appauth-test, user: admin}
+current-context: appauth-test
+KC
+
+K=("$BIN/kubectl" --kubeconfig "$D/kubeconfig")
+"${K[@]}" apply --server-side -f "$CRDS" > /dev/null || fail "installing CRDs from $CRDS failed"
+"${K[@]}" wait --for condition=Established --timeout=60s -f "$CRDS" > /dev/null || fail "CRDs not Established"
+
+start kcm "$BIN/kube-controller-manager" --kubeconfig="$D/kubeconfig" \
+  --authentication-kubeconfig="$D/kubeconfig" --authorization-kubeconfig="$D/kubeconfig" \
+  --controllers=garbage-collector-controller,namespace-controller \
+  --leader-elect=false --bind-address=127.0.0.1 --secure-port="$KP" \
+  --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics
+wait_for 60 "kube-controller-manager /healthz" curl -skf "https://127.0.0.1:$KP/healthz"
+
+cat > env <<ENV
+ETCD_URL=http://127.0.0.1:$EP
+APISERVER_URL=https://127.0.0.1:$AP
+KCM_URL=https://127.0.0.1:$KP
+KUBECONFIG=$D/kubeconfig
+ENV
+log "control plane up: apiserver https://127.0.0.1:$AP, kubeconfig $D/kubeconfig"
