@@ -2,4 +2,5 @@
 //! custom resources and delivers the credentials into Kubernetes Secrets.
 
 pub mod api;
+pub mod cloud;
 pub mod crdgen;
