@@ -2,5 +2,24 @@
 //! custom resources and delivers the credentials into Kubernetes Secrets.
 
 pub mod api;
+pub mod backend;
 pub mod cloud;
+pub mod controller;
 pub mod crdgen;
+pub mod naming;
+pub mod run;
+
+/// Test-only crash points (SPEC §9): with the `failpoints` feature, the process exits at once
+/// when `APPAUTH_FAILPOINT` names the point it reaches (like a kill -9 there).
+#[cfg(feature = "failpoints")]
+pub fn failpoint(name: &str) {
+    if std::env::var("APPAUTH_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}: exiting");
+        std::process::exit(86);
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn failpoint(_name: &str) {}
+pub mod metrics;

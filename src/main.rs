@@ -18,10 +18,11 @@ enum Command {
         out_dir: Option<std::path::PathBuf>,
     },
     /// Run the controllers.
-    Run,
+    Run(Box<appauth_operator::run::RunArgs>),
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd { out_dir: None } => print!("{}", crdgen::all_yaml()?),
@@ -31,9 +32,7 @@ fn main() -> anyhow::Result<()> {
                 std::fs::write(dir.join(file), crdgen::to_yaml(&crd)?)?;
             }
         }
-        Command::Run => {
-            anyhow::bail!("the controllers are not implemented yet; only `crd` works in this build")
-        }
+        Command::Run(args) => appauth_operator::run::run(*args).await?,
     }
     Ok(())
 }

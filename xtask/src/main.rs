@@ -197,18 +197,34 @@ fn demo(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
 fn test(args: &[String]) -> Result<()> {
     let bin = testbin()?;
     let dir = std::env::temp_dir().join(format!("appauth-test-{}", std::process::id()));
     let result = up(&dir).and_then(|_| {
-        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        cmd.current_dir(root())
-            .args(["test", "--workspace", "--no-fail-fast"])
-            .args(args)
-            .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
-            .env("APPAUTH_TESTBIN", &bin)
-            .env("PATH", path_with(&bin));
-        check(&mut cmd)
+        let rust = check(
+            cargo()
+                .args(["test", "--workspace", "--no-fail-fast"])
+                .args(args)
+                .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
+                .env("APPAUTH_TESTBIN", &bin)
+                .env("PATH", path_with(&bin)),
+        );
+        // The simulator against the official Huawei Cloud Python SDKs, even if a Rust test failed.
+        let sdk = check(cargo().args(["build", "--quiet", "-p", "hwcloud-sim"])).and_then(|_| {
+            check(
+                Command::new(script("sdk-tests.sh"))
+                    .current_dir(root())
+                    .env("APPAUTH_CACHE", cache_dir())
+                    .env("HWCLOUD_SIM_BIN", root().join("target/debug/hwcloud-sim")),
+            )
+        });
+        rust.and(sdk)
     });
     let stopped = down(&dir);
     if result.is_err() {

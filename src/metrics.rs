@@ -1,0 +1,170 @@
+//! Prometheus metrics (SPEC §5). No label carries an object name: kinds, reasons, services,
+//! operations and status codes only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::cloud::{RequestObserver, Service};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloudLabels {
+    pub service: String,
+    pub operation: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloudLatencyLabels {
+    pub service: String,
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadyLabels {
+    pub kind: String,
+    pub ready: String,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<KindLabels, Counter>,
+    pub reconcile_errors: Family<ErrorLabels, Counter>,
+    pub reconcile_duration: Family<KindLabels, Histogram>,
+    pub cloud_requests: Family<CloudLabels, Counter>,
+    pub cloud_latency: Family<CloudLatencyLabels, Histogram>,
+    pub managed: Family<ReadyLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("appauth");
+        let reconciles = Family::<KindLabels, Counter>::default();
+        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        let reconcile_duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        let cloud_requests = Family::<CloudLabels, Counter>::default();
+        let cloud_latency = Family::<CloudLatencyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        let managed = Family::<ReadyLabels, Gauge>::default();
+        registry.register("reconciles", "Reconciles by kind", reconciles.clone());
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by kind and reason",
+            reconcile_errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration by kind",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "cloud_requests",
+            "Cloud requests by service, operation and HTTP status (0: no response)",
+            cloud_requests.clone(),
+        );
+        registry.register(
+            "cloud_request_duration_seconds",
+            "Cloud request latency by service and operation",
+            cloud_latency.clone(),
+        );
+        registry.register(
+            "managed_objects",
+            "Managed objects by kind and Ready state",
+            managed.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            cloud_requests,
+            cloud_latency,
+            managed,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn reconciled(&self, kind: &str, elapsed: Duration, error_reason: Option<&str>) {
+        let labels = KindLabels {
+            kind: kind.to_string(),
+        };
+        self.reconciles.get_or_create(&labels).inc();
+        self.reconcile_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        if let Some(reason) = error_reason {
+            self.reconcile_errors
+                .get_or_create(&ErrorLabels {
+                    kind: kind.to_string(),
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    pub fn set_managed(&self, kind: &str, ready: i64, not_ready: i64) {
+        self.managed
+            .get_or_create(&ReadyLabels {
+                kind: kind.into(),
+                ready: "true".into(),
+            })
+            .set(ready);
+        self.managed
+            .get_or_create(&ReadyLabels {
+                kind: kind.into(),
+                ready: "false".into(),
+            })
+            .set(not_ready);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Feeds cloud request records into the metrics.
+pub struct CloudObserver(pub Arc<Metrics>);
+
+impl RequestObserver for CloudObserver {
+    fn observe(&self, service: Service, op: &'static str, status: u16, elapsed: Duration) {
+        let m = &self.0;
+        m.cloud_requests
+            .get_or_create(&CloudLabels {
+                service: service.as_str().into(),
+                operation: op.into(),
+                code: status.to_string(),
+            })
+            .inc();
+        m.cloud_latency
+            .get_or_create(&CloudLatencyLabels {
+                service: service.as_str().into(),
+                operation: op.into(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}

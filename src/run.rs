@@ -1,0 +1,344 @@
+//! `appauth-operator run`: configuration (flags with env fallbacks), the default account, the
+//! controllers, and the metrics and health server.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+
+use crate::api::{ACCOUNT_LABEL, GatewayApp, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::cloud::ratelimit::Rate;
+use crate::cloud::{Account, Cloud, CloudConfig, Credentials, ErrorCodes, SecretString};
+use crate::controller::{Context, Settings, gateway_app, secret::OWNER_NAME};
+use crate::metrics::{CloudObserver, Metrics};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "APPAUTH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Watch only objects matching this label selector (split objects between deployments).
+    #[arg(long, env = "APPAUTH_LABEL_SELECTOR")]
+    pub label_selector: Option<String>,
+    /// Objects reconciled at once.
+    #[arg(long, env = "APPAUTH_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: u16,
+    /// Drift check period (jittered by ±10%).
+    #[arg(long, env = "APPAUTH_RESYNC_PERIOD", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub resync_period: Duration,
+    /// Default account's region.
+    #[arg(long, env = "HWCLOUD_REGION")]
+    pub region: Option<String>,
+    /// Default account's project id.
+    #[arg(long, env = "HWCLOUD_PROJECT_ID")]
+    pub project_id: Option<String>,
+    /// Directory with the default account's credentials as files (accessKey, secretKey,
+    /// securityToken, iamDomain, iamUser, iamPassword, region, projectId), mounted from a Secret.
+    #[arg(long, env = "APPAUTH_CREDENTIALS_DIR")]
+    pub credentials_dir: Option<PathBuf>,
+    /// Endpoint override SERVICE=URL (iam, apig, modelarts, dataarts, roma); repeatable.
+    #[arg(long = "endpoint", env = "APPAUTH_ENDPOINTS", value_delimiter = ',')]
+    pub endpoints: Vec<String>,
+    /// Cloud rate limit SERVICE=RPS[/BURST]; repeatable (default 50/s, burst 100, per service).
+    #[arg(
+        long = "rate-limit",
+        env = "APPAUTH_RATE_LIMITS",
+        value_delimiter = ','
+    )]
+    pub rate_limits: Vec<String>,
+    /// Classify an unconfirmed cloud error code: CODE=Category; repeatable.
+    #[arg(
+        long = "error-code",
+        env = "APPAUTH_ERROR_CODES",
+        value_delimiter = ','
+    )]
+    pub error_codes: Vec<String>,
+    /// Timeout of one cloud request.
+    #[arg(long, env = "APPAUTH_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Name of ModelArts' plaintext-secret query flag (the docs spell it iphertext_enabled).
+    #[arg(
+        long,
+        env = "APPAUTH_MODELARTS_PLAINTEXT_FLAG",
+        default_value = "iphertext_enabled"
+    )]
+    pub modelarts_plaintext_flag: String,
+    /// Cluster name, part of default cloud names.
+    #[arg(long, env = "APPAUTH_CLUSTER_NAME", default_value = "default")]
+    pub cluster_name: String,
+    /// Allow adopting existing cloud apps (annotation appauth.hwcloud.dev/adopt: "true").
+    #[arg(long, env = "APPAUTH_ALLOW_ADOPTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_adoption: bool,
+    /// Metrics (/metrics) and health (/healthz, /readyz) address.
+    #[arg(long, env = "APPAUTH_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Log format: text or json.
+    #[arg(long, env = "APPAUTH_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// Lease duration used for leader election; with the request timeout it sets how long a
+    /// foreign pending marker must age before a create runs again.
+    #[arg(long, env = "APPAUTH_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+    /// This process's identity in pending markers and Events (default: hostname and pid).
+    #[arg(long, env = "APPAUTH_INSTANCE")]
+    pub instance: Option<String>,
+}
+
+fn env_or_file(dir: Option<&PathBuf>, file: &str, env: &str) -> Option<String> {
+    if let Some(dir) = dir
+        && let Ok(v) = std::fs::read_to_string(dir.join(file))
+    {
+        let v = v.trim().to_string();
+        if !v.is_empty() {
+            return Some(v);
+        }
+    }
+    std::env::var(env).ok().filter(|v| !v.is_empty())
+}
+
+/// The default account from flags, env and files; `None` when no credentials are configured.
+pub fn default_account(args: &RunArgs) -> anyhow::Result<Option<Account>> {
+    let dir = args.credentials_dir.as_ref();
+    let get = |file: &str, env: &str| env_or_file(dir, file, env);
+    let credentials = match (
+        get("accessKey", "HWCLOUD_ACCESS_KEY"),
+        get("iamUser", "HWCLOUD_IAM_USER"),
+    ) {
+        (Some(access_key), _) => Credentials::AkSk {
+            access_key,
+            secret_key: SecretString::from(get("secretKey", "HWCLOUD_SECRET_KEY").context(
+                "HWCLOUD_SECRET_KEY (or secretKey file) is required with an access key",
+            )?),
+            security_token: get("securityToken", "HWCLOUD_SECURITY_TOKEN").map(SecretString::from),
+        },
+        (None, Some(user)) => Credentials::Password {
+            domain: get("iamDomain", "HWCLOUD_IAM_DOMAIN")
+                .context("HWCLOUD_IAM_DOMAIN is required with HWCLOUD_IAM_USER")?,
+            user,
+            password: SecretString::from(
+                get("iamPassword", "HWCLOUD_IAM_PASSWORD")
+                    .context("HWCLOUD_IAM_PASSWORD is required with HWCLOUD_IAM_USER")?,
+            ),
+        },
+        (None, None) => return Ok(None),
+    };
+    let region = args
+        .region
+        .clone()
+        .or_else(|| get("region", "HWCLOUD_REGION"))
+        .context("--region is required with default credentials")?;
+    if !crate::cloud::endpoints::valid_region(&region) {
+        bail!("--region must match ^[a-z]+(-[a-z0-9]+)+$");
+    }
+    let project_id = args
+        .project_id
+        .clone()
+        .or_else(|| get("projectId", "HWCLOUD_PROJECT_ID"))
+        .context("--project-id is required with default credentials")?;
+    Ok(Some(Account {
+        region,
+        project_id,
+        credentials,
+    }))
+}
+
+pub fn cloud_config(args: &RunArgs) -> anyhow::Result<CloudConfig> {
+    let mut config = CloudConfig {
+        timeout: args.request_timeout,
+        modelarts_plaintext_flag: args.modelarts_plaintext_flag.clone(),
+        ..CloudConfig::default()
+    };
+    for e in &args.endpoints {
+        config
+            .endpoints
+            .add_override(e)
+            .map_err(|m| anyhow::anyhow!("--endpoint: {m}"))?;
+    }
+    let mut rates = HashMap::new();
+    for r in &args.rate_limits {
+        let (service, rate) =
+            Rate::parse_for(r).map_err(|m| anyhow::anyhow!("--rate-limit: {m}"))?;
+        rates.insert(service, rate);
+    }
+    config.rates = rates;
+    let mut codes = ErrorCodes::default();
+    for c in &args.error_codes {
+        codes
+            .set_from_str(c)
+            .map_err(|m| anyhow::anyhow!("--error-code: {m}"))?;
+    }
+    config.codes = codes;
+    Ok(config)
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,kube=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn instance_id(args: &RunArgs) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into());
+    let base = args.instance.clone().unwrap_or(host);
+    // A fresh suffix per process: after a restart, our own old markers count as foreign.
+    format!(
+        "{base}/{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    use axum::{Router, http::StatusCode, routing::get};
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    if ready.load(Ordering::Relaxed) {
+                        (StatusCode::OK, "ok")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            "content-type",
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics address {addr}"))?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    let client = Client::try_default()
+        .await
+        .context("connecting to Kubernetes")?;
+    let metrics = Arc::new(Metrics::default());
+    let cloud = Cloud::new(
+        cloud_config(&args)?,
+        Some(Arc::new(CloudObserver(metrics.clone()))),
+    )?;
+    let account = default_account(&args)?;
+    let settings = Settings {
+        cluster_name: args.cluster_name.clone(),
+        allow_adoption: args.allow_adoption,
+        resync: args.resync_period,
+        marker_grace: args.request_timeout + args.lease_duration,
+        instance: instance_id(&args),
+        namespace: args.namespace.clone(),
+        label_selector: args.label_selector.clone(),
+        concurrency: args.concurrency,
+    };
+    tracing::info!(instance = %settings.instance, namespace = ?settings.namespace, default_account = account.is_some(), "starting appauth-operator");
+    let ctx = Context::new(client.clone(), cloud, account, settings, metrics.clone());
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(serve_metrics(args.metrics_addr, metrics, ready.clone()));
+    let controllers = run_controllers(client, ctx, ready);
+    tokio::select! {
+        r = server => r.context("metrics server task")?.context("metrics server"),
+        () = controllers => Ok(()),
+    }
+}
+
+/// Runs the controllers until a shutdown signal.
+pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<AtomicBool>) {
+    let ns = ctx.settings.namespace.clone();
+    let gateway_apps: Api<GatewayApp> = match &ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let secrets: Api<PartialObjectMeta<Secret>> = match &ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let mut wc = watcher::Config::default().any_semantic();
+    if let Some(selector) = &ctx.settings.label_selector {
+        wc = wc.labels(selector);
+    }
+    let controller = Controller::new(gateway_apps, wc)
+        .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
+    let store = controller.store();
+    let _ = ctx.gateway_apps.set(store.clone());
+
+    // Our own Secrets, metadata only: a hand edit or delete brings the owner back promptly.
+    let managed_wc =
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    let account_wc = watcher::Config::default().labels(&format!("{ACCOUNT_LABEL}=true"));
+    let account_store = store.clone();
+    let controller = controller
+        .watches(
+            secrets.clone(),
+            managed_wc,
+            |s: PartialObjectMeta<Secret>| {
+                let owner = s.annotations().get(OWNER_NAME).cloned();
+                owner
+                    .zip(s.namespace())
+                    .map(|(owner, ns)| ObjectRef::<GatewayApp>::new(&owner).within(&ns))
+            },
+        )
+        // Account Secrets (users label them): every object that refers to one.
+        .watches(secrets, account_wc, move |s: PartialObjectMeta<Secret>| {
+            let ns = s.namespace().unwrap_or_default();
+            let name = s.name_any();
+            account_store
+                .state()
+                .iter()
+                .filter(|o| {
+                    o.namespace().as_deref() == Some(ns.as_str())
+                        && o.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
+                })
+                .map(|o| ObjectRef::from(o.as_ref()))
+                .collect::<Vec<_>>()
+        });
+    ready.store(true, Ordering::Relaxed);
+    controller
+        .shutdown_on_signal()
+        .run(gateway_app::reconcile, gateway_app::error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
