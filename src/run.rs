@@ -91,6 +91,9 @@ pub struct RunArgs {
     /// foreign pending marker must age before a create runs again.
     #[arg(long, env = "APPAUTH_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub lease_duration: Duration,
+    /// First wait after a QuotaExceeded answer (doubles per attempt, at most 30m).
+    #[arg(long, env = "APPAUTH_QUOTA_BACKOFF", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub quota_backoff: Duration,
     /// This process's identity in pending markers and Events (default: hostname and pid).
     #[arg(long, env = "APPAUTH_INSTANCE")]
     pub instance: Option<String>,
@@ -273,6 +276,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         namespace: args.namespace.clone(),
         label_selector: args.label_selector.clone(),
         concurrency: args.concurrency,
+        quota_backoff: args.quota_backoff,
     };
     tracing::info!(instance = %settings.instance, namespace = ?settings.namespace, default_account = account.is_some(), "starting appauth-operator");
     let ctx = Context::new(client.clone(), cloud, account, settings, metrics.clone());
@@ -339,6 +343,10 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     controller
         .shutdown_on_signal()
         .run(gateway_app::reconcile, gateway_app::error_policy, ctx)
-        .for_each(|_| async {})
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "controller error");
+            }
+        })
         .await;
 }

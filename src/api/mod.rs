@@ -29,4 +29,6 @@ pub mod annotations {
     pub const ADOPT: &str = "appauth.hwcloud.dev/adopt";
     pub const ROTATE: &str = "appauth.hwcloud.dev/rotate";
     pub const PAUSED: &str = "appauth.hwcloud.dev/paused";
+    /// Set while a rotation is between the cloud reset and the Secret write.
+    pub const ROTATING: &str = "appauth.hwcloud.dev/rotating";
 }

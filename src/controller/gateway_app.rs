@@ -20,7 +20,7 @@ use super::secret::{self as secret_step, Existing};
 use super::status::{self, Outcome, Reason};
 use crate::api::{
     CLEANUP_FINALIZER, CredentialsMode, DeletionPolicy, GatewayApp, GatewayAppStatus,
-    IN_USE_FINALIZER, annotations,
+    IN_USE_FINALIZER, RotationStatus, annotations,
 };
 use crate::backend::{ChosenCredentials, CloudApp, Target};
 use crate::cloud::{Account, CloudClient, CloudError, ErrorCategory, SecretString};
@@ -38,6 +38,7 @@ pub enum Error {
         reason: Reason,
         message: String,
         retry_after: Option<Duration>,
+        on_change_only: bool,
     },
     /// Not an error: try again after this long (a foreign marker is ageing, a conflict).
     #[error("requeue")]
@@ -50,6 +51,7 @@ impl Error {
             reason,
             message: message.into(),
             retry_after: None,
+            on_change_only: false,
         }
     }
 
@@ -67,6 +69,8 @@ impl Error {
             reason,
             message: e.to_string(),
             retry_after: e.retry_after(),
+            // Only a spec change can fix what the cloud rejected as invalid: no retry until then.
+            on_change_only: e.category() == ErrorCategory::InvalidInput,
         }
     }
 }
@@ -83,6 +87,9 @@ pub async fn reconcile(app: Arc<GatewayApp>, ctx: Arc<Context>) -> Result<Action
     };
     ctx.metrics
         .reconciled("GatewayApp", started.elapsed(), reason);
+    if let Ok((action, _)) = &result {
+        tracing::debug!(object = %app.name_any(), ?action, "reconciled");
+    }
     result.map(|(action, _)| action)
 }
 
@@ -92,6 +99,20 @@ async fn reconcile_inner(
     ctx: &Arc<Context>,
 ) -> Result<(Action, Option<&'static str>), kube::Error> {
     let uid = app.uid().unwrap_or_default();
+    let rejected = ctx
+        .rejected
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&uid)
+        .copied();
+    if app.metadata.deletion_timestamp.is_none()
+        && !is_paused(app)
+        && rejected.is_some()
+        && rejected == app.metadata.generation
+    {
+        // The cloud rejected this spec as invalid; wait for it to change.
+        return Ok((Action::await_change(), None));
+    }
     let result = if is_paused(app) {
         pause(app, ctx).await
     } else if app.metadata.deletion_timestamp.is_some() {
@@ -113,6 +134,7 @@ async fn reconcile_inner(
             reason,
             message,
             retry_after,
+            on_change_only,
         }) => {
             tracing::info!(object = %app.name_any(), namespace = app.namespace().unwrap_or_default(), reason = reason.as_str(), "reconcile failed: {message}");
             if reason.is_terminal() {
@@ -127,6 +149,14 @@ async fn reconcile_inner(
             }
             if app.metadata.deletion_timestamp.is_none() {
                 write_status(app, ctx, None, &Outcome::failed(reason, message)).await?;
+            }
+            if on_change_only {
+                let generation = app.metadata.generation.unwrap_or_default();
+                ctx.rejected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(uid.clone(), generation);
+                return Ok((Action::await_change(), Some(reason.as_str())));
             }
             let wait = match retry_after {
                 Some(d) => d,
@@ -313,6 +343,8 @@ struct Delivered {
     app_id: String,
     app_name: String,
     secret_name: String,
+    /// A rotation completed in this reconcile (recorded only after the Secret was written).
+    rotated: Option<RotationStatus>,
 }
 
 async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
@@ -340,9 +372,11 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         region: Some(account.region.clone()),
         instance: Some(target.instance().to_string()),
         secret_name: Some(delivered.secret_name.clone()),
+        rotation: delivered.rotated.clone().or(st.rotation.clone()),
         ..st.clone()
     };
     let fresh = st.app_id.is_none();
+    let rotated = delivered.rotated.is_some();
     write_status(
         app,
         ctx,
@@ -354,11 +388,17 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     )
     .await?;
     if fresh
+        || rotated
         || !app.annotations().contains_key(annotations::APP_ID)
         || app.annotations().contains_key(annotations::PENDING)
+        || app.annotations().contains_key(annotations::ROTATING)
     {
-        // Mirror the id for restores (external-name pattern); the marker has done its job.
-        let patch = json!({"metadata": {"annotations": {annotations::APP_ID: delivered.app_id, annotations::PENDING: null}}});
+        // Mirror the id for restores (external-name pattern); the markers have done their job.
+        let patch = json!({"metadata": {"annotations": {
+            annotations::APP_ID: delivered.app_id,
+            annotations::PENDING: null,
+            annotations::ROTATING: null,
+        }}});
         api(app, ctx)
             .patch(
                 &app.name_any(),
@@ -368,7 +408,16 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             .await?;
     }
     ctx.succeeded(&uid);
-    Ok(Action::requeue(ctx.resync()))
+    let next = match next_rotation(app, delivered.rotated.as_ref()) {
+        Some(at) => ctx.resync().min(
+            (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .max(Duration::from_secs(1)),
+        ),
+        None => ctx.resync(),
+    };
+    Ok(Action::requeue(next))
 }
 
 /// Writes status (observedGeneration, conditions, and the given fields) by server-side apply,
@@ -524,12 +573,58 @@ async fn create_or_recover(
     target: &Target,
 ) -> Result<Delivered> {
     let uid = app.uid().unwrap_or_default();
-    let name = cloud_name(app, ctx);
+    let mut name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
-    let marker = match marker_of(app) {
+    let mut marker = match marker_of(app) {
         Some(m) => m,
         None => write_marker(app, ctx, &name).await?,
     };
+    // The name changed before the app existed (a typo the cloud rejected was fixed): settle the
+    // old name first, then move the marker to the new one.
+    if let Some(wanted) = app.spec.app_name.clone().filter(|w| *w != marker.name) {
+        let old = target
+            .find_by_name(client, &marker.name)
+            .await
+            .map_err(Error::cloud)?;
+        if !old
+            .iter()
+            .any(|a| naming::has_fingerprint(a.remark.as_deref(), &uid))
+        {
+            let unresolved = ctx
+                .unresolved
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&uid);
+            marker::may_create(
+                &marker,
+                &ctx.settings.instance,
+                unresolved,
+                Utc::now(),
+                ctx.settings.marker_grace,
+            )
+            .map_err(Error::Requeue)?;
+            ctx.unresolved
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&uid);
+            let current = api(app, ctx).get(&app.name_any()).await?;
+            marker = write_marker(&current, ctx, &wanted).await?;
+            name = wanted;
+        }
+    }
+
+    // Never create an app whose credentials could not be delivered.
+    let secret_name = secret_step::secret_name(app);
+    let existing = get_secret(app, ctx, &secret_name).await?;
+    let ours = existing
+        .as_ref()
+        .is_some_and(|s| s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref());
+    if !ours && existing.is_some() {
+        return Err(Error::failed(
+            Reason::SecretConflict,
+            format!("Secret {secret_name} exists and is not managed by this GatewayApp"),
+        ));
+    }
 
     // Look before creating: an earlier attempt (ours, or a crashed process's) may have made it.
     let found = target
@@ -741,6 +836,7 @@ async fn deliver_new(
         app_id: cloud.id,
         app_name: cloud.name,
         secret_name,
+        rotated: None,
     })
 }
 
@@ -859,12 +955,25 @@ async fn maintain(
         .is_none_or(|t| t.elapsed() >= ctx.settings.resync);
     let app_name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+    let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
+    let rotation = rotation_due(app, Utc::now());
+    if resuming_rotation || rotation.is_some() {
+        if target.can_reset() {
+            let cause = rotation.unwrap_or_default();
+            return rotate(app, ctx, client, target, app_id, resuming_rotation, cause).await;
+        }
+        warn_rotation_unsupported(app, ctx, target).await;
+    }
+    if let Some((key, value)) = from_secret_changed(app, ctx, existing.as_ref()).await? {
+        return push_source(app, ctx, client, target, app_id, &key, &value).await;
+    }
     if state == Existing::UpToDate && !read_due {
         cleanup_old_secret(app, ctx, &name).await?;
         return Ok(Delivered {
             app_id: app_id.to_string(),
             app_name,
             secret_name: name,
+            rotated: None,
         });
     }
 
@@ -907,6 +1016,7 @@ async fn maintain(
             app_id: app_id.to_string(),
             app_name: cloud.name,
             secret_name: name,
+            rotated: None,
         });
     }
     // Missing, edited or stale: deliver again from the cloud.
@@ -937,6 +1047,7 @@ async fn maintain(
         app_id: app_id.to_string(),
         app_name: cloud.name,
         secret_name: written,
+        rotated: None,
     })
 }
 
@@ -1125,4 +1236,280 @@ async fn unbind_all(
     )
     .await;
     Ok(())
+}
+
+// ---- rotation (SPEC §3.6) ----
+
+/// Why a rotation is due: a new rotate-annotation token, or the interval elapsing.
+#[derive(Debug, Clone, Default)]
+struct RotationCause {
+    token: Option<String>,
+}
+
+fn rotation_due(app: &GatewayApp, now: chrono::DateTime<Utc>) -> Option<RotationCause> {
+    let last = status(app).rotation.unwrap_or_default();
+    if let Some(token) = app.annotations().get(annotations::ROTATE)
+        && last.last_token.as_ref() != Some(token)
+    {
+        return Some(RotationCause {
+            token: Some(token.clone()),
+        });
+    }
+    next_rotation(app, None)
+        .filter(|at| *at <= now)
+        .map(|_| RotationCause { token: None })
+}
+
+/// When the interval next elapses: from the last rotation, or from creation.
+fn next_rotation(
+    app: &GatewayApp,
+    just_rotated: Option<&RotationStatus>,
+) -> Option<chrono::DateTime<Utc>> {
+    let interval = humantime::parse_duration(&app.spec.rotation.as_ref()?.interval).ok()?;
+    let last = just_rotated
+        .cloned()
+        .or_else(|| status(app).rotation)
+        .and_then(|r| r.last_time);
+    let since = last
+        .and_then(|t| {
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        })
+        .or_else(|| {
+            app.metadata
+                .creation_timestamp
+                .as_ref()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.0.as_second(), 0))
+        })?;
+    Some(since + chrono::Duration::from_std(interval).ok()?)
+}
+
+async fn warn_rotation_unsupported(app: &GatewayApp, ctx: &Context, target: &Target) {
+    let token = app
+        .annotations()
+        .get(annotations::ROTATE)
+        .cloned()
+        .unwrap_or_default();
+    let key = format!("rotation-warned:{}:{token}", app.uid().unwrap_or_default());
+    let first = ctx
+        .last_read
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, Instant::now())
+        .is_none();
+    if first {
+        let note = format!(
+            "{} has no secret reset; the secret was not rotated",
+            target.service()
+        );
+        ctx.event(
+            &app.object_ref(&()),
+            EventType::Warning,
+            "RotationUnsupported",
+            "Rotate",
+            note,
+        )
+        .await;
+    }
+}
+
+/// Resets the secret, writes the Secret, and only then records the rotation. A crash between
+/// the reset and the Secret write leaves the rotating annotation: the next attempt reads the
+/// secret back instead of resetting again.
+async fn rotate(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+    resuming: bool,
+    cause: RotationCause,
+) -> Result<Delivered> {
+    let cloud = match target.show(client, app_id).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
+        Err(e) => return Err(Error::cloud(e)),
+    };
+    let unreadable = || {
+        Error::failed(
+            Reason::CloudUnavailable,
+            "the rotated secret cannot be read back",
+        )
+    };
+    let secret = if resuming {
+        target
+            .read_secret(client, &cloud)
+            .await
+            .map_err(Error::cloud)?
+            .ok_or_else(unreadable)?
+    } else {
+        let marker = cause.token.clone().unwrap_or_else(|| "interval".into());
+        let patch = json!({"metadata": {"annotations": {annotations::ROTATING: marker}}});
+        api(app, ctx)
+            .patch(
+                &app.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await?;
+        let chosen = (app.spec.credentials == CredentialsMode::Generated)
+            .then(|| SecretString::from(format!("s{}", random_token(39))));
+        let reset = target
+            .reset_secret(client, &cloud, chosen.as_ref())
+            .await
+            .map_err(Error::cloud)?;
+        crate::failpoint("after-reset");
+        match reset.or(chosen) {
+            Some(s) => s,
+            None => target
+                .read_secret(client, &cloud)
+                .await
+                .map_err(Error::cloud)?
+                .ok_or_else(unreadable)?,
+        }
+    };
+    let key = cloud.key.clone().ok_or_else(|| {
+        Error::failed(Reason::CloudUnavailable, format!("app {app_id} has no key"))
+    })?;
+    let app_code = if app.spec.app_code {
+        target
+            .ensure_app_code(client, &cloud)
+            .await
+            .map_err(Error::cloud)?
+    } else {
+        None
+    };
+    let creds = secret_step::Credentials {
+        app_id: app_id.to_string(),
+        app_key: key,
+        app_secret: secret,
+        app_code,
+    };
+    let written = write_secret(app, ctx, &creds).await?;
+    let token = app
+        .annotations()
+        .get(annotations::ROTATE)
+        .cloned()
+        .or(status(app).rotation.and_then(|r| r.last_token));
+    let note =
+        format!("the secret of app {app_id} was rotated; consumers must reload Secret {written}");
+    ctx.event(
+        &app.object_ref(&()),
+        EventType::Normal,
+        "Rotated",
+        "Rotate",
+        note,
+    )
+    .await;
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(Delivered {
+        app_id: app_id.to_string(),
+        app_name: cloud.name,
+        secret_name: written,
+        rotated: Some(RotationStatus {
+            last_token: token,
+            last_time: Some(now),
+        }),
+    })
+}
+
+// ---- FromSecret (SPEC §3.2) ----
+
+/// With FromSecret: the source's key and secret when they differ from what was delivered.
+async fn from_secret_changed(
+    app: &GatewayApp,
+    ctx: &Context,
+    delivered: Option<&Secret>,
+) -> Result<Option<(String, SecretString)>> {
+    use crate::cloud::ExposeSecret;
+    if app.spec.credentials != CredentialsMode::FromSecret {
+        return Ok(None);
+    }
+    let Some((key, value)) = chosen_credentials(app, ctx).await? else {
+        return Ok(None);
+    };
+    let current = delivered.and_then(|s| secret_step::read_credentials(app, s));
+    let same = current.is_some_and(|(k, v)| k == key && v.expose_secret() == value.expose_secret());
+    Ok((!same).then_some((key, value)))
+}
+
+/// Pushes a changed FromSecret source to the cloud (APIG update, ROMA reset with the value).
+async fn push_source(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+    key: &str,
+    value: &SecretString,
+) -> Result<Delivered> {
+    let cloud = match target.show(client, app_id).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
+        Err(e) => return Err(Error::cloud(e)),
+    };
+    let uid = app.uid().unwrap_or_default();
+    let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+    match target {
+        Target::Apig { instance } => {
+            let input = crate::cloud::apig::AppInput {
+                name: &cloud.name,
+                remark: Some(&remark),
+                app_key: Some(key),
+                app_secret: Some(value),
+            };
+            client
+                .apig(instance)
+                .update(app_id, &input)
+                .await
+                .map_err(Error::cloud)?;
+        }
+        Target::Roma { .. } => {
+            if cloud.key.as_deref() != Some(key) {
+                return Err(Error::failed(
+                    Reason::InvalidSpec,
+                    "spec.credentialsFrom: ROMA cannot change an app's key; only app_secret may change",
+                ));
+            }
+            target
+                .reset_secret(client, &cloud, Some(value))
+                .await
+                .map_err(Error::cloud)?;
+        }
+        _ => {
+            return Err(Error::failed(
+                Reason::InvalidSpec,
+                "spec.credentials: FromSecret is only supported for apig and roma",
+            ));
+        }
+    }
+    let creds = secret_step::Credentials {
+        app_id: app_id.to_string(),
+        app_key: key.to_string(),
+        app_secret: value.clone(),
+        app_code: None,
+    };
+    let written = write_secret(app, ctx, &creds).await?;
+    let source = app
+        .spec
+        .credentials_from
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let note = format!("pushed the changed credentials from Secret {source} to app {app_id}");
+    ctx.event(
+        &app.object_ref(&()),
+        EventType::Normal,
+        "CredentialsUpdated",
+        "Update",
+        note,
+    )
+    .await;
+    Ok(Delivered {
+        app_id: app_id.to_string(),
+        app_name: cloud.name,
+        secret_name: written,
+        rotated: None,
+    })
 }

@@ -34,6 +34,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     pub label_selector: Option<String>,
     pub concurrency: u16,
+    /// First wait after QuotaExceeded.
+    pub quota_backoff: Duration,
 }
 
 impl Default for Settings {
@@ -47,6 +49,7 @@ impl Default for Settings {
             namespace: None,
             label_selector: None,
             concurrency: 16,
+            quota_backoff: Duration::from_secs(60),
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct Context {
     /// When each object was last read from the cloud (drift check), by uid.
     pub last_read: Mutex<HashMap<String, Instant>>,
     pub metrics: Arc<Metrics>,
+    /// The generation the cloud rejected as invalid, by uid: no cloud call until it changes.
+    pub rejected: Mutex<HashMap<String, i64>>,
 }
 
 impl Context {
@@ -90,6 +95,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             last_read: Mutex::new(HashMap::new()),
             metrics,
+            rejected: Mutex::new(HashMap::new()),
         })
     }
 
@@ -119,7 +125,7 @@ impl Context {
         let n = failures.entry(uid.to_string()).or_insert(0);
         *n = n.saturating_add(1);
         let base = if long {
-            Duration::from_secs(60)
+            self.settings.quota_backoff
         } else {
             Duration::from_millis(500)
         };

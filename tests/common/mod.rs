@@ -2,4 +2,9 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod cloud;
 pub mod cluster;
+pub mod objects;
+pub mod operator;
+pub mod sim;
+pub mod wait;

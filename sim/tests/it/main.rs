@@ -1,0 +1,13 @@
+//! Integration tests: the simulator over real HTTP on 127.0.0.1:0.
+
+mod common;
+
+mod apig;
+mod auth;
+mod binary;
+mod dataarts;
+mod faults;
+mod gateway;
+mod modelarts;
+mod roma;
+mod testing;

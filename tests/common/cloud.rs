@@ -1,0 +1,32 @@
+//! The project's cloud client pointed at a simulator, for tests that change the cloud behind
+//! the operator's back.
+
+use appauth_operator::cloud::{
+    Account, Cloud, CloudClient, CloudConfig, Credentials, SecretString, Service,
+};
+
+use super::operator::{AK, PROJECT, REGION, SK};
+
+pub fn client(sim_url: &str) -> CloudClient {
+    client_for(sim_url, AK, SK, PROJECT)
+}
+
+pub fn client_for(sim_url: &str, ak: &str, sk: &str, project: &str) -> CloudClient {
+    let mut config = CloudConfig::default();
+    for service in Service::ALL {
+        config
+            .endpoints
+            .add_override(&format!("{service}={sim_url}"))
+            .expect("override");
+    }
+    let cloud = Cloud::new(config, None).expect("cloud");
+    cloud.client(&Account {
+        region: REGION.into(),
+        project_id: project.into(),
+        credentials: Credentials::AkSk {
+            access_key: ak.into(),
+            secret_key: SecretString::from(sk.to_string()),
+            security_token: None,
+        },
+    })
+}

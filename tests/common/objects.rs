@@ -1,0 +1,112 @@
+//! Helpers for GatewayApps and their Secrets in a test namespace.
+
+use std::time::Duration;
+
+use appauth_operator::api::GatewayApp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::Value;
+
+use super::wait;
+
+pub struct Ns {
+    pub client: Client,
+    pub name: String,
+}
+
+impl Ns {
+    pub fn apps(&self) -> Api<GatewayApp> {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    pub async fn create(&self, name: &str, spec: Value) -> GatewayApp {
+        let obj: GatewayApp = serde_json::from_value(serde_json::json!({
+            "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+            "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("GatewayApp");
+        self.apps()
+            .create(&PostParams::default(), &obj)
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"))
+    }
+
+    pub async fn patch(&self, name: &str, patch: Value) {
+        self.apps()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .unwrap_or_else(|e| panic!("patch {name}: {e}"));
+    }
+
+    pub async fn get(&self, name: &str) -> Option<GatewayApp> {
+        self.apps().get_opt(name).await.expect("get GatewayApp")
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.apps()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("delete {name}: {e}"));
+    }
+
+    /// The Ready condition's (status, reason).
+    pub fn ready(app: &GatewayApp) -> Option<(String, String)> {
+        app.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    }
+
+    /// Waits for Ready=True at the current generation; returns the object.
+    pub async fn wait_ready(&self, name: &str, timeout: Duration) -> GatewayApp {
+        wait::until(timeout, &format!("{name} Ready"), || async {
+            let app = self.get(name).await?;
+            let st = app.status.as_ref()?;
+            let ready = st
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            (ready && st.observed_generation == app.metadata.generation).then_some(app)
+        })
+        .await
+    }
+
+    /// Waits for Ready to carry `reason`.
+    pub async fn wait_reason(&self, name: &str, reason: &str, timeout: Duration) -> GatewayApp {
+        wait::until(
+            timeout,
+            &format!("{name} Ready reason {reason}"),
+            || async {
+                let app = self.get(name).await?;
+                (Self::ready(&app)?.1 == reason).then_some(app)
+            },
+        )
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) {
+        wait::until(timeout, &format!("{name} deleted"), || async {
+            self.get(name).await.is_none().then_some(())
+        })
+        .await
+    }
+
+    pub async fn secret(&self, name: &str) -> Option<Secret> {
+        self.secrets().get_opt(name).await.expect("get Secret")
+    }
+
+    pub fn value(secret: &Secret, key: &str) -> Option<String> {
+        secret
+            .data
+            .as_ref()?
+            .get(key)
+            .map(|v| String::from_utf8_lossy(&v.0).to_string())
+    }
+}

@@ -1,0 +1,146 @@
+//! Runs the real operator binary as a process against the test control plane and a simulator,
+//! scoped to one namespace, with its logs in a file (scanned for secrets by the tests).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::cluster::KUBECONFIG_ENV;
+
+pub const PROJECT: &str = "0833a5737480d53b2f250010d01a7b88";
+pub const REGION: &str = "cn-north-4";
+pub const AK: &str = "HWSIMAK0000000000000";
+pub const SK: &str = "hwsim-secret-key-0000000000000000000000";
+
+pub struct Operator {
+    child: Option<Child>,
+    pub log: PathBuf,
+    namespace: String,
+    sim_url: String,
+    extra: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Operator {
+    /// Starts an operator for `namespace` talking to the simulator at `sim_url`.
+    pub fn start(namespace: &str, sim_url: &str, extra: &[&str]) -> Operator {
+        Self::start_with_env(namespace, sim_url, extra, &[])
+    }
+
+    pub fn start_with_env(
+        namespace: &str,
+        sim_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
+        let log = std::env::temp_dir().join(format!(
+            "appauth-operator-{namespace}-{}.log",
+            std::process::id()
+        ));
+        let mut op = Operator {
+            child: None,
+            log,
+            namespace: namespace.to_string(),
+            sim_url: sim_url.to_string(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        op.spawn();
+        op
+    }
+
+    fn spawn(&mut self) {
+        let kubeconfig = std::env::var(KUBECONFIG_ENV)
+            .unwrap_or_else(|_| panic!("{KUBECONFIG_ENV} is not set: run `cargo xtask test`"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("operator log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_appauth-operator"));
+        cmd.arg("run").args([
+            "--namespace",
+            &self.namespace,
+            "--region",
+            REGION,
+            "--project-id",
+            PROJECT,
+        ]);
+        // Test defaults, unless the test sets the flag itself.
+        for (flag, value) in [
+            ("--metrics-addr", "127.0.0.1:0"),
+            ("--resync-period", "30s"),
+            ("--lease-duration", "2s"),
+            ("--request-timeout", "3s"),
+            ("--cluster-name", "test"),
+        ] {
+            if !self.extra.iter().any(|e| e == flag) {
+                cmd.args([flag, value]);
+            }
+        }
+        for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
+            cmd.arg("--endpoint")
+                .arg(format!("{service}={}", self.sim_url));
+        }
+        cmd.args(&self.extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("HWCLOUD_ACCESS_KEY", AK)
+            .env("HWCLOUD_SECRET_KEY", SK)
+            .env(
+                "RUST_LOG",
+                "trace,hyper=info,h2=info,tower=info,rustls=info",
+            )
+            .env_remove("APPAUTH_FAILPOINT")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("starting the operator binary"));
+    }
+
+    /// kill -9, then start a fresh process (without the failpoint env, unless `keep_env`).
+    pub fn restart(&mut self, keep_env: bool) {
+        self.kill();
+        if !keep_env {
+            self.env.retain(|(k, _)| k != "APPAUTH_FAILPOINT");
+        }
+        self.spawn();
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits (bounded) for the process to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,140 @@
+//! The GatewayApp controller end to end: the real operator binary against the real
+//! kube-apiserver (+ controller-manager for garbage collection) and the simulator.
+
+mod common;
+
+use std::time::Duration;
+
+use common::objects::Ns;
+use common::operator::Operator;
+use common::sim::{Sim, credentials_work};
+use common::{cluster, wait};
+use kube::api::{DeleteParams, PropagationPolicy};
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(30);
+
+async fn setup(test: &str) -> (Ns, Sim) {
+    let client = cluster::client().await;
+    let name = cluster::namespace(&client, test).await;
+    (Ns { client, name }, Sim::start())
+}
+
+/// Apply -> Ready -> the Secret's credentials work -> delete -> app and Secret gone.
+async fn lifecycle(test: &str, service: &str, spec: serde_json::Value) {
+    let (ns, sim) = setup(test).await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create("app", spec).await;
+    let app = ns.wait_ready("app", T).await;
+    let st = app.status.clone().expect("status");
+    assert_eq!(st.service.as_deref(), Some(service));
+    let id = st.app_id.clone().expect("appId");
+    let secret = ns
+        .secret(st.secret_name.as_deref().expect("secretName"))
+        .await
+        .expect("Secret exists");
+    let key = Ns::value(&secret, "app_key").expect("app_key");
+    let value = Ns::value(&secret, "app_secret").expect("app_secret");
+    assert_eq!(Ns::value(&secret, "app_id").as_deref(), Some(id.as_str()));
+    assert!(
+        credentials_work(&sim.url(), &key, &value).await,
+        "the delivered credentials work"
+    );
+    assert_eq!(sim.apps(service).len(), 1, "exactly one cloud app");
+    let annotations = app.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations.get("appauth.hwcloud.dev/app-id"),
+        Some(&id),
+        "app id mirrored"
+    );
+
+    ns.delete("app").await;
+    ns.wait_gone("app", T).await;
+    assert!(sim.apps(service).is_empty(), "cloud app deleted");
+    wait::until(
+        Duration::from_secs(90),
+        "Secret garbage-collected",
+        || async {
+            ns.secret(st.secret_name.as_deref().unwrap_or_default())
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn apig_lifecycle() {
+    lifecycle(
+        "life-apig",
+        "apig",
+        json!({"apig": {"instanceId": "gw1"}, "description": "orders"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn modelarts_lifecycle() {
+    lifecycle("life-ma", "modelarts", json!({"modelarts": {}})).await;
+}
+
+#[tokio::test]
+async fn dataarts_lifecycle() {
+    lifecycle(
+        "life-da",
+        "dataarts",
+        json!({"dataarts": {"workspaceId": "w1"}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn roma_lifecycle() {
+    lifecycle(
+        "life-roma",
+        "roma",
+        json!({"roma": {"instanceId": "r1"}, "appName": "Billing (prod)"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn retain_keeps_app_and_secret_even_with_foreground_deletion() {
+    let (ns, sim) = setup("retain").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create(
+        "kept",
+        json!({"apig": {"instanceId": "gw1"}, "deletionPolicy": "Retain"}),
+    )
+    .await;
+    let app = ns.wait_ready("kept", T).await;
+    let secret = ns.secret("kept").await.expect("Secret");
+    assert!(
+        secret.metadata.owner_references.is_none(),
+        "no ownerReference under Retain"
+    );
+    let uid = app.metadata.uid.clone().expect("uid");
+    assert_eq!(
+        secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("appauth.hwcloud.dev/owner-uid")),
+        Some(&uid)
+    );
+    ns.apps()
+        .delete(
+            "kept",
+            &DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Foreground),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("delete");
+    ns.wait_gone("kept", T).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(ns.secret("kept").await.is_some(), "Secret retained");
+    assert_eq!(sim.apps("apig").len(), 1, "cloud app retained");
+}
