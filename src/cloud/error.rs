@@ -192,6 +192,7 @@ pub const UNCONFIRMED_DEFAULTS: &[(&str, ErrorCategory)] = &[
     ("ModelArts.6405", ErrorCategory::NotFound),
     ("ModelArts.6401", ErrorCategory::AlreadyExists),
     ("ModelArts.6403", ErrorCategory::QuotaExceeded),
+    ("ModelArts.6406", ErrorCategory::QuotaExceeded),
     ("ModelArts.6402", ErrorCategory::Conflict),
     ("ModelArts.6400", ErrorCategory::InvalidInput),
     ("ModelArts.3502", ErrorCategory::InvalidInput),
