@@ -26,10 +26,11 @@ async fn setup(test: &str) -> (Ns, Sim) {
 }
 
 fn require_failpoints() {
-    assert!(
-        cfg!(feature = "failpoints"),
-        "the crash tests need the operator built with --features failpoints (cargo xtask test does this)"
-    );
+    if !cfg!(feature = "failpoints") {
+        panic!(
+            "the crash tests need the operator built with --features failpoints (cargo xtask test does this)"
+        );
+    }
 }
 
 fn spec(i: usize) -> Value {
@@ -47,11 +48,19 @@ async fn assert_converged(ns: &Ns, sim: &Sim, names: &[String], timeout: Duratio
     for name in names {
         ns.wait_ready(name, timeout).await;
     }
-    let apps: Vec<GatewayApp> = ns.apps().list(&ListParams::default()).await.expect("list").items;
+    let apps: Vec<GatewayApp> = ns
+        .apps()
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items;
     let mut by_fingerprint: HashMap<String, Vec<Value>> = HashMap::new();
     for app in sim.all_apps() {
         let remark = app["remark"].as_str().unwrap_or_default().to_string();
-        let fp = remark.rsplit_once(" [appauth:").map(|(_, f)| f.trim_end_matches(']').to_string()).unwrap_or_default();
+        let fp = remark
+            .rsplit_once(" [appauth:")
+            .map(|(_, f)| f.trim_end_matches(']').to_string())
+            .unwrap_or_default();
         by_fingerprint.entry(fp).or_default().push(app);
     }
     let mut problems = Vec::new();
@@ -64,19 +73,39 @@ async fn assert_converged(ns: &Ns, sim: &Sim, names: &[String], timeout: Duratio
         }
         let st = app.status.clone().unwrap_or_default();
         if st.app_id.as_deref() != cloud[0]["id"].as_str() {
-            problems.push(format!("{}: status.appId {:?} is not the cloud app {}", app.name_any(), st.app_id, cloud[0]["id"]));
+            problems.push(format!(
+                "{}: status.appId {:?} is not the cloud app {}",
+                app.name_any(),
+                st.app_id,
+                cloud[0]["id"]
+            ));
         }
-        let secret = ns.secret(st.secret_name.as_deref().unwrap_or_default()).await;
-        let creds = secret.as_ref().and_then(|s| Some((Ns::value(s, "app_key")?, Ns::value(s, "app_secret")?)));
+        let secret = ns
+            .secret(st.secret_name.as_deref().unwrap_or_default())
+            .await;
+        let creds = secret
+            .as_ref()
+            .and_then(|s| Some((Ns::value(s, "app_key")?, Ns::value(s, "app_secret")?)));
         match creds {
             Some((k, s)) if credentials_work(&sim.url(), &k, &s).await => {}
-            _ => problems.push(format!("{}: Secret credentials do not work", app.name_any())),
+            _ => problems.push(format!(
+                "{}: Secret credentials do not work",
+                app.name_any()
+            )),
         }
     }
     for (fp, orphans) in by_fingerprint {
-        problems.push(format!("{} cloud apps with fingerprint {fp:?} belong to no object", orphans.len()));
+        problems.push(format!(
+            "{} cloud apps with fingerprint {fp:?} belong to no object",
+            orphans.len()
+        ));
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert_eq!(apps.len(), names.len());
 }
 
@@ -84,12 +113,17 @@ async fn assert_converged(ns: &Ns, sim: &Sim, names: &[String], timeout: Duratio
 async fn crash_at(point: &str, test: &str) {
     require_failpoints();
     let (ns, sim) = setup(test).await;
-    let mut op = Operator::start_with_env(&ns.name, &sim.url(), &[], &[("APPAUTH_FAILPOINT", point)]);
+    let mut op =
+        Operator::start_with_env(&ns.name, &sim.url(), &[], &[("APPAUTH_FAILPOINT", point)]);
     let names: Vec<String> = (0..4).map(|i| format!("app-{i}")).collect();
     for (i, name) in names.iter().enumerate() {
         ns.create(name, spec(i)).await;
     }
-    assert_eq!(op.wait_exit(Duration::from_secs(30)), Some(86), "the operator stopped at failpoint {point}");
+    assert_eq!(
+        op.wait_exit(Duration::from_secs(30)),
+        Some(86),
+        "the operator stopped at failpoint {point}"
+    );
     op.restart(false);
     assert_converged(&ns, &sim, &names, Duration::from_secs(60)).await;
 }
@@ -119,20 +153,41 @@ async fn crash_between_rotation_reset_and_secret_write() {
     require_failpoints();
     let (ns, sim) = setup("crash-rotate").await;
     let mut op = Operator::start(&ns.name, &sim.url(), &[]);
-    ns.create("app", json!({"roma": {"instanceId": "r1"}})).await;
+    ns.create("app", json!({"roma": {"instanceId": "r1"}}))
+        .await;
     ns.wait_ready("app", Duration::from_secs(30)).await;
     op.kill();
-    let mut op = Operator::start_with_env(&ns.name, &sim.url(), &[], &[("APPAUTH_FAILPOINT", "after-reset")]);
-    ns.patch("app", json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "r1"}}})).await;
+    let mut op = Operator::start_with_env(
+        &ns.name,
+        &sim.url(),
+        &[],
+        &[("APPAUTH_FAILPOINT", "after-reset")],
+    );
+    ns.patch(
+        "app",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "r1"}}}),
+    )
+    .await;
     assert_eq!(op.wait_exit(Duration::from_secs(30)), Some(86));
     let resets = sim.handle.count("roma.reset_secret");
     op.restart(false);
     wait::until(Duration::from_secs(30), "rotation recorded", || async {
         let app = ns.get("app").await?;
-        (app.status.as_ref()?.rotation.as_ref()?.last_token.as_deref() == Some("r1")).then_some(())
+        (app.status
+            .as_ref()?
+            .rotation
+            .as_ref()?
+            .last_token
+            .as_deref()
+            == Some("r1"))
+        .then_some(())
     })
     .await;
-    assert_eq!(sim.handle.count("roma.reset_secret"), resets, "the secret was read back, not reset again");
+    assert_eq!(
+        sim.handle.count("roma.reset_secret"),
+        resets,
+        "the secret was read back, not reset again"
+    );
     assert_converged(&ns, &sim, &["app".to_string()], Duration::from_secs(30)).await;
 }
 
@@ -141,20 +196,31 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
 
 async fn burst_with_kills(test: &str, objects: usize, kills: usize, seed: u64, duplicates: bool) {
     let (ns, sim) = setup(test).await;
-    sim.handle.set_config(json!({"modelarts_quota": 100_000})).expect("raise the ModelArts quota");
+    sim.handle
+        .set_config(json!({"modelarts_quota": 100_000}))
+        .expect("raise the ModelArts quota");
     if duplicates {
         let unique = json!({"unique_names": {"apig": false, "roma": false, "dataarts": false, "modelarts": false}});
-        sim.handle.set_config(unique).expect("allow duplicate names");
+        sim.handle
+            .set_config(unique)
+            .expect("allow duplicate names");
     }
     sim.handle
-        .add_fault(hwcloud_sim::FaultSpec::new("*", "create").drop_after_commit().probability(0.1))
+        .add_fault(
+            hwcloud_sim::FaultSpec::new("*", "create")
+                .drop_after_commit()
+                .probability(0.1),
+        )
         .expect("commit-then-drop on 10% of creates");
     let mut rng = Lcg(seed);
     let schedule: Vec<u64> = (0..kills).map(|_| 300 + rng.next() % 1700).collect();
@@ -162,7 +228,10 @@ async fn burst_with_kills(test: &str, objects: usize, kills: usize, seed: u64, d
     let mut op = Operator::start(&ns.name, &sim.url(), &["--concurrency", "32"]);
     let names: Vec<String> = (0..objects).map(|i| format!("app-{i}")).collect();
     let creator = {
-        let ns = Ns { client: ns.client.clone(), name: ns.name.clone() };
+        let ns = Ns {
+            client: ns.client.clone(),
+            name: ns.name.clone(),
+        };
         let names = names.clone();
         tokio::spawn(async move {
             for (i, name) in names.iter().enumerate() {
@@ -178,8 +247,13 @@ async fn burst_with_kills(test: &str, objects: usize, kills: usize, seed: u64, d
     let dropped: u64 = sim.handle.faults().iter().map(|f| f.hits).sum();
     sim.handle.clear_faults();
     assert_converged(&ns, &sim, &names, Duration::from_secs(120)).await;
-    let creates: u64 = ["apig", "modelarts", "dataarts", "roma"].iter().map(|s| sim.handle.count(&format!("{s}.create"))).sum();
-    println!("{objects} objects, {kills} kills, {dropped} creates committed then dropped, {creates} create calls, 0 duplicates");
+    let creates: u64 = ["apig", "modelarts", "dataarts", "roma"]
+        .iter()
+        .map(|s| sim.handle.count(&format!("{s}.create")))
+        .sum();
+    println!(
+        "{objects} objects, {kills} kills, {dropped} creates committed then dropped, {creates} create calls, 0 duplicates"
+    );
     hygiene(&ns, &sim, &op.logs()).await;
     op.kill();
 }
@@ -210,16 +284,41 @@ async fn hygiene(ns: &Ns, sim: &Sim, logs: &str) {
     }
     assert!(!secrets.is_empty());
     let events: Api<Event> = Api::namespaced(ns.client.clone(), &ns.name);
-    let events = serde_json::to_string(&events.list(&ListParams::default()).await.expect("events").items).expect("json");
-    let statuses = serde_json::to_string(&ns.apps().list(&ListParams::default()).await.expect("apps").items.iter().map(|a| a.status.clone()).collect::<Vec<_>>()).expect("json");
-    let haystacks = [("operator logs", logs), ("events", events.as_str()), ("statuses", statuses.as_str())];
+    let events = serde_json::to_string(
+        &events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items,
+    )
+    .expect("json");
+    let statuses = serde_json::to_string(
+        &ns.apps()
+            .list(&ListParams::default())
+            .await
+            .expect("apps")
+            .items
+            .iter()
+            .map(|a| a.status.clone())
+            .collect::<Vec<_>>(),
+    )
+    .expect("json");
+    let haystacks = [
+        ("operator logs", logs),
+        ("events", events.as_str()),
+        ("statuses", statuses.as_str()),
+    ];
     let mut hits = Vec::new();
     for secret in &secrets {
         let forms = [
             secret.clone(),
             base64::engine::general_purpose::STANDARD.encode(secret),
-            serde_json::to_string(secret).expect("json").trim_matches('"').to_string(),
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string(),
+            serde_json::to_string(secret)
+                .expect("json")
+                .trim_matches('"')
+                .to_string(),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
         ];
         for (what, hay) in haystacks {
             for form in &forms {
@@ -230,5 +329,9 @@ async fn hygiene(ns: &Ns, sim: &Sim, logs: &str) {
         }
     }
     assert!(hits.is_empty(), "{} secret hits: {hits:?}", hits.len());
-    println!("hygiene: {} secrets scanned in {} bytes of logs: 0 hits", secrets.len(), logs.len());
+    println!(
+        "hygiene: {} secrets scanned in {} bytes of logs: 0 hits",
+        secrets.len(),
+        logs.len()
+    );
 }

@@ -99,6 +99,10 @@ async fn reconcile_inner(
     ctx: &Arc<Context>,
 ) -> Result<(Action, Option<&'static str>), kube::Error> {
     let uid = app.uid().unwrap_or_default();
+    if ctx.is_stale(app.as_ref()) {
+        // Our own newer write has not reached the cache yet; its watch event brings it.
+        return Ok((Action::requeue(Duration::from_secs(2)), None));
+    }
     let rejected = ctx
         .rejected
         .lock()
@@ -399,13 +403,14 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             annotations::PENDING: null,
             annotations::ROTATING: null,
         }}});
-        api(app, ctx)
+        let written = api(app, ctx)
             .patch(
                 &app.name_any(),
                 &PatchParams::default(),
                 &Patch::Merge(patch),
             )
             .await?;
+        ctx.note_written(&written);
     }
     ctx.succeeded(&uid);
     let next = match next_rotation(app, delivered.rotated.as_ref()) {
@@ -446,13 +451,14 @@ async fn write_status(
     }
     let patch =
         json!({"apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp", "status": new});
-    api(app, ctx)
+    let written = api(app, ctx)
         .patch_status(
             &app.name_any(),
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(patch),
         )
         .await?;
+    ctx.note_written(&written);
     Ok(())
 }
 
@@ -472,13 +478,14 @@ async fn write_marker(app: &GatewayApp, ctx: &Context, name: &str) -> Result<Pen
         "annotations": {annotations::PENDING: marker.to_annotation()},
         "resourceVersion": app.resource_version(),
     }});
-    api(app, ctx)
+    let written = api(app, ctx)
         .patch(
             &app.name_any(),
             &PatchParams::default(),
             &Patch::Merge(patch),
         )
         .await?;
+    ctx.note_written(&written);
     Ok(marker)
 }
 
@@ -575,9 +582,11 @@ async fn create_or_recover(
     let uid = app.uid().unwrap_or_default();
     let mut name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
-    let mut marker = match marker_of(app) {
-        Some(m) => m,
-        None => write_marker(app, ctx, &name).await?,
+    // A marker this reconcile wrote (conflict-checked against the object it read) proves no
+    // earlier attempt exists, so the lookup below can be skipped: one cloud call per new app.
+    let (mut marker, fresh_marker) = match marker_of(app) {
+        Some(m) => (m, false),
+        None => (write_marker(app, ctx, &name).await?, true),
     };
     // The name changed before the app existed (a typo the cloud rejected was fixed): settle the
     // old name first, then move the marker to the new one.
@@ -627,10 +636,14 @@ async fn create_or_recover(
     }
 
     // Look before creating: an earlier attempt (ours, or a crashed process's) may have made it.
-    let found = target
-        .find_by_name(client, &name)
-        .await
-        .map_err(Error::cloud)?;
+    let found = if fresh_marker {
+        Vec::new()
+    } else {
+        target
+            .find_by_name(client, &name)
+            .await
+            .map_err(Error::cloud)?
+    };
     let (mut ours, foreign): (Vec<CloudApp>, Vec<CloudApp>) = found
         .into_iter()
         .partition(|a| naming::has_fingerprint(a.remark.as_deref(), &uid));

@@ -68,6 +68,9 @@ pub struct Context {
     /// When each object was last read from the cloud (drift check), by uid.
     pub last_read: Mutex<HashMap<String, Instant>>,
     pub metrics: Arc<Metrics>,
+    /// The newest resourceVersion our own writes produced, by uid: an older cached object is
+    /// stale and is not acted on (its newer version is on the way).
+    pub written: Mutex<HashMap<String, u64>>,
     /// The generation the cloud rejected as invalid, by uid: no cloud call until it changes.
     pub rejected: Mutex<HashMap<String, i64>>,
 }
@@ -96,6 +99,7 @@ impl Context {
             last_read: Mutex::new(HashMap::new()),
             metrics,
             rejected: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         })
     }
 
@@ -136,6 +140,38 @@ impl Context {
         };
         let d = base.saturating_mul(1u32 << (*n - 1).min(12)).min(cap);
         d / 2 + Duration::from_millis(rand::random_range(0..=(d / 2).as_millis().max(1) as u64))
+    }
+
+    /// Records the resourceVersion one of our writes produced.
+    pub fn note_written<K: kube::Resource>(&self, obj: &K) {
+        let uid = obj.meta().uid.clone().unwrap_or_default();
+        if let Some(rv) = obj
+            .meta()
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = written.entry(uid).or_insert(0);
+            *entry = (*entry).max(rv);
+        }
+    }
+
+    /// Whether the cached object is older than our own last write to it.
+    pub fn is_stale<K: kube::Resource>(&self, obj: &K) -> bool {
+        let uid = obj.meta().uid.clone().unwrap_or_default();
+        let rv = obj
+            .meta()
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok());
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&uid)
+            .copied();
+        matches!((rv, written), (Some(rv), Some(w)) if rv < w)
     }
 
     pub fn succeeded(&self, uid: &str) {

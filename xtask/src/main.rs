@@ -209,7 +209,13 @@ fn test(args: &[String]) -> Result<()> {
     let result = up(&dir).and_then(|_| {
         let rust = check(
             cargo()
-                .args(["test", "--workspace", "--no-fail-fast", "--features", "appauth-operator/failpoints"])
+                .args([
+                    "test",
+                    "--workspace",
+                    "--no-fail-fast",
+                    "--features",
+                    "appauth-operator/failpoints",
+                ])
                 .args(args)
                 .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
                 .env("APPAUTH_TESTBIN", &bin)
