@@ -22,4 +22,5 @@ pub fn failpoint(name: &str) {
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
 pub fn failpoint(_name: &str) {}
+pub mod leader;
 pub mod metrics;

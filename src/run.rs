@@ -94,6 +94,19 @@ pub struct RunArgs {
     /// First wait after a QuotaExceeded answer (doubles per attempt, at most 30m).
     #[arg(long, env = "APPAUTH_QUOTA_BACKOFF", default_value = "60s", value_parser = humantime::parse_duration)]
     pub quota_backoff: Duration,
+    /// Run only while holding a coordination.k8s.io Lease (for several replicas).
+    #[arg(long, env = "APPAUTH_LEADER_ELECT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub leader_elect: bool,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else the watched namespace, else default).
+    #[arg(long, env = "APPAUTH_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the Lease; deployments that split objects by namespace or label use distinct ids.
+    #[arg(
+        long,
+        env = "APPAUTH_LEADER_ELECTION_ID",
+        default_value = "appauth-operator"
+    )]
+    pub leader_election_id: String,
     /// This process's identity in pending markers and Events (default: hostname and pid).
     #[arg(long, env = "APPAUTH_INSTANCE")]
     pub instance: Option<String>,
@@ -279,9 +292,34 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         quota_backoff: args.quota_backoff,
     };
     tracing::info!(instance = %settings.instance, namespace = ?settings.namespace, default_account = account.is_some(), "starting appauth-operator");
-    let ctx = Context::new(client.clone(), cloud, account, settings, metrics.clone());
     let ready = Arc::new(AtomicBool::new(false));
-    let server = tokio::spawn(serve_metrics(args.metrics_addr, metrics, ready.clone()));
+    let server = tokio::spawn(serve_metrics(
+        args.metrics_addr,
+        metrics.clone(),
+        ready.clone(),
+    ));
+    if args.leader_elect {
+        // A standby replica is healthy and ready; only the leader reconciles.
+        ready.store(true, Ordering::Relaxed);
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+            .or_else(|| args.namespace.clone())
+            .unwrap_or_else(|| "default".into());
+        let election = crate::leader::Election {
+            namespace,
+            name: args.leader_election_id.clone(),
+            identity: settings.instance.clone(),
+            duration: args.lease_duration,
+        };
+        crate::leader::acquire(client.clone(), election).await?;
+    }
+    let ctx = Context::new(client.clone(), cloud, account, settings, metrics);
     let controllers = run_controllers(client, ctx, ready);
     tokio::select! {
         r = server => r.context("metrics server task")?.context("metrics server"),

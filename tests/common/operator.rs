@@ -33,8 +33,10 @@ impl Operator {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Operator {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = std::env::temp_dir().join(format!(
-            "appauth-operator-{namespace}-{}.log",
+            "appauth-operator-{namespace}-{}-{seq}.log",
             std::process::id()
         ));
         let mut op = Operator {
@@ -110,6 +112,22 @@ impl Operator {
             self.env.retain(|(k, _)| k != "APPAUTH_FAILPOINT");
         }
         self.spawn();
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends a signal (STOP, CONT, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        if let Some(pid) = self.pid() {
+            let status = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -{signal} {pid}");
+        }
     }
 
     pub fn kill(&mut self) {

@@ -1,0 +1,108 @@
+//! Leader election (SPEC §8): several replicas, one active; kill -9 or SIGSTOP the leader and
+//! another takes over within the lease duration; a leader that loses its lease exits at once;
+//! no duplicate cloud app appears.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::objects::Ns;
+use common::operator::Operator;
+use common::sim::Sim;
+use common::{cluster, wait};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use serde_json::json;
+
+const LEASE: &str = "3s";
+
+fn replica(ns: &str, sim: &Sim) -> Operator {
+    Operator::start(
+        ns,
+        &sim.url(),
+        &[
+            "--leader-elect",
+            "--leader-election-namespace",
+            ns,
+            "--leader-election-id",
+            "appauth-test",
+            "--lease-duration",
+            LEASE,
+        ],
+    )
+}
+
+fn is_leader(op: &Operator) -> bool {
+    op.logs().contains("became leader")
+}
+
+async fn holder(ns: &Ns) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(ns.client.clone(), &ns.name);
+    leases
+        .get_opt("appauth-test")
+        .await
+        .ok()
+        .flatten()?
+        .spec?
+        .holder_identity
+}
+
+async fn create_and_wait(ns: &Ns, names: &[String]) {
+    for name in names {
+        ns.create(name, json!({"roma": {"instanceId": "r1"}})).await;
+    }
+    for name in names {
+        ns.wait_ready(name, Duration::from_secs(40)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_leader_reconciles_and_a_standby_takes_over_after_kill_and_stop() {
+    let client = cluster::client().await;
+    let name = cluster::namespace(&client, "leader").await;
+    let ns = Ns { client, name };
+    let sim = Sim::start();
+
+    let mut a = replica(&ns.name, &sim);
+    wait::until(Duration::from_secs(20), "a holds the lease", || async {
+        holder(&ns).await
+    })
+    .await;
+    let mut b = replica(&ns.name, &sim);
+    let batch1: Vec<String> = (0..5).map(|i| format!("one-{i}")).collect();
+    create_and_wait(&ns, &batch1).await;
+    assert!(
+        is_leader(&a) && !is_leader(&b),
+        "only the first replica leads"
+    );
+    assert!(
+        !b.logs().contains("reconcil"),
+        "the standby does not reconcile"
+    );
+
+    // kill -9 the leader: the standby takes over within the lease duration (plus renew timing).
+    let killed_at = Instant::now();
+    a.kill();
+    let batch2: Vec<String> = (0..5).map(|i| format!("two-{i}")).collect();
+    create_and_wait(&ns, &batch2).await;
+    assert!(is_leader(&b));
+    println!(
+        "takeover after kill -9: objects Ready {:?} after the kill (lease {LEASE})",
+        killed_at.elapsed()
+    );
+
+    // SIGSTOP the new leader: a fresh standby takes over; the stopped one, when continued,
+    // finds its lease lost and exits non-zero at once.
+    let mut c = replica(&ns.name, &sim);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.signal("STOP");
+    let batch3: Vec<String> = (0..5).map(|i| format!("three-{i}")).collect();
+    create_and_wait(&ns, &batch3).await;
+    assert!(is_leader(&c));
+    b.signal("CONT");
+    let code = b.wait_exit(Duration::from_secs(15));
+    assert_eq!(code, Some(1), "a leader that lost its lease exits non-zero");
+
+    assert_eq!(sim.apps("roma").len(), 15, "no duplicate cloud app");
+    c.kill();
+}
