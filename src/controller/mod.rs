@@ -1,6 +1,7 @@
 //! The controllers: shared context, wiring and the per-kind reconcilers.
 
 pub mod account;
+pub mod common;
 pub mod gateway_app;
 pub mod marker;
 pub mod secret;
@@ -15,7 +16,7 @@ use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
-use crate::api::GatewayApp;
+use crate::api::{GatewayApp, InferenceApi};
 use crate::cloud::{Account, Cloud};
 use crate::metrics::Metrics;
 
@@ -61,6 +62,7 @@ pub struct Context {
     pub settings: Settings,
     pub recorder: Recorder,
     pub gateway_apps: OnceLock<Store<GatewayApp>>,
+    pub inference_apis: OnceLock<Store<InferenceApi>>,
     /// Our own creates whose outcome is unknown (timeout, dropped connection), by object uid.
     pub unresolved: Mutex<HashMap<String, Instant>>,
     /// Consecutive failures per object, for exponential backoff.
@@ -94,6 +96,7 @@ impl Context {
             default_account,
             settings,
             gateway_apps: OnceLock::new(),
+            inference_apis: OnceLock::new(),
             unresolved: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             last_read: Mutex::new(HashMap::new()),

@@ -1,0 +1,174 @@
+//! What both reconcilers share: the error type and the account an object resolves to.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use super::Context;
+use super::account;
+use super::status::Reason;
+use crate::api::{CLEANUP_FINALIZER, IN_USE_FINALIZER, LocalObjectReference};
+use crate::cloud::{Account, CloudError, ErrorCategory};
+
+/// Errors that end a reconcile early: either a condition to report or an API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{reason:?}: {message}")]
+    Failed {
+        reason: Reason,
+        message: String,
+        retry_after: Option<Duration>,
+        on_change_only: bool,
+    },
+    /// Not an error: try again after this long (a foreign marker is ageing, a conflict).
+    #[error("requeue")]
+    Requeue(Duration),
+}
+
+impl Error {
+    pub(crate) fn failed(reason: Reason, message: impl Into<String>) -> Self {
+        Error::Failed {
+            reason,
+            message: message.into(),
+            retry_after: None,
+            on_change_only: false,
+        }
+    }
+
+    /// A cloud error as a condition. Secret material never reaches the message: the client
+    /// scrubs what it sent and reports codes, not bodies.
+    pub(crate) fn cloud(e: CloudError) -> Self {
+        let reason = match e.category() {
+            ErrorCategory::InvalidInput | ErrorCategory::Conflict => Reason::InvalidSpec,
+            ErrorCategory::QuotaExceeded => Reason::QuotaExceeded,
+            ErrorCategory::Unauthorized | ErrorCategory::Forbidden => Reason::Unauthorized,
+            ErrorCategory::AlreadyExists => Reason::NameConflict,
+            _ => Reason::CloudUnavailable,
+        };
+        Error::Failed {
+            reason,
+            message: e.to_string(),
+            retry_after: e.retry_after(),
+            // Only a spec change can fix what the cloud rejected as invalid: no retry until then.
+            on_change_only: e.category() == ErrorCategory::InvalidInput,
+        }
+    }
+}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+/// The account for an object: its accountRef Secret (same namespace, never merged with the
+/// default) or the operator's default. A live object's account Secret gets the in-use finalizer.
+pub(crate) async fn resolve_account(
+    ctx: &Context,
+    namespace: &str,
+    reference: Option<&LocalObjectReference>,
+    deleting: bool,
+) -> Result<Account> {
+    let Some(reference) = reference else {
+        return ctx.default_account.clone().ok_or_else(|| {
+            Error::failed(
+                Reason::AccountInvalid,
+                "no spec.accountRef and the operator has no default account configured",
+            )
+        });
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret = secrets.get_opt(&reference.name).await?.ok_or_else(|| {
+        Error::failed(
+            Reason::AccountInvalid,
+            format!(
+                "spec.accountRef: Secret {} not found in this namespace",
+                reference.name
+            ),
+        )
+    })?;
+    let account =
+        account::from_secret_data(&reference.name, &secret.data.clone().unwrap_or_default())
+            .map_err(|m| Error::failed(Reason::AccountInvalid, format!("spec.accountRef: {m}")))?;
+    if !deleting && !secret.finalizers().iter().any(|f| f == IN_USE_FINALIZER) {
+        let mut finalizers = secret.finalizers().to_vec();
+        finalizers.push(IN_USE_FINALIZER.to_string());
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
+        secrets
+            .patch(
+                &reference.name,
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await?;
+    }
+    Ok(account)
+}
+
+/// Drops the in-use finalizer from an account Secret when no other live object needs it.
+pub(crate) async fn release_account(
+    ctx: &Context,
+    namespace: &str,
+    reference: Option<&LocalObjectReference>,
+    uid: &str,
+) -> Result<()> {
+    let Some(reference) = reference else {
+        return Ok(());
+    };
+    let uses = |other_uid: Option<String>,
+                other_ns: Option<String>,
+                other_ref: Option<&LocalObjectReference>,
+                finalizers: &[String]| {
+        other_uid.as_deref() != Some(uid)
+            && other_ns.as_deref() == Some(namespace)
+            && other_ref.is_some_and(|r| r.name == reference.name)
+            && finalizers.iter().any(|f| f == CLEANUP_FINALIZER)
+    };
+    let by_apps = ctx.gateway_apps.get().is_some_and(|store| {
+        store.state().iter().any(|o| {
+            uses(
+                o.uid(),
+                o.namespace(),
+                o.spec.account_ref.as_ref(),
+                o.finalizers(),
+            )
+        })
+    });
+    let by_apis = ctx.inference_apis.get().is_some_and(|store| {
+        store.state().iter().any(|o| {
+            uses(
+                o.uid(),
+                o.namespace(),
+                o.spec.account_ref.as_ref(),
+                o.finalizers(),
+            )
+        })
+    });
+    if by_apps || by_apis {
+        return Ok(());
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    if let Some(secret) = secrets.get_opt(&reference.name).await?
+        && secret.finalizers().iter().any(|f| f == IN_USE_FINALIZER)
+    {
+        let finalizers: Vec<&String> = secret
+            .finalizers()
+            .iter()
+            .filter(|f| *f != IN_USE_FINALIZER)
+            .collect();
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
+        secrets
+            .patch(
+                &reference.name,
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! An app that exists: claims, drift, Secret delivery, FromSecret changes (SPEC §3.3, §3.5).
+
+use super::*;
+
+/// An app that exists: check claims, drift (at most once per resync period), and deliver.
+pub(super) async fn maintain(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+) -> Result<Delivered> {
+    let uid = app.uid().unwrap_or_default();
+    if let Some(owner) = claimed_by_other(app, ctx, app_id) {
+        return Err(Error::failed(
+            Reason::AlreadyManaged,
+            format!("app {app_id} is already managed by {owner}"),
+        ));
+    }
+    let name = secret_step::secret_name(app);
+    let existing = get_secret(app, ctx, &name).await?;
+    let state = secret_step::classify(app, existing.as_ref(), app_id);
+    if state == Existing::Foreign {
+        return Err(Error::failed(
+            Reason::SecretConflict,
+            format!("Secret {name} exists and is not managed by this GatewayApp"),
+        ));
+    }
+    let read_due = ctx
+        .last_read
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&uid)
+        .is_none_or(|t| t.elapsed() >= ctx.settings.resync);
+    let app_name = cloud_name(app, ctx);
+    let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+    let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
+    let rotation = rotation_due(app, Utc::now());
+    if resuming_rotation || rotation.is_some() {
+        if target.can_reset() {
+            let cause = rotation.unwrap_or_default();
+            return rotate(app, ctx, client, target, app_id, resuming_rotation, cause).await;
+        }
+        warn_rotation_unsupported(app, ctx, target).await;
+    }
+    if let Some((key, value)) = from_secret_changed(app, ctx, existing.as_ref()).await? {
+        return push_source(app, ctx, client, target, app_id, &key, &value).await;
+    }
+    if state == Existing::UpToDate && !read_due {
+        cleanup_old_secret(app, ctx, &name).await?;
+        return Ok(Delivered {
+            app_id: app_id.to_string(),
+            app_name,
+            secret_name: name,
+            rotated: None,
+        });
+    }
+
+    let cloud = match target.show(client, app_id).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
+        Err(e) => return Err(Error::cloud(e)),
+    };
+    ctx.last_read
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(uid.clone(), Instant::now());
+    let want_description = app.spec.description.clone().unwrap_or_default();
+    if naming::strip_fingerprint(cloud.remark.as_deref().unwrap_or_default()) != want_description
+        || !naming::has_fingerprint(cloud.remark.as_deref(), &uid)
+    {
+        if target.can_update() {
+            target
+                .update_remark(client, &cloud, &remark)
+                .await
+                .map_err(Error::cloud)?;
+        } else {
+            ctx.event(
+                &app.object_ref(&()),
+                EventType::Normal,
+                "UpdateUnsupported",
+                "Update",
+                format!("{} cannot update an app's description", target.service()),
+            )
+            .await;
+        }
+    }
+    let secret_key_matches = existing
+        .as_ref()
+        .and_then(|s| secret_step::read_credentials(app, s))
+        .is_some_and(|(k, _)| Some(k) == cloud.key);
+    if state == Existing::UpToDate && secret_key_matches {
+        cleanup_old_secret(app, ctx, &name).await?;
+        return Ok(Delivered {
+            app_id: app_id.to_string(),
+            app_name: cloud.name,
+            secret_name: name,
+            rotated: None,
+        });
+    }
+    // Missing, edited or stale: deliver again from the cloud.
+    let secret = match cloud.secret.clone() {
+        Some(s) => s,
+        None => obtain_secret(app, ctx, client, target, &cloud).await?,
+    };
+    let key = cloud.key.clone().ok_or_else(|| {
+        Error::failed(Reason::CloudUnavailable, format!("app {app_id} has no key"))
+    })?;
+    let app_code = if app.spec.app_code {
+        target
+            .ensure_app_code(client, &cloud)
+            .await
+            .map_err(Error::cloud)?
+    } else {
+        None
+    };
+    let creds = secret_step::Credentials {
+        app_id: app_id.to_string(),
+        app_key: key,
+        app_secret: secret,
+        app_code,
+    };
+    let written = write_secret(app, ctx, &creds).await?;
+    cleanup_old_secret(app, ctx, &written).await?;
+    Ok(Delivered {
+        app_id: app_id.to_string(),
+        app_name: cloud.name,
+        secret_name: written,
+        rotated: None,
+    })
+}
+
+/// After a rename of spec.secret.name: the new Secret is written, so delete the old one if ours.
+pub(super) async fn cleanup_old_secret(
+    app: &GatewayApp,
+    ctx: &Context,
+    current: &str,
+) -> Result<()> {
+    let Some(old) = status(app).secret_name.filter(|n| n != current) else {
+        return Ok(());
+    };
+    if let Some(s) = get_secret(app, ctx, &old).await?
+        && s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref()
+    {
+        secrets(app, ctx)
+            .delete(&old, &DeleteParams::default())
+            .await?;
+    }
+    Ok(())
+}
+
+/// With FromSecret: the source's key and secret when they differ from what was delivered.
+pub(super) async fn from_secret_changed(
+    app: &GatewayApp,
+    ctx: &Context,
+    delivered: Option<&Secret>,
+) -> Result<Option<(String, SecretString)>> {
+    use crate::cloud::ExposeSecret;
+    if app.spec.credentials != CredentialsMode::FromSecret {
+        return Ok(None);
+    }
+    let Some((key, value)) = chosen_credentials(app, ctx).await? else {
+        return Ok(None);
+    };
+    let current = delivered.and_then(|s| secret_step::read_credentials(app, s));
+    let same = current.is_some_and(|(k, v)| k == key && v.expose_secret() == value.expose_secret());
+    Ok((!same).then_some((key, value)))
+}
+
+/// Pushes a changed FromSecret source to the cloud (APIG update, ROMA reset with the value).
+pub(super) async fn push_source(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+    key: &str,
+    value: &SecretString,
+) -> Result<Delivered> {
+    let cloud = match target.show(client, app_id).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
+        Err(e) => return Err(Error::cloud(e)),
+    };
+    let uid = app.uid().unwrap_or_default();
+    let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+    match target {
+        Target::Apig { instance } => {
+            let input = crate::cloud::apig::AppInput {
+                name: &cloud.name,
+                remark: Some(&remark),
+                app_key: Some(key),
+                app_secret: Some(value),
+            };
+            client
+                .apig(instance)
+                .update(app_id, &input)
+                .await
+                .map_err(Error::cloud)?;
+        }
+        Target::Roma { .. } => {
+            if cloud.key.as_deref() != Some(key) {
+                return Err(Error::failed(
+                    Reason::InvalidSpec,
+                    "spec.credentialsFrom: ROMA cannot change an app's key; only app_secret may change",
+                ));
+            }
+            target
+                .reset_secret(client, &cloud, Some(value))
+                .await
+                .map_err(Error::cloud)?;
+        }
+        _ => {
+            return Err(Error::failed(
+                Reason::InvalidSpec,
+                "spec.credentials: FromSecret is only supported for apig and roma",
+            ));
+        }
+    }
+    let creds = secret_step::Credentials {
+        app_id: app_id.to_string(),
+        app_key: key.to_string(),
+        app_secret: value.clone(),
+        app_code: None,
+    };
+    let written = write_secret(app, ctx, &creds).await?;
+    let source = app
+        .spec
+        .credentials_from
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let note = format!("pushed the changed credentials from Secret {source} to app {app_id}");
+    ctx.event(
+        &app.object_ref(&()),
+        EventType::Normal,
+        "CredentialsUpdated",
+        "Update",
+        note,
+    )
+    .await;
+    Ok(Delivered {
+        app_id: app_id.to_string(),
+        app_name: cloud.name,
+        secret_name: written,
+        rotated: None,
+    })
+}
