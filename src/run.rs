@@ -18,10 +18,10 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
-use crate::api::{ACCOUNT_LABEL, GatewayApp, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::api::{ACCOUNT_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::cloud::ratelimit::Rate;
 use crate::cloud::{Account, Cloud, CloudConfig, Credentials, ErrorCodes, SecretString};
-use crate::controller::{Context, Settings, gateway_app, secret::OWNER_NAME};
+use crate::controller::{Context, Settings, gateway_app, inference_api, secret::OWNER_NAME};
 use crate::metrics::{CloudObserver, Metrics};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -342,7 +342,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     if let Some(selector) = &ctx.settings.label_selector {
         wc = wc.labels(selector);
     }
-    let controller = Controller::new(gateway_apps, wc)
+    let controller = Controller::new(gateway_apps, wc.clone())
         .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
     let store = controller.store();
     let _ = ctx.gateway_apps.set(store.clone());
@@ -377,14 +377,60 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                 .map(|o| ObjectRef::from(o.as_ref()))
                 .collect::<Vec<_>>()
         });
+    // InferenceApis: a GatewayApp change (Ready, deleted) reaches every API that refers to it.
+    let inference_apis: Api<InferenceApi> = match &ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let api_controller = Controller::new(inference_apis, wc.clone())
+        .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
+    let api_store = api_controller.store();
+    let _ = ctx.inference_apis.set(api_store.clone());
+    let api_controller = api_controller.watches(
+        gateway_apps_for_apis(&client, &ns),
+        wc,
+        move |app: GatewayApp| {
+            let ns = app.namespace().unwrap_or_default();
+            let name = app.name_any();
+            api_store
+                .state()
+                .iter()
+                .filter(|a| {
+                    a.namespace().as_deref() == Some(ns.as_str())
+                        && a.spec.app_refs.iter().any(|r| r.name == name)
+                })
+                .map(|a| ObjectRef::from(a.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
+
     ready.store(true, Ordering::Relaxed);
-    controller
+    let apps = controller
         .shutdown_on_signal()
-        .run(gateway_app::reconcile, gateway_app::error_policy, ctx)
+        .run(
+            gateway_app::reconcile,
+            gateway_app::error_policy,
+            ctx.clone(),
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
-                tracing::warn!(error = %e, "controller error");
+                tracing::warn!(kind = "GatewayApp", error = %e, "controller error");
             }
-        })
-        .await;
+        });
+    let apis = api_controller
+        .shutdown_on_signal()
+        .run(inference_api::reconcile, inference_api::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::warn!(kind = "InferenceApi", error = %e, "controller error");
+            }
+        });
+    futures::join!(apps, apis);
+}
+
+fn gateway_apps_for_apis(client: &Client, ns: &Option<String>) -> Api<GatewayApp> {
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }

@@ -41,12 +41,17 @@ async fn lifecycle(test: &str, service: &str, spec: serde_json::Value) {
         "the delivered credentials work"
     );
     assert_eq!(sim.apps(service).len(), 1, "exactly one cloud app");
-    let annotations = app.metadata.annotations.clone().unwrap_or_default();
-    assert_eq!(
-        annotations.get("appauth.hwcloud.dev/app-id"),
-        Some(&id),
-        "app id mirrored"
-    );
+    // The id is mirrored to an annotation right after the status write.
+    wait::until(T, "app id mirrored to the annotation", || async {
+        let app = ns.get("app").await?;
+        (app.metadata
+            .annotations
+            .as_ref()?
+            .get("appauth.hwcloud.dev/app-id")
+            == Some(&id))
+        .then_some(())
+    })
+    .await;
 
     ns.delete("app").await;
     ns.wait_gone("app", T).await;

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod common;
 pub mod gateway_app;
+pub mod inference_api;
 pub mod marker;
 pub mod secret;
 pub mod status;

@@ -1,0 +1,174 @@
+//! The bindings this controller owns (SPEC §4): referenced GatewayApps that are Ready are
+//! authorized to the API (checking each per-app `success`), the others are reported, and apps
+//! no longer referenced are unbound.
+
+use std::collections::BTreeSet;
+
+use kube::ResourceExt;
+
+use super::super::Context;
+use super::super::common::{Error, Result};
+use super::super::status::Reason;
+use crate::api::{AuthType, AuthorizedApp, InferenceApi};
+use crate::cloud::{Account, CloudClient};
+
+/// A referenced GatewayApp and what it resolves to.
+pub(super) struct Ref {
+    pub name: String,
+    /// The app id when the GatewayApp is Ready and not being deleted.
+    pub app_id: Option<String>,
+    /// Why it cannot be bound yet.
+    pub waiting: Option<String>,
+}
+
+pub(super) struct Bound {
+    pub authorized: Vec<AuthorizedApp>,
+    pub waiting: Vec<String>,
+}
+
+/// Looks up every appRef in the shared GatewayApp cache. A ref to a non-modelarts app or to an
+/// app in another account is a terminal error naming the ref.
+pub(super) fn resolve_refs(
+    api: &InferenceApi,
+    ctx: &Context,
+    account: &Account,
+) -> Result<Vec<Ref>> {
+    let ns = api.namespace().unwrap_or_default();
+    let store = ctx.gateway_apps.get();
+    let mut out = Vec::new();
+    for (i, r) in api.spec.app_refs.iter().enumerate() {
+        let found = store.and_then(|s| {
+            s.state()
+                .into_iter()
+                .find(|g| g.namespace().as_deref() == Some(ns.as_str()) && g.name_any() == r.name)
+        });
+        let Some(app) = found else {
+            out.push(Ref {
+                name: r.name.clone(),
+                app_id: None,
+                waiting: Some(format!("{}: GatewayApp not found", r.name)),
+            });
+            continue;
+        };
+        if app.spec.modelarts.is_none() {
+            return Err(Error::failed(
+                Reason::InvalidSpec,
+                format!(
+                    "spec.appRefs[{i}] ({}): only modelarts GatewayApps can be authorized to an inference API",
+                    r.name
+                ),
+            ));
+        }
+        let st = app.status.clone().unwrap_or_default();
+        if st
+            .project
+            .as_deref()
+            .is_some_and(|p| p != account.project_id)
+            || st.region.as_deref().is_some_and(|p| p != account.region)
+        {
+            return Err(Error::failed(
+                Reason::InvalidSpec,
+                format!(
+                    "spec.appRefs[{i}] ({}): the app lives in another account (project {})",
+                    r.name,
+                    st.project.unwrap_or_default()
+                ),
+            ));
+        }
+        let ready = st
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        let deleting = app.metadata.deletion_timestamp.is_some();
+        match (st.app_id.filter(|_| ready && !deleting), deleting) {
+            (Some(id), _) => out.push(Ref {
+                name: r.name.clone(),
+                app_id: Some(id),
+                waiting: None,
+            }),
+            (None, true) => out.push(Ref {
+                name: r.name.clone(),
+                app_id: None,
+                waiting: Some(format!("{}: being deleted", r.name)),
+            }),
+            (None, false) => out.push(Ref {
+                name: r.name.clone(),
+                app_id: None,
+                waiting: Some(format!("{}: not Ready", r.name)),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Binds what should be bound, unbinds what should not, from the cloud's own list of bindings.
+pub(super) async fn reconcile(
+    api: &InferenceApi,
+    ctx: &Context,
+    client: &CloudClient,
+    api_id: &str,
+    refs: &[Ref],
+) -> Result<Bound> {
+    let _ = ctx;
+    let ma = client.modelarts(&api.spec.workspace_id);
+    let service = &api.spec.service_id;
+    let mut waiting: Vec<String> = refs.iter().filter_map(|r| r.waiting.clone()).collect();
+    if api.spec.auth_type != AuthType::App {
+        return Ok(Bound {
+            authorized: Vec::new(),
+            waiting,
+        });
+    }
+    let current: BTreeSet<String> = ma
+        .bindings(service, api_id)
+        .await
+        .map_err(Error::cloud)?
+        .into_iter()
+        .map(|a| a.app_id)
+        .collect();
+    let desired: BTreeSet<String> = refs.iter().filter_map(|r| r.app_id.clone()).collect();
+    let to_unbind: Vec<&str> = current.difference(&desired).map(String::as_str).collect();
+    if !to_unbind.is_empty() {
+        ma.unbind(service, api_id, &to_unbind)
+            .await
+            .map_err(Error::cloud)?;
+    }
+    let to_bind: Vec<&str> = desired.difference(&current).map(String::as_str).collect();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    if !to_bind.is_empty() {
+        for result in ma
+            .bind(service, api_id, &to_bind)
+            .await
+            .map_err(Error::cloud)?
+        {
+            if !result.success {
+                let name = refs
+                    .iter()
+                    .find(|r| r.app_id.as_deref() == Some(result.app_id.as_str()))
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default();
+                waiting.push(format!(
+                    "{name}: binding failed ({})",
+                    result.reason.unwrap_or_default()
+                ));
+                failed.insert(result.app_id);
+            }
+        }
+    }
+    let authorized = refs
+        .iter()
+        .filter_map(|r| {
+            r.app_id
+                .as_ref()
+                .filter(|id| !failed.contains(*id))
+                .map(|id| AuthorizedApp {
+                    name: r.name.clone(),
+                    app_id: id.clone(),
+                })
+        })
+        .collect();
+    Ok(Bound {
+        authorized,
+        waiting,
+    })
+}

@@ -1,0 +1,409 @@
+//! The InferenceApi controller end to end (SPEC §4): the real operator binary against the real
+//! apiserver and the simulator.
+
+mod common;
+
+use std::time::Duration;
+
+use appauth_operator::api::InferenceApi;
+use common::objects::Ns;
+use common::operator::Operator;
+use common::sim::Sim;
+use common::{cloud, cluster, wait};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+const T: Duration = Duration::from_secs(30);
+const SVC: &str = "ae20fc9f-b37c-48c2-8ebc-3f3a638c9f48";
+
+async fn setup(test: &str) -> (Ns, Sim) {
+    let client = cluster::client().await;
+    let name = cluster::namespace(&client, test).await;
+    (Ns { client, name }, Sim::start())
+}
+
+fn apis(ns: &Ns) -> Api<InferenceApi> {
+    Api::namespaced(ns.client.clone(), &ns.name)
+}
+
+async fn create_api(ns: &Ns, name: &str, spec: Value) {
+    let obj: InferenceApi = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "InferenceApi", "metadata": {"name": name}, "spec": spec,
+    }))
+    .expect("InferenceApi");
+    apis(ns)
+        .create(&PostParams::default(), &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+}
+
+fn condition(api: &InferenceApi, type_: &str) -> Option<(String, String, String)> {
+    api.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+async fn wait_api<F: Fn(&InferenceApi) -> bool>(
+    ns: &Ns,
+    name: &str,
+    what: &str,
+    f: F,
+) -> InferenceApi {
+    wait::until(T, what, || async {
+        let api = apis(ns).get_opt(name).await.ok().flatten()?;
+        f(&api).then_some(api)
+    })
+    .await
+}
+
+fn bound_names(api: &InferenceApi) -> Vec<String> {
+    let mut v: Vec<String> = api
+        .status
+        .as_ref()
+        .map(|s| s.authorized_apps.iter().map(|a| a.name.clone()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn sim_bound(sim: &Sim, api_id: &str) -> Vec<String> {
+    let state = serde_json::to_value(sim.handle.state()).expect("state");
+    let mut ids: Vec<String> = state["apis"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|a| a["id"] == api_id)
+        .map(|a| {
+            a["boundAppIds"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn sim_apis(sim: &Sim) -> Vec<Value> {
+    serde_json::to_value(sim.handle.state()).expect("state")["apis"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn app_id(ns: &Ns, name: &str) -> String {
+    ns.wait_ready(name, T)
+        .await
+        .status
+        .expect("status")
+        .app_id
+        .expect("appId")
+}
+
+#[tokio::test]
+async fn lifecycle_bindings_follow_app_refs() {
+    let (ns, sim) = setup("infapi").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create("a", json!({"modelarts": {}})).await;
+    ns.create("b", json!({"modelarts": {}})).await;
+    let (a, b) = (app_id(&ns, "a").await, app_id(&ns, "b").await);
+    create_api(&ns, "fraud", json!({"serviceId": SVC, "method": "POST", "description": "fraud scoring", "appRefs": [{"name": "a"}], "secret": {"name": "fraud-endpoint"}})).await;
+    let api = wait_api(&ns, "fraud", "Ready with a bound", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let st = api.status.clone().expect("status");
+    let api_id = st.api_id.clone().expect("apiId");
+    assert!(st.predict_url.as_deref().is_some_and(|u| u.contains(SVC)));
+    assert_eq!(bound_names(&api), vec!["a"]);
+    assert_eq!(
+        condition(&api, "AppsBound").map(|c| c.0).as_deref(),
+        Some("True")
+    );
+    assert_eq!(sim_bound(&sim, &api_id), vec![a.clone()]);
+    let conn = ns
+        .secret("fraud-endpoint")
+        .await
+        .expect("connection Secret");
+    assert_eq!(Ns::value(&conn, "api_id").as_deref(), Some(api_id.as_str()));
+    assert_eq!(Ns::value(&conn, "predict_url"), st.predict_url);
+
+    let patch = |refs: Value| Patch::Merge(json!({"spec": {"appRefs": refs}}));
+    apis(&ns)
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &patch(json!([{"name": "a"}, {"name": "b"}])),
+        )
+        .await
+        .expect("add b");
+    wait_api(&ns, "fraud", "a and b bound", |x| {
+        bound_names(x) == vec!["a", "b"]
+    })
+    .await;
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(sim_bound(&sim, &api_id), both);
+    apis(&ns)
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &patch(json!([{"name": "b"}])),
+        )
+        .await
+        .expect("drop a");
+    wait_api(&ns, "fraud", "only b bound", |x| {
+        bound_names(x) == vec!["b"]
+    })
+    .await;
+    assert_eq!(sim_bound(&sim, &api_id), vec![b.clone()]);
+
+    // A bound GatewayApp deleted: its own finalizer unbinds it, and the API's status shows it.
+    ns.delete("b").await;
+    ns.wait_gone("b", T).await;
+    let api = wait_api(&ns, "fraud", "b gone from the API", |x| {
+        bound_names(x).is_empty()
+    })
+    .await;
+    assert_eq!(
+        condition(&api, "AppsBound").map(|c| c.0).as_deref(),
+        Some("False")
+    );
+    assert!(sim_bound(&sim, &api_id).is_empty());
+    assert!(sim.app(&b).is_none(), "the bound app could be deleted");
+
+    // Delete: everything unbound and the API deleted; the connection Secret goes with it.
+    apis(&ns)
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &patch(json!([{"name": "a"}])),
+        )
+        .await
+        .expect("a again");
+    wait_api(&ns, "fraud", "a bound again", |x| {
+        bound_names(x) == vec!["a"]
+    })
+    .await;
+    apis(&ns)
+        .delete("fraud", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait::until(T, "API deleted", || async {
+        apis(&ns)
+            .get_opt("fraud")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(sim_apis(&sim).is_empty(), "the cloud API is gone");
+    ns.delete("a").await;
+    ns.wait_gone("a", T).await;
+    assert!(sim.apps("modelarts").is_empty());
+}
+
+#[tokio::test]
+async fn a_ref_that_becomes_ready_later_is_bound_then() {
+    let (ns, sim) = setup("infapi-late").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    create_api(
+        &ns,
+        "api",
+        json!({"serviceId": SVC, "appRefs": [{"name": "late"}]}),
+    )
+    .await;
+    let api = wait_api(&ns, "api", "WaitingForApps", |x| {
+        condition(x, "AppsBound").is_some_and(|c| c.1 == "WaitingForApps")
+    })
+    .await;
+    assert!(
+        api.status.as_ref().and_then(|s| s.api_id.clone()).is_some(),
+        "the API exists before its apps"
+    );
+    assert_eq!(
+        condition(&api, "Ready").map(|c| c.1).as_deref(),
+        Some("WaitingForApps")
+    );
+    ns.create("late", json!({"modelarts": {}})).await;
+    let id = app_id(&ns, "late").await;
+    let api = wait_api(&ns, "api", "late bound", |x| bound_names(x) == vec!["late"]).await;
+    assert_eq!(
+        sim_bound(&sim, &api.status.expect("status").api_id.expect("id")),
+        vec![id]
+    );
+}
+
+#[tokio::test]
+async fn refs_to_other_services_are_terminal_and_partial_bind_failures_are_reported() {
+    let (ns, sim) = setup("infapi-bad").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "10m"]);
+    ns.create("apig-app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
+    ns.wait_ready("apig-app", T).await;
+    create_api(
+        &ns,
+        "wrong",
+        json!({"serviceId": SVC, "appRefs": [{"name": "apig-app"}]}),
+    )
+    .await;
+    let api = wait_api(&ns, "wrong", "InvalidSpec", |x| {
+        condition(x, "Ready").is_some_and(|c| c.1 == "InvalidSpec")
+    })
+    .await;
+    let msg = condition(&api, "Ready").expect("Ready").2;
+    assert!(
+        msg.contains("spec.appRefs[0]") && msg.contains("apig-app"),
+        "{msg}"
+    );
+    assert_eq!(
+        condition(&api, "Stalled").map(|c| c.0).as_deref(),
+        Some("True")
+    );
+    assert!(sim_apis(&sim).is_empty(), "nothing created");
+
+    // Partial failure: one app's cloud side vanished behind the operator's back.
+    ns.create("ok", json!({"modelarts": {}})).await;
+    ns.create("ghost", json!({"modelarts": {}})).await;
+    let ok = app_id(&ns, "ok").await;
+    let ghost = app_id(&ns, "ghost").await;
+    cloud::client(&sim.url())
+        .modelarts("0")
+        .delete_app(&ghost)
+        .await
+        .expect("delete behind the operator's back");
+    create_api(
+        &ns,
+        "partial",
+        json!({"serviceId": SVC, "appRefs": [{"name": "ok"}, {"name": "ghost"}]}),
+    )
+    .await;
+    let api = wait_api(&ns, "partial", "partial bind reported", |x| {
+        condition(x, "AppsBound").is_some_and(|c| c.0 == "False" && c.2.contains("ghost"))
+    })
+    .await;
+    assert_eq!(bound_names(&api), vec!["ok"]);
+    assert_eq!(
+        sim_bound(&sim, &api.status.expect("status").api_id.expect("id")),
+        vec![ok]
+    );
+}
+
+#[tokio::test]
+async fn an_api_deleted_in_the_cloud_is_recreated_and_rebound_and_retain_keeps_it() {
+    let (ns, sim) = setup("infapi-drift").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "2s"]);
+    ns.create("a", json!({"modelarts": {}})).await;
+    let a = app_id(&ns, "a").await;
+    create_api(
+        &ns,
+        "api",
+        json!({"serviceId": SVC, "appRefs": [{"name": "a"}], "deletionPolicy": "Retain"}),
+    )
+    .await;
+    let first = wait_api(&ns, "api", "Ready", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await
+    .status
+    .expect("st")
+    .api_id
+    .expect("id");
+    cloud::client(&sim.url())
+        .modelarts("0")
+        .delete_api(SVC, &first)
+        .await
+        .expect("delete behind the operator's back");
+    let api = wait_api(&ns, "api", "recreated", |x| {
+        x.status
+            .as_ref()
+            .and_then(|s| s.api_id.clone())
+            .is_some_and(|id| id != first)
+            && condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let second = api.status.expect("st").api_id.expect("id");
+    assert_eq!(sim_bound(&sim, &second), vec![a]);
+    assert_eq!(sim_apis(&sim).len(), 1);
+    apis(&ns)
+        .delete("api", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait::until(T, "gone", || async {
+        apis(&ns).get_opt("api").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert_eq!(sim_apis(&sim).len(), 1, "Retain keeps the API");
+}
+
+#[tokio::test]
+async fn crash_after_the_api_create_and_kill_9_during_binding_leave_one_api_each() {
+    if !cfg!(feature = "failpoints") {
+        panic!("needs --features failpoints (cargo xtask test does this)");
+    }
+    let (ns, sim) = setup("infapi-crash").await;
+    let mut op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create("a", json!({"modelarts": {}})).await;
+    let a = app_id(&ns, "a").await;
+    op.kill();
+    let mut op = Operator::start_with_env(
+        &ns.name,
+        &sim.url(),
+        &[],
+        &[("APPAUTH_FAILPOINT", "after-create-api")],
+    );
+    create_api(
+        &ns,
+        "api-0",
+        json!({"serviceId": SVC, "appRefs": [{"name": "a"}]}),
+    )
+    .await;
+    assert_eq!(op.wait_exit(Duration::from_secs(30)), Some(86));
+    op.restart(false);
+    for i in 1..8 {
+        create_api(
+            &ns,
+            &format!("api-{i}"),
+            json!({"serviceId": SVC, "appRefs": [{"name": "a"}]}),
+        )
+        .await;
+        if i % 3 == 0 {
+            op.restart(true); // kill -9 mid-burst
+        }
+    }
+    for i in 0..8 {
+        wait_api(&ns, &format!("api-{i}"), "Ready", |x| {
+            condition(x, "Ready").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    }
+    let all = apis(&ns)
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items;
+    let cloud_apis = sim_apis(&sim);
+    assert_eq!(cloud_apis.len(), 8, "exactly one API per object");
+    for api in &all {
+        let id = api
+            .status
+            .as_ref()
+            .and_then(|s| s.api_id.clone())
+            .expect("apiId");
+        assert_eq!(
+            sim_bound(&sim, &id),
+            vec![a.clone()],
+            "{} bound",
+            api.name_any()
+        );
+    }
+}
