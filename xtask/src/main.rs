@@ -172,54 +172,116 @@ fn start_recorded(dir: &Path, name: &str, cmd: &mut Command) -> Result<u32> {
         .stderr(log)
         .spawn()
         .with_context(|| format!("starting {name}"))?;
-    let mut pids = std::fs::OpenOptions::new().append(true).open(dir.join("pids"))?;
+    let mut pids = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("pids"))?;
     writeln!(pids, "{name} {}", child.id())?;
     Ok(child.id())
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// The whole thing on this machine: control plane, simulator, operator, examples.
 fn demo(dir: &Path) -> Result<()> {
     let bin = up(dir)?;
-    check(cargo().args(["build", "--quiet", "-p", "appauth-operator", "-p", "hwcloud-sim"]))?;
+    check(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "appauth-operator",
+        "-p",
+        "hwcloud-sim",
+    ]))?;
     let target = root().join("target/debug");
     let sim_port = free_port()?;
     let sim_url = format!("http://127.0.0.1:{sim_port}");
-    start_recorded(dir, "hwcloud-sim", Command::new(target.join("hwcloud-sim")).args(["--listen", &format!("127.0.0.1:{sim_port}")]))?;
+    start_recorded(
+        dir,
+        "hwcloud-sim",
+        Command::new(target.join("hwcloud-sim"))
+            .args(["--listen", &format!("127.0.0.1:{sim_port}")]),
+    )?;
     let mut operator = Command::new(target.join("appauth-operator"));
     operator
-        .args(["run", "--region", "cn-north-4", "--project-id", "0833a5737480d53b2f250010d01a7b88"])
+        .args([
+            "run",
+            "--region",
+            "cn-north-4",
+            "--project-id",
+            "0833a5737480d53b2f250010d01a7b88",
+        ])
         .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port()?)])
         .env("KUBECONFIG", dir.join("kubeconfig"))
         .env("HWCLOUD_ACCESS_KEY", "HWSIMAK0000000000000")
-        .env("HWCLOUD_SECRET_KEY", "hwsim-secret-key-0000000000000000000000");
+        .env(
+            "HWCLOUD_SECRET_KEY",
+            "hwsim-secret-key-0000000000000000000000",
+        );
     for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
-        operator.arg("--endpoint").arg(format!("{service}={sim_url}"));
+        operator
+            .arg("--endpoint")
+            .arg(format!("{service}={sim_url}"));
     }
     start_recorded(dir, "appauth-operator", &mut operator)?;
 
     let examples = root().join("examples");
     check(kubectl(&bin, dir).args(["create", "namespace", DEMO_NS]))?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&examples)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&examples)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     files.sort();
     for path in &files {
-        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         if name.ends_with(".yaml") && !name.starts_with("invalid") {
-            check(kubectl(&bin, dir).args(["apply", "--server-side", "-n", DEMO_NS, "-f"]).arg(path))?;
+            check(
+                kubectl(&bin, dir)
+                    .args(["apply", "--server-side", "-n", DEMO_NS, "-f"])
+                    .arg(path),
+            )?;
         }
     }
     println!("\nThe invalid example is rejected at admission:");
-    let _ = kubectl(&bin, dir).args(["apply", "-n", DEMO_NS, "-f"]).arg(examples.join("invalid-gatewayapp.yaml")).status();
-    println!("\nWaiting for the GatewayApps to become Ready...");
-    check(kubectl(&bin, dir).args(["wait", "-n", DEMO_NS, "--for=condition=Ready", "--timeout=90s", "gatewayapps", "--all"]))?;
+    let _ = kubectl(&bin, dir)
+        .args(["apply", "-n", DEMO_NS, "-f"])
+        .arg(examples.join("invalid-gatewayapp.yaml"))
+        .status();
+    println!("\nWaiting for the GatewayApps, then the InferenceApi, to become Ready...");
+    for kind in ["gatewayapps", "inferenceapis"] {
+        check(kubectl(&bin, dir).args([
+            "wait",
+            "-n",
+            DEMO_NS,
+            "--for=condition=Ready",
+            "--timeout=90s",
+            kind,
+            "--all",
+        ]))?;
+    }
     println!();
     check(kubectl(&bin, dir).args(["get", "appauth", "-n", DEMO_NS]))?;
     println!("\nSecret key names (values are never printed):");
     let template = r#"{{range .items}}{{.metadata.name}}:{{range $k, $v := .data}} {{$k}}{{end}}{{"\n"}}{{end}}"#;
-    check(kubectl(&bin, dir).args(["get", "secrets", "-n", DEMO_NS, "-l", "app.kubernetes.io/managed-by=appauth-operator", "-o"]).arg(format!("go-template={template}")))?;
+    check(
+        kubectl(&bin, dir)
+            .args([
+                "get",
+                "secrets",
+                "-n",
+                DEMO_NS,
+                "-l",
+                "app.kubernetes.io/managed-by=appauth-operator",
+                "-o",
+            ])
+            .arg(format!("go-template={template}")),
+    )?;
     println!(
         "\nThe simulator listens on {sim_url}; logs are in {}.\nexport KUBECONFIG={}\nstop everything with: cargo xtask down",
         dir.display(),
