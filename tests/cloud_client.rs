@@ -358,7 +358,7 @@ async fn modelarts_apps_apis_and_bindings() {
         .create_app("fraud_caller", Some("r [appauth:00000001]"))
         .await
         .expect("create");
-    let b = ma
+    let _duplicate = ma
         .create_app("fraud_caller", None)
         .await
         .expect("duplicate names are allowed by default");
@@ -482,7 +482,6 @@ async fn modelarts_apps_apis_and_bindings() {
         .await
         .expect_err("quota");
     assert_eq!(quota.category(), ErrorCategory::QuotaExceeded, "{quota}");
-    let _ = b;
 }
 
 #[tokio::test]

@@ -86,7 +86,6 @@ async fn cost_of_a_new_app_and_of_a_quiet_resync() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = writes(&client).await;
     let per_app = |key: &str| delta(&before, &after, key) / N as f64;
-    let creates = delta(&before, &after, "gatewayapps") / N as f64;
     let object = per_app("gatewayapps") - 1.0; // minus the test's own create
     let status = per_app("gatewayapps/status");
     let secrets = per_app("secrets");
@@ -102,7 +101,6 @@ async fn cost_of_a_new_app_and_of_a_quiet_resync() {
         object + status + secrets,
         cloud as f64 / N as f64
     );
-    let _ = creates;
     for (k, v) in &after {
         let d = v - before.get(k).copied().unwrap_or(0.0);
         if d > 0.0

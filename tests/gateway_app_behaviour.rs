@@ -160,7 +160,7 @@ async fn rotation_by_annotation_and_by_interval() {
         json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "2026-11-22"}}}),
     )
     .await;
-    let app = wait::until(T, "rotation recorded", || async {
+    wait::until(T, "rotation recorded", || async {
         let app = ns.get("app").await?;
         (app.status
             .as_ref()?
@@ -182,7 +182,6 @@ async fn rotation_by_annotation_and_by_interval() {
         !credentials_work(&sim.url(), &key, &first).await,
         "the old secret stops working at once"
     );
-    let _ = app;
     wait::until(T, "rotating marker cleared", || async {
         let app = ns.get("app").await?;
         (!app

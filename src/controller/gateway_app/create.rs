@@ -456,7 +456,7 @@ pub(super) async fn recreate(
     )
     .await;
     let name = cloud_name(app, ctx);
-    let marker = write_marker(app, ctx, &name).await?;
+    write_marker(app, ctx, &name).await?;
     let patch = json!({"metadata": {"annotations": {annotations::APP_ID: null}}});
     let updated = api(app, ctx)
         .patch(
@@ -471,6 +471,5 @@ pub(super) async fn recreate(
         app_id: None,
         ..status(app)
     });
-    let _ = marker;
     create_or_recover(&fresh, ctx, client, target).await
 }

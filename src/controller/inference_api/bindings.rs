@@ -104,12 +104,10 @@ pub(super) fn resolve_refs(
 /// Binds what should be bound, unbinds what should not, from the cloud's own list of bindings.
 pub(super) async fn reconcile(
     api: &InferenceApi,
-    ctx: &Context,
     client: &CloudClient,
     api_id: &str,
     refs: &[Ref],
 ) -> Result<Bound> {
-    let _ = ctx;
     let ma = client.modelarts(&api.spec.workspace_id);
     let service = &api.spec.service_id;
     let mut waiting: Vec<String> = refs.iter().filter_map(|r| r.waiting.clone()).collect();

@@ -225,7 +225,6 @@ async fn ensure_api(
 ) -> Result<InferenceApiInfo> {
     let uid = api.uid().unwrap_or_default();
     let ma = client.modelarts(workspace(api));
-    let listed = |apis: Vec<InferenceApiInfo>| apis;
     if let Some(id) = known_api_id(api) {
         let read_due = ctx
             .last_read
@@ -246,11 +245,10 @@ async fn ensure_api(
                 support_app_code: None,
             });
         }
-        let apis = listed(
-            ma.list_apis(&api.spec.service_id)
-                .await
-                .map_err(Error::cloud)?,
-        );
+        let apis = ma
+            .list_apis(&api.spec.service_id)
+            .await
+            .map_err(Error::cloud)?;
         ctx.last_read
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -413,7 +411,7 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     let refs = bindings::resolve_refs(api, ctx, &account)?;
     let client = ctx.cloud.client(&account);
     let info = ensure_api(api, ctx, &client).await?;
-    let bound = bindings::reconcile(api, ctx, &client, &info.api_id, &refs).await?;
+    let bound = bindings::reconcile(api, &client, &info.api_id, &refs).await?;
     let secret_name = match &api.spec.secret {
         Some(target) => Some(write_connection_secret(api, ctx, &target.name, &info).await?),
         None => None,
