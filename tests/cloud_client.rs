@@ -1,13 +1,14 @@
 //! The operator's Huawei Cloud client against the simulator over real HTTP: every operation,
 //! every error class, and fault injection (retries only where safe).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appauth_operator::cloud::apig::AppInput;
 use appauth_operator::cloud::modelarts::ApiInput;
 use appauth_operator::cloud::roma::RomaInput;
-use appauth_operator::cloud::signer::{SigningRequest, prepare_headers, sign};
 use appauth_operator::cloud::{
     Account, Cloud, CloudClient, CloudConfig, Credentials, ErrorCategory, ExposeSecret,
     SecretString, Service,
@@ -117,36 +118,7 @@ impl Sim {
 
     /// The app-credential check: a request signed with the app's key and secret.
     async fn credentials_work(&self, key: &str, secret: &SecretString) -> bool {
-        let url = reqwest::Url::parse(&format!("{}/_sim/gateway/ping", self.url())).expect("url");
-        let host = format!(
-            "{}:{}",
-            url.host_str().unwrap_or_default(),
-            url.port().unwrap_or(80)
-        );
-        let mut headers = Vec::new();
-        prepare_headers(&mut headers, &host, chrono::Utc::now());
-        let sig = sign(
-            &SigningRequest {
-                method: "GET",
-                path: url.path(),
-                query: &[],
-                headers: &headers,
-                body: b"",
-            },
-            key,
-            secret.expose_secret().as_bytes(),
-        );
-        let mut req = self.http.get(url);
-        for (k, v) in headers.iter().filter(|(k, _)| k != "Host") {
-            req = req.header(k, v);
-        }
-        let status = req
-            .header("Authorization", sig.authorization)
-            .send()
-            .await
-            .expect("gateway")
-            .status();
-        status == 200
+        common::sim::credentials_work(&self.url(), key, secret.expose_secret()).await
     }
 }
 

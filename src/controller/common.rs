@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::Context;
@@ -61,6 +63,84 @@ impl Error {
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns a reconcile's result into the action for the runtime, and the failure reason for
+/// metrics. A reported failure gets a Warning Event when terminal, a status written by
+/// `report`, and a requeue that fits it: Retry-After, a resync for terminal reasons, nothing
+/// until the spec changes for what the cloud rejected as invalid, backoff otherwise.
+pub(crate) async fn settle<K, Fut>(
+    obj: &K,
+    ctx: &Context,
+    result: Result<Action>,
+    report: impl FnOnce(Reason, String) -> Fut,
+) -> std::result::Result<(Action, Option<&'static str>), kube::Error>
+where
+    K: Resource<DynamicType = ()>,
+    Fut: std::future::Future<Output = std::result::Result<(), kube::Error>>,
+{
+    let uid = obj.meta().uid.clone().unwrap_or_default();
+    match result {
+        Ok(action) => {
+            ctx.succeeded(&uid);
+            Ok((action, None))
+        }
+        Err(Error::Requeue(after)) => Ok((Action::requeue(after), None)),
+        Err(Error::Kube(e)) if is_conflict(&e) => {
+            Ok((Action::requeue(Duration::from_millis(200)), None))
+        }
+        Err(Error::Kube(e)) => Err(e),
+        Err(Error::Failed {
+            reason,
+            message,
+            retry_after,
+            on_change_only,
+        }) => {
+            let name = obj.meta().name.clone().unwrap_or_default();
+            let namespace = obj.meta().namespace.clone().unwrap_or_default();
+            tracing::info!(object = %name, %namespace, reason = reason.as_str(), "reconcile failed: {message}");
+            if reason.is_terminal() {
+                ctx.event(
+                    &obj.object_ref(&()),
+                    EventType::Warning,
+                    reason.as_str(),
+                    "Reconcile",
+                    message.clone(),
+                )
+                .await;
+            }
+            if obj.meta().deletion_timestamp.is_none() {
+                report(reason, message).await?;
+            }
+            if on_change_only {
+                let generation = obj.meta().generation.unwrap_or_default();
+                ctx.rejected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(uid, generation);
+                return Ok((Action::await_change(), Some(reason.as_str())));
+            }
+            let wait = match retry_after {
+                Some(d) => d,
+                None if reason.is_terminal() => ctx.resync(),
+                None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),
+            };
+            Ok((Action::requeue(wait), Some(reason.as_str())))
+        }
+    }
+}
+
+/// Whether the cloud rejected this generation of the object as invalid (no cloud call until
+/// the spec changes).
+pub(crate) fn rejected_generation<K: Resource>(obj: &K, ctx: &Context) -> bool {
+    let uid = obj.meta().uid.clone().unwrap_or_default();
+    let rejected = ctx
+        .rejected
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&uid)
+        .copied();
+    rejected.is_some() && rejected == obj.meta().generation
+}
 
 pub(crate) fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)

@@ -24,7 +24,7 @@ use rand::RngCore;
 use serde_json::json;
 
 use super::Context;
-use super::common::{self, Error, Result, is_conflict};
+use super::common::{self, Error, Result};
 
 use super::marker::{self, PendingMarker};
 use super::secret::{self as secret_step, Existing};
@@ -60,21 +60,13 @@ async fn reconcile_inner(
     app: &Arc<GatewayApp>,
     ctx: &Arc<Context>,
 ) -> Result<(Action, Option<&'static str>), kube::Error> {
-    let uid = app.uid().unwrap_or_default();
     if ctx.is_stale(app.as_ref()) {
         // Our own newer write has not reached the cache yet; its watch event brings it.
         return Ok((Action::requeue(Duration::from_secs(2)), None));
     }
-    let rejected = ctx
-        .rejected
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&uid)
-        .copied();
     if app.metadata.deletion_timestamp.is_none()
         && !is_paused(app)
-        && rejected.is_some()
-        && rejected == app.metadata.generation
+        && common::rejected_generation(app.as_ref(), ctx)
     {
         // The cloud rejected this spec as invalid; wait for it to change.
         return Ok((Action::await_change(), None));
@@ -86,52 +78,10 @@ async fn reconcile_inner(
     } else {
         apply(app, ctx).await
     };
-    match result {
-        Ok(action) => {
-            ctx.succeeded(&uid);
-            Ok((action, None))
-        }
-        Err(Error::Requeue(after)) => Ok((Action::requeue(after), None)),
-        Err(Error::Kube(e)) if is_conflict(&e) => {
-            Ok((Action::requeue(Duration::from_millis(200)), None))
-        }
-        Err(Error::Kube(e)) => Err(e),
-        Err(Error::Failed {
-            reason,
-            message,
-            retry_after,
-            on_change_only,
-        }) => {
-            tracing::info!(object = %app.name_any(), namespace = app.namespace().unwrap_or_default(), reason = reason.as_str(), "reconcile failed: {message}");
-            if reason.is_terminal() {
-                ctx.event(
-                    &app.object_ref(&()),
-                    EventType::Warning,
-                    reason.as_str(),
-                    "Reconcile",
-                    message.clone(),
-                )
-                .await;
-            }
-            if app.metadata.deletion_timestamp.is_none() {
-                write_status(app, ctx, None, &Outcome::failed(reason, message)).await?;
-            }
-            if on_change_only {
-                let generation = app.metadata.generation.unwrap_or_default();
-                ctx.rejected
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(uid.clone(), generation);
-                return Ok((Action::await_change(), Some(reason.as_str())));
-            }
-            let wait = match retry_after {
-                Some(d) => d,
-                None if reason.is_terminal() => ctx.resync(),
-                None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),
-            };
-            Ok((Action::requeue(wait), Some(reason.as_str())))
-        }
-    }
+    common::settle(app.as_ref(), ctx, result, |reason, message| async move {
+        write_status(app, ctx, None, &Outcome::failed(reason, message)).await
+    })
+    .await
 }
 
 /// Errors that escaped `reconcile` (API failures): retry with per-object backoff.

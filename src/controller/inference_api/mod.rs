@@ -17,7 +17,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::Context;
-use super::common::{self, Error, Result, is_conflict};
+use super::common::{self, Error, Result};
 use super::marker::{self, PendingMarker};
 use super::status::{self, Outcome, Reason};
 use crate::api::{
@@ -51,9 +51,14 @@ async fn reconcile_inner(
     api: &Arc<InferenceApi>,
     ctx: &Arc<Context>,
 ) -> Result<(Action, Option<&'static str>), kube::Error> {
-    let uid = api.uid().unwrap_or_default();
     if ctx.is_stale(api.as_ref()) {
         return Ok((Action::requeue(Duration::from_secs(2)), None));
+    }
+    if api.metadata.deletion_timestamp.is_none()
+        && !is_paused(api)
+        && common::rejected_generation(api.as_ref(), ctx)
+    {
+        return Ok((Action::await_change(), None));
     }
     let result = if is_paused(api) {
         pause(api, ctx).await
@@ -62,47 +67,10 @@ async fn reconcile_inner(
     } else {
         apply(api, ctx).await
     };
-    match result {
-        Ok(action) => {
-            ctx.succeeded(&uid);
-            Ok((action, None))
-        }
-        Err(Error::Requeue(after)) => Ok((Action::requeue(after), None)),
-        Err(Error::Kube(e)) if is_conflict(&e) => {
-            Ok((Action::requeue(Duration::from_millis(200)), None))
-        }
-        Err(Error::Kube(e)) => Err(e),
-        Err(Error::Failed {
-            reason,
-            message,
-            retry_after,
-            on_change_only,
-        }) => {
-            tracing::info!(object = %api.name_any(), namespace = api.namespace().unwrap_or_default(), reason = reason.as_str(), "reconcile failed: {message}");
-            if reason.is_terminal() {
-                ctx.event(
-                    &api.object_ref(&()),
-                    EventType::Warning,
-                    reason.as_str(),
-                    "Reconcile",
-                    message.clone(),
-                )
-                .await;
-            }
-            if api.metadata.deletion_timestamp.is_none() {
-                write_status(api, ctx, None, &Outcome::failed(reason, message), None).await?;
-            }
-            if on_change_only {
-                return Ok((Action::await_change(), Some(reason.as_str())));
-            }
-            let wait = match retry_after {
-                Some(d) => d,
-                None if reason.is_terminal() => ctx.resync(),
-                None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),
-            };
-            Ok((Action::requeue(wait), Some(reason.as_str())))
-        }
-    }
+    common::settle(api.as_ref(), ctx, result, |reason, message| async move {
+        write_status(api, ctx, None, &Outcome::failed(reason, message), None).await
+    })
+    .await
 }
 
 fn is_paused(api: &InferenceApi) -> bool {
