@@ -404,6 +404,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         },
     );
 
+    tokio::spawn(count_managed(ctx.clone()));
     ready.store(true, Ordering::Relaxed);
     let apps = controller
         .shutdown_on_signal()
@@ -432,5 +433,35 @@ fn gateway_apps_for_apis(client: &Client, ns: &Option<String>) -> Api<GatewayApp
     match ns {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
+    }
+}
+
+/// Keeps the managed-objects gauge (by kind and Ready state) current from the caches.
+async fn count_managed(ctx: Arc<Context>) {
+    fn ready(conditions: &[crate::api::Condition]) -> bool {
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    }
+    loop {
+        if let Some(store) = ctx.gateway_apps.get() {
+            let all = store.state();
+            let up = all
+                .iter()
+                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
+                .count() as i64;
+            ctx.metrics
+                .set_managed("GatewayApp", up, all.len() as i64 - up);
+        }
+        if let Some(store) = ctx.inference_apis.get() {
+            let all = store.state();
+            let up = all
+                .iter()
+                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
+                .count() as i64;
+            ctx.metrics
+                .set_managed("InferenceApi", up, all.len() as i64 - up);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }

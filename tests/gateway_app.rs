@@ -143,3 +143,66 @@ async fn retain_keeps_app_and_secret_even_with_foreground_deletion() {
     assert!(ns.secret("kept").await.is_some(), "Secret retained");
     assert_eq!(sim.apps("apig").len(), 1, "cloud app retained");
 }
+
+#[tokio::test]
+async fn metrics_and_health_endpoints_carry_no_object_names() {
+    let (ns, sim) = setup("metrics").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let _op = Operator::start(&ns.name, &sim.url(), &["--metrics-addr", &addr]);
+    ns.create(
+        "secretive-object-name",
+        json!({"apig": {"instanceId": "gw1"}}),
+    )
+    .await;
+    ns.wait_ready("secretive-object-name", T).await;
+    let http = reqwest::Client::new();
+    for path in ["/healthz", "/readyz"] {
+        let status = http
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect(path)
+            .status();
+        assert_eq!(status, 200, "{path}");
+    }
+    let text = wait::until(
+        Duration::from_secs(15),
+        "metrics with the managed gauge",
+        || async {
+            let text = http
+                .get(format!("http://{addr}/metrics"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            text.contains("appauth_managed_objects{kind=\"GatewayApp\",ready=\"true\"} 1")
+                .then_some(text)
+        },
+    )
+    .await;
+    assert!(
+        text.contains("appauth_reconciles_total{kind=\"GatewayApp\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "appauth_cloud_requests_total{service=\"apig\",operation=\"create\",code=\"201\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("appauth_cloud_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("secretive-object-name") && !text.contains(&ns.name),
+        "no object names in metrics"
+    );
+}
