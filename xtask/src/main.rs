@@ -296,32 +296,53 @@ fn cargo() -> Command {
     cmd
 }
 
+/// Runs `f`, and records how long it took under `step`.
+fn timed<T>(
+    timings: &mut Vec<(&'static str, std::time::Duration)>,
+    step: &'static str,
+    f: impl FnOnce() -> T,
+) -> T {
+    let started = std::time::Instant::now();
+    let out = f();
+    timings.push((step, started.elapsed()));
+    out
+}
+
 fn test(args: &[String]) -> Result<()> {
-    let bin = testbin()?;
+    let mut timings = Vec::new();
+    let bin = timed(
+        &mut timings,
+        "control-plane binaries (Go builds, cached)",
+        testbin,
+    )?;
     let dir = std::env::temp_dir().join(format!("appauth-test-{}", std::process::id()));
-    let result = up(&dir).and_then(|_| {
-        let rust = check(
-            cargo()
-                .args([
-                    "test",
-                    "--workspace",
-                    "--no-fail-fast",
-                    "--features",
-                    "appauth-operator/failpoints",
-                ])
-                .args(args)
-                .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
-                .env("APPAUTH_TESTBIN", &bin)
-                .env("PATH", path_with(&bin)),
-        );
-        // The simulator against the official Huawei Cloud Python SDKs, even if a Rust test failed.
-        let sdk = check(cargo().args(["build", "--quiet", "-p", "hwcloud-sim"])).and_then(|_| {
+    let result = timed(&mut timings, "control plane start", || up(&dir)).and_then(|_| {
+        let rust = timed(&mut timings, "Rust build and tests", || {
             check(
-                Command::new(script("sdk-tests.sh"))
-                    .current_dir(root())
-                    .env("APPAUTH_CACHE", cache_dir())
-                    .env("HWCLOUD_SIM_BIN", root().join("target/debug/hwcloud-sim")),
+                cargo()
+                    .args([
+                        "test",
+                        "--workspace",
+                        "--no-fail-fast",
+                        "--features",
+                        "appauth-operator/failpoints",
+                    ])
+                    .args(args)
+                    .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
+                    .env("APPAUTH_TESTBIN", &bin)
+                    .env("PATH", path_with(&bin)),
             )
+        });
+        // The simulator against the official Huawei Cloud Python SDKs, even if a Rust test failed.
+        let sdk = timed(&mut timings, "SDK conformance (venv cached)", || {
+            check(cargo().args(["build", "--quiet", "-p", "hwcloud-sim"])).and_then(|_| {
+                check(
+                    Command::new(script("sdk-tests.sh"))
+                        .current_dir(root())
+                        .env("APPAUTH_CACHE", cache_dir())
+                        .env("HWCLOUD_SIM_BIN", root().join("target/debug/hwcloud-sim")),
+                )
+            })
         });
         rust.and(sdk)
     });
@@ -335,6 +356,9 @@ fn test(args: &[String]) -> Result<()> {
         }
     } else {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    for (step, took) in &timings {
+        eprintln!("xtask: {step}: {:.1}s", took.as_secs_f64());
     }
     result.and(stopped)
 }
