@@ -335,3 +335,77 @@ async fn hygiene(ns: &Ns, sim: &Sim, logs: &str) {
         logs.len()
     );
 }
+
+/// Cloud faults (issue 7): 20% of calls fail with 500, some answers are slower than the request
+/// timeout, 10% of creates are throttled with Retry-After and 10% are committed then dropped,
+/// while the operator is killed three times. Same assertions, plus a bound on cloud calls (no
+/// retry storm), and nothing left in the cloud after deleting everything.
+#[tokio::test]
+async fn cloud_faults_during_a_burst_with_kills() {
+    let (ns, sim) = setup("faults").await;
+    sim.handle
+        .set_config(json!({"modelarts_quota": 100_000}))
+        .expect("raise the ModelArts quota");
+    let faults = [
+        hwcloud_sim::FaultSpec::new("*", "create")
+            .status(429)
+            .retry_after(1)
+            .probability(0.1),
+        hwcloud_sim::FaultSpec::new("*", "create")
+            .drop_after_commit()
+            .probability(0.1),
+        hwcloud_sim::FaultSpec::new("*", "*")
+            .latency_ms(4000)
+            .probability(0.03),
+        hwcloud_sim::FaultSpec::new("*", "*")
+            .status(500)
+            .probability(0.2),
+    ];
+    for f in faults {
+        sim.handle.add_fault(f).expect("fault");
+    }
+    const N: usize = 80;
+    let mut op = Operator::start(&ns.name, &sim.url(), &["--concurrency", "32"]);
+    let names: Vec<String> = (0..N).map(|i| format!("app-{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        ns.create(name, spec(i)).await;
+        if i % 27 == 26 {
+            op.restart(true);
+        }
+    }
+    let ready_deadline = std::time::Instant::now() + Duration::from_secs(150);
+    for name in &names {
+        let left = ready_deadline.saturating_duration_since(std::time::Instant::now());
+        ns.wait_ready(name, left.max(Duration::from_secs(1))).await;
+    }
+    let injected: u64 = sim.handle.faults().iter().map(|f| f.hits).sum();
+    let calls: u64 = sim
+        .handle
+        .counts()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("iam."))
+        .map(|(_, v)| *v)
+        .sum();
+    sim.handle.clear_faults();
+    assert_converged(&ns, &sim, &names, Duration::from_secs(60)).await;
+    println!(
+        "{N} objects, 3 kills, {injected} faults injected, {calls} cloud calls ({:.1} per object)",
+        calls as f64 / N as f64
+    );
+    assert!(
+        calls <= 15 * N as u64,
+        "no retry storm: {calls} cloud calls for {N} objects"
+    );
+    hygiene(&ns, &sim, &op.logs()).await;
+
+    for name in &names {
+        ns.delete(name).await;
+    }
+    for name in &names {
+        ns.wait_gone(name, Duration::from_secs(60)).await;
+    }
+    assert!(
+        sim.all_apps().is_empty(),
+        "no cloud app left after deleting everything"
+    );
+}
