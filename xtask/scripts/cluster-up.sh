@@ -19,7 +19,9 @@ fail() {
 }
 start() { # name, then the command; detached so it outlives this script
   local name=$1; shift
-  setsid "$@" > "$D/$name.log" 2>&1 < /dev/null &
+  # The exact command, so cluster-restart.sh can start the same process again.
+  printf '%q ' "$@" > "$D/$name.cmd"
+  setsid "$@" >> "$D/$name.log" 2>&1 < /dev/null &
   echo "$name $!" >> "$D/pids"
 }
 wait_for() { # seconds, description, command...

@@ -1,0 +1,82 @@
+//! Control-plane faults (issue 7): the kube-apiserver restarted mid-burst, and etcd restarted
+//! gracefully; the operator recovers without a restart of its own and converges. One test in
+//! its own binary: nothing else uses the control plane while it restarts.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::objects::Ns;
+use common::operator::Operator;
+use common::sim::Sim;
+use common::{cluster, wait};
+use serde_json::json;
+
+fn restart(process: &str) {
+    let kubeconfig = std::env::var(cluster::KUBECONFIG_ENV).expect("APPAUTH_TEST_KUBECONFIG");
+    let dir = std::path::Path::new(&kubeconfig)
+        .parent()
+        .expect("state dir")
+        .to_path_buf();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/xtask/scripts/cluster-restart.sh"
+    );
+    let status = Command::new(script)
+        .arg(&dir)
+        .arg(process)
+        .status()
+        .expect("cluster-restart.sh");
+    assert!(status.success(), "restarting {process} failed");
+}
+
+#[tokio::test]
+async fn the_operator_rides_out_apiserver_and_etcd_restarts() {
+    let client = cluster::client().await;
+    let ns = Ns {
+        client: client.clone(),
+        name: cluster::namespace(&client, "cp-faults").await,
+    };
+    let sim = Sim::start();
+    let mut op = Operator::start(&ns.name, &sim.url(), &[]);
+    let names: Vec<String> = (0..40).map(|i| format!("app-{i}")).collect();
+    for name in &names[..20] {
+        ns.create(name, json!({"apig": {"instanceId": "gw1"}}))
+            .await;
+    }
+    restart("apiserver");
+    let client = cluster::client().await;
+    let ns = Ns {
+        client,
+        name: ns.name.clone(),
+    };
+    for name in &names[20..30] {
+        ns.create(name, json!({"roma": {"instanceId": "r1"}})).await;
+    }
+    restart("etcd");
+    wait::until(
+        Duration::from_secs(60),
+        "apiserver answers after the etcd restart",
+        || async { ns.apps().list(&Default::default()).await.ok().map(|_| ()) },
+    )
+    .await;
+    for name in &names[30..] {
+        ns.create(name, json!({"dataarts": {"workspaceId": "w1"}}))
+            .await;
+    }
+    for name in &names {
+        ns.wait_ready(name, Duration::from_secs(120)).await;
+    }
+    assert_eq!(
+        op.wait_exit(Duration::from_millis(10)),
+        None,
+        "the operator did not restart"
+    );
+    assert_eq!(
+        sim.all_apps().len(),
+        names.len(),
+        "one cloud app per object"
+    );
+    op.kill();
+}
