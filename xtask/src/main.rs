@@ -1,4 +1,6 @@
-//! Dev tasks: the local control plane, the demo and the whole test suite, in one place.
+//! Dev tasks: the local control plane, the demo, the whole test suite and the benchmark.
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -34,6 +36,24 @@ enum Task {
         #[arg(long, default_value_os_t = default_state_dir())]
         dir: PathBuf,
     },
+    /// Benchmark (SPEC §10) on a fresh local control plane with release builds; prints a table.
+    Bench {
+        /// Numbers of GatewayApps applied at once (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize])]
+        objects: Vec<usize>,
+        /// Simulated cloud latencies in ms (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = vec![0u64, 50])]
+        latency_ms: Vec<u64>,
+        /// Concurrency of the operator and of the raw-limit client.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Resync period for the steady-state measurement, seconds.
+        #[arg(long, default_value_t = 20)]
+        resync_secs: u64,
+        /// Also write the table as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Build everything the tests need, start a fresh control plane, run every test, stop it.
     Test {
         /// Extra arguments for `cargo test`.
@@ -67,6 +87,22 @@ fn run(task: Task) -> Result<()> {
         Task::Down { dir } => down(&dir),
         Task::Demo { dir } => demo(&dir),
         Task::Test { args } => test(&args),
+        Task::Bench {
+            objects,
+            latency_ms,
+            concurrency,
+            resync_secs,
+            json,
+        } => {
+            let opts = bench::Options {
+                objects,
+                latencies_ms: latency_ms,
+                concurrency,
+                resync_secs,
+                json,
+            };
+            bench_cmd(&opts)
+        }
     }
 }
 
@@ -288,6 +324,26 @@ fn demo(dir: &Path) -> Result<()> {
         dir.join("kubeconfig").display()
     );
     Ok(())
+}
+
+fn bench_cmd(opts: &bench::Options) -> Result<()> {
+    let dir = cache_dir().join("bench");
+    up(&dir)?;
+    let built = check(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "appauth-operator",
+        "-p",
+        "hwcloud-sim",
+    ]));
+    let result = built.and_then(|_| {
+        let rt = tokio::runtime::Runtime::new()?;
+        rt.block_on(bench::run(&dir, &root().join("target/release"), opts))
+    });
+    let stopped = down(&dir);
+    result.and(stopped)
 }
 
 fn cargo() -> Command {

@@ -1,0 +1,558 @@
+//! `cargo xtask bench`: the operator's throughput, cost, latency, memory and startup on the
+//! local control plane with the simulator, each figure next to its target or to the
+//! apiserver's own limit measured in the same run (SPEC §10).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use appauth_operator::api::GatewayApp;
+use futures::{StreamExt, stream};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Config, config::Kubeconfig};
+use serde_json::{Value, json};
+
+pub struct Options {
+    pub objects: Vec<usize>,
+    pub latencies_ms: Vec<u64>,
+    pub concurrency: usize,
+    pub resync_secs: u64,
+    pub json: Option<PathBuf>,
+}
+
+/// One row of the report.
+struct Row {
+    figure: String,
+    value: String,
+    target: String,
+    ratio: Option<f64>,
+}
+
+fn row(
+    figure: impl Into<String>,
+    value: impl Into<String>,
+    target: impl Into<String>,
+    ratio: Option<f64>,
+) -> Row {
+    Row {
+        figure: figure.into(),
+        value: value.into(),
+        target: target.into(),
+        ratio,
+    }
+}
+
+async fn client(kubeconfig: &Path) -> Result<Client> {
+    let kc = Kubeconfig::read_from(kubeconfig)?;
+    let mut config = Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    config.read_timeout = Some(Duration::from_secs(60));
+    Ok(Client::try_from(config)?)
+}
+
+async fn namespace(client: &Client, name: &str) -> Result<()> {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    Ok(())
+}
+
+fn gateway_app(name: &str) -> Result<GatewayApp> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": name}, "spec": {"apig": {"instanceId": "gw-bench"}},
+    }))?)
+}
+
+/// Write requests by resource (POST excluded: the benchmark's own creates), from /metrics.
+async fn apiserver_writes(client: &Client) -> Result<BTreeMap<String, f64>> {
+    let req = http::Request::get("/metrics").body(Vec::new())?;
+    let text = client.request_text(req).await?;
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+    {
+        let label = |name: &str| {
+            let key = format!("{name}=\"");
+            line.find(&key)
+                .map(|i| &line[i + key.len()..])
+                .and_then(|r| r.split('"').next())
+                .unwrap_or_default()
+                .to_string()
+        };
+        if !["PUT", "PATCH", "APPLY"].contains(&label("verb").as_str()) {
+            continue;
+        }
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        *out.entry(label("resource")).or_default() += value;
+    }
+    Ok(out)
+}
+
+fn writes_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> f64 {
+    ["gatewayapps", "secrets"]
+        .iter()
+        .map(|k| after.get(*k).copied().unwrap_or(0.0) - before.get(*k).copied().unwrap_or(0.0))
+        .sum()
+}
+
+/// The apiserver's own limit for the writes a new app costs: the same client stack, the same
+/// concurrency, the same four writes (metadata patch, Secret apply, status apply, metadata
+/// patch), on objects created beforehand.
+async fn raw_limit(client: &Client, objects: usize, concurrency: usize) -> Result<f64> {
+    let ns = "bench-raw";
+    namespace(client, ns).await?;
+    let apps: Api<GatewayApp> = Api::namespaced(client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let names: Vec<String> = (0..objects).map(|i| format!("raw-{i}")).collect();
+    stream::iter(names.clone())
+        .map(|n| {
+            let apps = apps.clone();
+            async move {
+                apps.create(&PostParams::default(), &gateway_app(&n)?)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let started = Instant::now();
+    let results = stream::iter(names)
+        .map(|n| {
+            let (apps, secrets) = (apps.clone(), secrets.clone());
+            async move {
+                let pp = PatchParams::default();
+                apps.patch(&n, &pp, &Patch::Merge(json!({"metadata": {"annotations": {"bench/pending": "x"}}}))).await?;
+                let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": n}, "stringData": {"app_key": "k", "app_secret": "s", "app_id": "i"}});
+                secrets.patch(&n, &PatchParams::apply("bench").force(), &Patch::Apply(secret)).await?;
+                let status = json!({"apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp", "status": {"appId": "i", "observedGeneration": 1}});
+                apps.patch_status(&n, &PatchParams::apply("bench").force(), &Patch::Apply(status)).await?;
+                apps.patch(&n, &pp, &Patch::Merge(json!({"metadata": {"annotations": {"bench/app-id": "i"}}}))).await?;
+                Ok::<(), kube::Error>(())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    let elapsed = started.elapsed();
+    results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok((4 * objects) as f64 / elapsed.as_secs_f64())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_sim(target: &Path, dir: &Path, tag: &str) -> Result<(Proc, String)> {
+    let port = free_port()?;
+    let log = std::fs::File::create(dir.join(format!("bench-sim-{tag}.log")))?;
+    let child = Command::new(target.join("hwcloud-sim"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    Ok((Proc(child), format!("http://127.0.0.1:{port}")))
+}
+
+fn start_operator(
+    target: &Path,
+    dir: &Path,
+    ns: &str,
+    sim: &str,
+    extra: &[&str],
+    tag: &str,
+) -> Result<Proc> {
+    let log = std::fs::File::create(dir.join(format!("bench-operator-{tag}.log")))?;
+    let mut cmd = Command::new(target.join("appauth-operator"));
+    cmd.args([
+        "run",
+        "--namespace",
+        ns,
+        "--region",
+        "cn-north-4",
+        "--project-id",
+        "0833a5737480d53b2f250010d01a7b88",
+    ])
+    .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port()?)])
+    .args(extra)
+    .env("KUBECONFIG", dir.join("kubeconfig"))
+    .env("HWCLOUD_ACCESS_KEY", "HWSIMAK0000000000000")
+    .env(
+        "HWCLOUD_SECRET_KEY",
+        "hwsim-secret-key-0000000000000000000000",
+    )
+    .env("RUST_LOG", "warn")
+    .stdin(Stdio::null())
+    .stdout(log.try_clone()?)
+    .stderr(log);
+    for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
+        cmd.arg("--endpoint").arg(format!("{service}={sim}"));
+    }
+    Ok(Proc(cmd.spawn()?))
+}
+
+/// Peak RSS (MiB) and CPU seconds of a process, from /proc.
+fn usage(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (hwm / 1024.0, (ticks(11) + ticks(12)) / 100.0)
+}
+
+async fn ready_count(apps: &Api<GatewayApp>) -> Result<usize> {
+    let list = apps.list(&ListParams::default()).await?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|a| {
+            a.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        })
+        .count())
+}
+
+async fn sim_counts(http: &reqwest::Client, sim: &str) -> Result<BTreeMap<String, u64>> {
+    Ok(http
+        .get(format!("{sim}/_sim/counts"))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A burst of `n` apps with simulated cloud latency, then the idle latency and a quiet resync.
+async fn burst(
+    client: &Client,
+    dir: &Path,
+    target: &Path,
+    opts: &Options,
+    n: usize,
+    latency_ms: u64,
+    limit_wps: f64,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let tag = format!("{n}-{latency_ms}ms");
+    let ns = format!("bench-{n}-{latency_ms}");
+    namespace(client, &ns).await?;
+    let (_sim, sim) = start_sim(target, dir, &tag)?;
+    let http = reqwest::Client::new();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    http.put(format!("{sim}/_sim/config"))
+        .json(&json!({"latency_ms": latency_ms}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let rate = "apig=2000/4000";
+    let conc = opts.concurrency.to_string();
+    let resync = format!("{}s", opts.resync_secs);
+    let op = start_operator(
+        target,
+        dir,
+        &ns,
+        &sim,
+        &[
+            "--concurrency",
+            &conc,
+            "--rate-limit",
+            rate,
+            "--resync-period",
+            &resync,
+        ],
+        &tag,
+    )?;
+    let pid = op.0.id();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let apps: Api<GatewayApp> = Api::namespaced(client.clone(), &ns);
+    let before = apiserver_writes(client).await?;
+    let started = Instant::now();
+    stream::iter(0..n)
+        .map(|i| {
+            let apps = apps.clone();
+            async move {
+                apps.create(&PostParams::default(), &gateway_app(&format!("app-{i}"))?)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            }
+        })
+        .buffer_unordered(opts.concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let deadline = started + Duration::from_secs(600 + n as u64 / 5);
+    loop {
+        if ready_count(&apps).await? >= n {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("{n} apps did not become Ready in time ({tag})");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = apiserver_writes(client).await?;
+    let writes_per_app = writes_delta(&before, &after) / n as f64;
+    let counts = sim_counts(&http, &sim).await?;
+    let cloud_per_app = counts
+        .iter()
+        .filter(|(k, _)| k.starts_with("apig."))
+        .map(|(_, v)| *v)
+        .sum::<u64>() as f64
+        / n as f64;
+    let apps_per_sec = n as f64 / elapsed;
+    let limit_apps = limit_wps / writes_per_app.max(1.0);
+    let (rss, cpu) = usage(pid);
+    rows.push(row(
+        format!("[{tag}] time to all Ready"),
+        format!("{elapsed:.1} s ({apps_per_sec:.1} apps/s)"),
+        format!(">= 70% of limit {limit_apps:.1} apps/s"),
+        Some(apps_per_sec / limit_apps),
+    ));
+    rows.push(row(
+        format!("[{tag}] apiserver writes per app"),
+        format!("{writes_per_app:.2}"),
+        "<= 3",
+        Some(3.0 / writes_per_app.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] cloud calls per app"),
+        format!("{cloud_per_app:.2}"),
+        "= 1",
+        Some(1.0 / cloud_per_app.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] operator peak RSS"),
+        format!("{rss:.1} MiB"),
+        "<= 64 MiB at 10,000",
+        Some(64.0 / rss.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] operator CPU"),
+        format!("{cpu:.1} s ({:.0}% of one core)", 100.0 * cpu / elapsed),
+        "-",
+        None,
+    ));
+
+    // Idle latency: one object at a time, apply -> Secret.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let mut lat = Vec::new();
+    for i in 0..60 {
+        let name = format!("idle-{i}");
+        let t = Instant::now();
+        apps.create(&PostParams::default(), &gateway_app(&name)?)
+            .await?;
+        loop {
+            if secrets.get_opt(&name).await?.is_some() {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                bail!("no Secret for {name}");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    rows.push(row(
+        format!("[{tag}] apply -> Secret p50 (idle)"),
+        format!("{p50:.0} ms"),
+        "< 100 ms",
+        Some(100.0 / p50.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] apply -> Secret p99 (idle)"),
+        format!("{p99:.0} ms"),
+        "< 1000 ms",
+        Some(1000.0 / p99.max(0.01)),
+    ));
+
+    // Steady state: one resync period with nothing changed.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    http.delete(format!("{sim}/_sim/counts")).send().await?;
+    let quiet_before = apiserver_writes(client).await?;
+    tokio::time::sleep(Duration::from_secs(
+        opts.resync_secs + opts.resync_secs / 10 + 2,
+    ))
+    .await;
+    let quiet_after = apiserver_writes(client).await?;
+    let counts = sim_counts(&http, &sim).await?;
+    let reads = counts.get("apig.show").copied().unwrap_or(0) as f64 / (n + 60) as f64;
+    let cloud_writes: u64 = counts
+        .iter()
+        .filter(|(k, _)| !k.ends_with(".show") && !k.ends_with(".list"))
+        .map(|(_, v)| *v)
+        .sum();
+    rows.push(row(
+        format!("[{tag}] quiet resync: apiserver writes"),
+        format!("{}", writes_delta(&quiet_before, &quiet_after)),
+        "0",
+        None,
+    ));
+    rows.push(row(
+        format!("[{tag}] quiet resync: cloud writes"),
+        format!("{cloud_writes}"),
+        "0",
+        None,
+    ));
+    rows.push(row(
+        format!("[{tag}] quiet resync: cloud reads per object"),
+        format!("{reads:.2}"),
+        "<= 1",
+        None,
+    ));
+    Ok(())
+}
+
+/// Startup to the first reconcile with a free Lease.
+async fn startup(client: &Client, dir: &Path, target: &Path, rows: &mut Vec<Row>) -> Result<()> {
+    let ns = "bench-startup";
+    namespace(client, ns).await?;
+    let apps: Api<GatewayApp> = Api::namespaced(client.clone(), ns);
+    apps.create(&PostParams::default(), &gateway_app("first")?)
+        .await?;
+    let (_sim, sim) = start_sim(target, dir, "startup")?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let _op = start_operator(
+        target,
+        dir,
+        ns,
+        &sim,
+        &[
+            "--leader-elect",
+            "--leader-election-namespace",
+            ns,
+            "--leader-election-id",
+            "bench",
+        ],
+        "startup",
+    )?;
+    loop {
+        let app = apps.get("first").await?;
+        if app.status.is_some() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("no first reconcile within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    rows.push(row(
+        "startup to first reconcile (free Lease)",
+        format!("{:.0} ms", secs * 1000.0),
+        "< 1000 ms",
+        Some(1.0 / secs),
+    ));
+    Ok(())
+}
+
+pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
+    let client = client(&dir.join("kubeconfig"))
+        .await
+        .context("connecting to the bench control plane")?;
+    let mut rows = Vec::new();
+    let size = std::fs::metadata(target.join("appauth-operator"))?.len() as f64 / 1_048_576.0;
+    rows.push(row(
+        "release binary size (no container image: no Docker engine here)",
+        format!("{size:.1} MiB"),
+        "image < 40 MB",
+        Some(40.0 / size),
+    ));
+    let raw_objects = opts.objects.iter().copied().min().unwrap_or(1000).min(1000);
+    let limit = raw_limit(&client, raw_objects, opts.concurrency).await?;
+    rows.push(row(
+        format!(
+            "apiserver limit: raw writes/s ({raw_objects} objects x 4 writes, concurrency {})",
+            opts.concurrency
+        ),
+        format!("{limit:.0}"),
+        "-",
+        None,
+    ));
+    rows.push(row(
+        "cloud rate limit in force",
+        "apig 2000/s, burst 4000".to_string(),
+        "-",
+        None,
+    ));
+    for &n in &opts.objects {
+        for &lat in &opts.latencies_ms {
+            burst(&client, dir, target, opts, n, lat, limit, &mut rows).await?;
+        }
+    }
+    startup(&client, dir, target, &mut rows).await?;
+
+    let width = rows.iter().map(|r| r.figure.len()).max().unwrap_or(10);
+    println!(
+        "\n{:width$}  {:>32}  {:>28}  {:>7}",
+        "figure", "value", "target / limit", "ratio"
+    );
+    for r in &rows {
+        let ratio = r
+            .ratio
+            .map(|x| format!("{x:.2}"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:width$}  {:>32}  {:>28}  {:>7}",
+            r.figure, r.value, r.target, ratio
+        );
+    }
+    if let Some(path) = &opts.json {
+        let out: Vec<Value> = rows.iter().map(|r| json!({"figure": r.figure, "value": r.value, "target": r.target, "ratio": r.ratio})).collect();
+        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
+        println!("\nwritten to {}", path.display());
+    }
+    Ok(())
+}
