@@ -17,7 +17,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 mkdir -p "$BIN"
 log() { echo "build-testbin: $*" >&2; }
 
-if [ -f "$CACHE/.done" ]; then echo "$BIN"; exit 0; fi
+if [ -f "$CACHE/.done" ] && [ -x "$BIN/kstatus" ]; then echo "$BIN"; exit 0; fi
 
 # Kubernetes: a wrapper module whose replace lines map every staging repo to its published tag,
 # because k8s.io/kubernetes itself cannot be `go install`ed (its go.mod replaces to ./staging).
@@ -64,5 +64,18 @@ fi
 
 "$BIN/kube-apiserver" --version >&2
 "$BIN/etcd" --version | head -1 >&2
+# ---------------------------------------------------------------------------------------------
+# kstatus (tests/kstatus.rs): tools/kstatus, a small CLI around sigs.k8s.io/cli-utils' kstatus,
+# built from the Go module proxy (versions pinned by tools/kstatus/go.mod and go.sum).
+if [ ! -x "$BIN/kstatus" ]; then
+  KSTATUS_SRC=$(cd "$(dirname "$0")/../../tools/kstatus" 2>/dev/null && pwd || true)
+  if [ -z "$KSTATUS_SRC" ] || [ ! -f "$KSTATUS_SRC/go.mod" ]; then
+    log "cannot find tools/kstatus next to $0 (run this script by its absolute path)"; exit 1
+  fi
+  log "building kstatus from $KSTATUS_SRC"
+  (cd "$KSTATUS_SRC" && go build -trimpath -ldflags "-s -w" -o "$BIN/kstatus" .)
+fi
+# ---------------------------------------------------------------------------------------------
+
 touch "$CACHE/.done"
 echo "$BIN"

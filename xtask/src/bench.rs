@@ -269,16 +269,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// A burst of `n` apps with simulated cloud latency, then the idle latency and a quiet resync.
+/// What every measurement needs.
+struct Env<'a> {
+    client: &'a Client,
+    dir: &'a Path,
+    target: &'a Path,
+    opts: &'a Options,
+}
+
 async fn burst(
-    client: &Client,
-    dir: &Path,
-    target: &Path,
-    opts: &Options,
+    env: &Env<'_>,
     n: usize,
     latency_ms: u64,
     limit_wps: f64,
     rows: &mut Vec<Row>,
 ) -> Result<()> {
+    let Env {
+        client,
+        dir,
+        target,
+        opts,
+    } = *env;
     let tag = format!("{n}-{latency_ms}ms");
     let ns = format!("bench-{n}-{latency_ms}");
     namespace(client, &ns).await?;
@@ -529,7 +540,19 @@ pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
     ));
     for &n in &opts.objects {
         for &lat in &opts.latencies_ms {
-            burst(&client, dir, target, opts, n, lat, limit, &mut rows).await?;
+            burst(
+                &Env {
+                    client: &client,
+                    dir,
+                    target,
+                    opts,
+                },
+                n,
+                lat,
+                limit,
+                &mut rows,
+            )
+            .await?;
         }
     }
     startup(&client, dir, target, &mut rows).await?;

@@ -1,0 +1,358 @@
+//! kstatus (sigs.k8s.io/cli-utils/pkg/kstatus, what Flux, kpt and cli-utils use to decide that
+//! a resource is reconciled) on real objects the operator wrote (SPEC §5): Ready -> Current,
+//! Reconciling -> InProgress, Stalled -> Failed, a status behind metadata.generation ->
+//! InProgress, and a paused object (Reconciling and Stalled False) -> Current; for both kinds.
+//!
+//! kstatus is the small Go program in tools/kstatus, built from the Go module proxy by
+//! `cargo xtask testbin` into APPAUTH_TESTBIN; when that directory has no kstatus (a cache from
+//! before it was added), the test builds it from tools/kstatus with the local Go toolchain.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use appauth_operator::api::{GatewayApp, InferenceApi};
+use common::operator::Operator;
+use common::sim::Sim;
+use common::{cluster, wait};
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+const T: Duration = Duration::from_secs(45);
+const SERVICE_ID: &str = "ae20fc9f-b37c-48c2-8ebc-3f3a638c9f48";
+const KINDS: [&str; 2] = ["GatewayApp", "InferenceApi"];
+
+fn kstatus_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(dir) = std::env::var("APPAUTH_TESTBIN") {
+            let bin = PathBuf::from(dir).join("kstatus");
+            if bin.is_file() {
+                return bin;
+            }
+        }
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/kstatus");
+        let bin = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kstatus");
+        let out = Command::new("go")
+            .args(["build", "-trimpath", "-o"])
+            .arg(&bin)
+            .arg(".")
+            .current_dir(&src)
+            .env("GOTOOLCHAIN", "local")
+            .env("CGO_ENABLED", "0")
+            .env("GOFLAGS", "-buildvcs=false")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no kstatus in APPAUTH_TESTBIN and no Go toolchain to build tools/kstatus: {e}"
+                )
+            });
+        assert!(
+            out.status.success(),
+            "go build tools/kstatus: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+    .clone()
+}
+
+/// kstatus' verdict on one object: (status, message).
+fn kstatus(obj: &Value) -> (String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(kstatus_bin())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kstatus runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(obj.to_string().as_bytes())
+        .expect("write the object");
+    let out = child.wait_with_output().expect("kstatus output");
+    assert!(
+        out.status.success(),
+        "kstatus failed on {obj}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).expect("kstatus prints JSON");
+    (
+        result["status"].as_str().expect("status").to_string(),
+        result["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn kstatus_reads_conditions_of_a_custom_resource() {
+    // A smoke test of the tool itself, independent of the operator.
+    let obj = json!({"apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": "x", "namespace": "n", "generation": 2},
+        "status": {"observedGeneration": 2, "conditions": [
+            {"type": "Stalled", "status": "True", "reason": "InvalidSpec", "message": "bad name"}]}});
+    assert_eq!(
+        kstatus(&obj),
+        ("Failed".to_string(), "bad name".to_string())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real objects (the same capture as tests/argocd_health.rs)
+
+fn resource(kind: &str) -> ApiResource {
+    match kind {
+        "GatewayApp" => ApiResource::erase::<GatewayApp>(&()),
+        _ => ApiResource::erase::<InferenceApi>(&()),
+    }
+}
+
+fn api(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), ns, &resource(kind))
+}
+
+async fn create(
+    client: &Client,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    annotations: Value,
+    spec: Value,
+) {
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": kind,
+        "metadata": {"name": name, "annotations": annotations}, "spec": spec,
+    }))
+    .expect("object");
+    api(client, ns, kind)
+        .create(&PostParams::default(), &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {kind} {name}: {e}"));
+}
+
+/// The object exactly as the apiserver returns it, as JSON.
+async fn get(client: &Client, ns: &str, kind: &str, name: &str) -> Value {
+    let obj = api(client, ns, kind)
+        .get(name)
+        .await
+        .unwrap_or_else(|e| panic!("get {kind} {name}: {e}"));
+    serde_json::to_value(obj).expect("JSON")
+}
+
+fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+fn is(obj: &Value, type_: &str, status: &str) -> bool {
+    condition(obj, type_).is_some_and(|c| c["status"] == status)
+        && obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+}
+
+async fn wait_for(
+    client: &Client,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    wait::until(T, &format!("{kind} {name}: {what}"), || async {
+        let obj = get(client, ns, kind, name).await;
+        check(&obj).then_some(obj)
+    })
+    .await
+}
+
+async fn merge(client: &Client, ns: &str, kind: &str, name: &str, patch: Value) {
+    api(client, ns, kind)
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap_or_else(|e| panic!("patch {kind} {name}: {e}"));
+}
+
+/// Objects of both kinds in every state, written by a real operator: (kind, state, object).
+async fn capture(test: &str) -> Vec<(&'static str, &'static str, Value)> {
+    let client = cluster::client().await;
+    let ns = cluster::namespace(&client, test).await;
+    let c = &client;
+    let ns = ns.as_str();
+    let sim = Sim::start();
+    // ROMA is down for this test: its app stays Reconciling (a recoverable error, retried).
+    sim.handle
+        .add_fault(hwcloud_sim::FaultSpec::new("roma", "create").status(503))
+        .expect("fault");
+    let mut out = Vec::new();
+
+    // Applied before any operator saw them: no status at all.
+    create(
+        c,
+        ns,
+        "GatewayApp",
+        "fresh",
+        json!({}),
+        json!({"apig": {"instanceId": "gw1"}}),
+    )
+    .await;
+    create(
+        c,
+        ns,
+        "InferenceApi",
+        "fresh",
+        json!({}),
+        json!({"serviceId": SERVICE_ID, "appRefs": [{"name": "caller"}]}),
+    )
+    .await;
+    for kind in KINDS {
+        let obj = get(c, ns, kind, "fresh").await;
+        assert!(
+            obj.get("status").is_none(),
+            "{kind} fresh has no status yet"
+        );
+        out.push((kind, "fresh", obj));
+    }
+
+    let op = Operator::start(ns, &sim.url(), &[]);
+    for (kind, name, spec) in [
+        (
+            "GatewayApp",
+            "ready",
+            json!({"apig": {"instanceId": "gw1"}}),
+        ),
+        ("GatewayApp", "caller", json!({"modelarts": {}})),
+        // Only the cloud rejects this name: InvalidSpec, terminal.
+        (
+            "GatewayApp",
+            "stalled",
+            json!({"modelarts": {}, "appName": "team/app"}),
+        ),
+        (
+            "GatewayApp",
+            "reconciling",
+            json!({"roma": {"instanceId": "r1"}}),
+        ),
+        (
+            "InferenceApi",
+            "ready",
+            json!({"serviceId": SERVICE_ID, "appRefs": [{"name": "caller"}]}),
+        ),
+        // An APIG app cannot be authorized to a ModelArts API: InvalidSpec, terminal.
+        (
+            "InferenceApi",
+            "stalled",
+            json!({"serviceId": SERVICE_ID, "appRefs": [{"name": "ready"}]}),
+        ),
+        // Waits for a GatewayApp that does not exist (yet): WaitingForApps, Reconciling.
+        (
+            "InferenceApi",
+            "reconciling",
+            json!({"serviceId": SERVICE_ID, "appRefs": [{"name": "not-yet"}]}),
+        ),
+    ] {
+        create(c, ns, kind, name, json!({}), spec).await;
+    }
+    for kind in KINDS {
+        let ready = wait_for(c, ns, kind, "ready", "Ready", |o| is(o, "Ready", "True")).await;
+        out.push((kind, "ready", ready));
+        let stalled = wait_for(c, ns, kind, "stalled", "Stalled", |o| {
+            is(o, "Stalled", "True") && is(o, "Ready", "False")
+        })
+        .await;
+        assert_eq!(
+            condition(&stalled, "Ready").unwrap()["reason"],
+            "InvalidSpec"
+        );
+        out.push((kind, "stalled", stalled));
+        let reconciling = wait_for(c, ns, kind, "reconciling", "Reconciling", |o| {
+            is(o, "Reconciling", "True") && is(o, "Ready", "False")
+        })
+        .await;
+        out.push((kind, "reconciling", reconciling));
+    }
+    // Paused after it was Ready: Ready stays True, Synced=False with reason Paused.
+    for kind in KINDS {
+        merge(
+            c,
+            ns,
+            kind,
+            "ready",
+            json!({"metadata": {"annotations": {"appauth.hwcloud.dev/paused": "true"}}}),
+        )
+        .await;
+        let paused = wait_for(c, ns, kind, "ready", "Paused", |o| {
+            is(o, "Synced", "False")
+                && condition(o, "Synced").is_some_and(|s| s["reason"] == "Paused")
+        })
+        .await;
+        assert!(
+            is(&paused, "Ready", "True"),
+            "{kind}: pause keeps Ready: {paused}"
+        );
+        out.push((kind, "paused", paused));
+    }
+    // The spec changes while no operator runs: the status describes an older generation.
+    drop(op);
+    merge(
+        c,
+        ns,
+        "GatewayApp",
+        "ready",
+        json!({"spec": {"description": "changed"}}),
+    )
+    .await;
+    merge(
+        c,
+        ns,
+        "InferenceApi",
+        "ready",
+        json!({"spec": {"appRefs": [{"name": "caller"}, {"name": "stalled"}]}}),
+    )
+    .await;
+    for kind in KINDS {
+        let behind = get(c, ns, kind, "ready").await;
+        assert!(
+            behind["status"]["observedGeneration"].as_i64()
+                < behind["metadata"]["generation"].as_i64(),
+            "{kind}: status behind the spec: {behind}"
+        );
+        out.push((kind, "behind", behind));
+    }
+    out
+}
+
+#[tokio::test]
+async fn kstatus_of_real_objects() {
+    let objects = capture("kstatus").await;
+    assert_eq!(objects.len(), 12, "six states of two kinds");
+    for (kind, state, obj) in &objects {
+        let (status, message) = kstatus(obj);
+        eprintln!("{kind} {state}: {status} ({message})");
+        let want = match *state {
+            "ready" | "paused" => "Current",
+            "stalled" => "Failed",
+            "reconciling" | "behind" => "InProgress",
+            // Without any status kstatus cannot know a controller will act: it reports Current
+            // (docs/operations.md says so; Argo CD's check says Progressing).
+            "fresh" => "Current",
+            other => unreachable!("{other}"),
+        };
+        assert_eq!(
+            status, want,
+            "{kind} {state}: message {message:?}; object {obj}"
+        );
+        if *state == "stalled" {
+            assert_eq!(
+                Some(message.as_str()),
+                condition(obj, "Stalled").and_then(|c| c["message"].as_str()),
+                "{kind}: kstatus reports the Stalled condition's message"
+            );
+        }
+    }
+}
