@@ -7,4 +7,5 @@ pub mod cluster;
 pub mod objects;
 pub mod operator;
 pub mod sim;
+pub mod states;
 pub mod wait;
