@@ -307,6 +307,38 @@ pub(super) async fn create_or_recover(
 }
 
 /// Steps (3) for a new or recovered app: credentials into the Secret.
+/// The app's key, secret, id (and AppCode when asked for) into the Secret; returns its name.
+pub(super) async fn deliver_credentials(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    cloud: &CloudApp,
+    secret: SecretString,
+) -> Result<String> {
+    let key = cloud.key.clone().ok_or_else(|| {
+        Error::failed(
+            Reason::CloudUnavailable,
+            format!("app {} has no key in the cloud's answer", cloud.id),
+        )
+    })?;
+    let app_code = if app.spec.app_code {
+        target
+            .ensure_app_code(client, cloud)
+            .await
+            .map_err(Error::cloud)?
+    } else {
+        None
+    };
+    let creds = secret_step::Credentials {
+        app_id: cloud.id.clone(),
+        app_key: key,
+        app_secret: secret,
+        app_code,
+    };
+    write_secret(app, ctx, &creds).await
+}
+
 pub(super) async fn deliver_new(
     app: &GatewayApp,
     ctx: &Context,
@@ -319,27 +351,7 @@ pub(super) async fn deliver_new(
         Some(s) => s,
         None => obtain_secret(app, ctx, client, target, &cloud).await?,
     };
-    let key = cloud.key.clone().ok_or_else(|| {
-        Error::failed(
-            Reason::CloudUnavailable,
-            format!("app {} has no key in the cloud's answer", cloud.id),
-        )
-    })?;
-    let app_code = if app.spec.app_code {
-        target
-            .ensure_app_code(client, &cloud)
-            .await
-            .map_err(Error::cloud)?
-    } else {
-        None
-    };
-    let creds = secret_step::Credentials {
-        app_id: cloud.id.clone(),
-        app_key: key,
-        app_secret: secret,
-        app_code,
-    };
-    let secret_name = write_secret(app, ctx, &creds).await?;
+    let secret_name = deliver_credentials(app, ctx, client, target, &cloud, secret).await?;
     crate::failpoint("after-secret");
     ctx.last_read
         .lock()

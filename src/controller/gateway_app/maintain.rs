@@ -103,24 +103,7 @@ pub(super) async fn maintain(
         Some(s) => s,
         None => obtain_secret(app, ctx, client, target, &cloud).await?,
     };
-    let key = cloud.key.clone().ok_or_else(|| {
-        Error::failed(Reason::CloudUnavailable, format!("app {app_id} has no key"))
-    })?;
-    let app_code = if app.spec.app_code {
-        target
-            .ensure_app_code(client, &cloud)
-            .await
-            .map_err(Error::cloud)?
-    } else {
-        None
-    };
-    let creds = secret_step::Credentials {
-        app_id: app_id.to_string(),
-        app_key: key,
-        app_secret: secret,
-        app_code,
-    };
-    let written = write_secret(app, ctx, &creds).await?;
+    let written = deliver_credentials(app, ctx, client, target, &cloud, secret).await?;
     cleanup_old_secret(app, ctx, &written).await?;
     Ok(Delivered {
         app_id: app_id.to_string(),

@@ -131,24 +131,7 @@ pub(super) async fn rotate(
                 .ok_or_else(unreadable)?,
         }
     };
-    let key = cloud.key.clone().ok_or_else(|| {
-        Error::failed(Reason::CloudUnavailable, format!("app {app_id} has no key"))
-    })?;
-    let app_code = if app.spec.app_code {
-        target
-            .ensure_app_code(client, &cloud)
-            .await
-            .map_err(Error::cloud)?
-    } else {
-        None
-    };
-    let creds = secret_step::Credentials {
-        app_id: app_id.to_string(),
-        app_key: key,
-        app_secret: secret,
-        app_code,
-    };
-    let written = write_secret(app, ctx, &creds).await?;
+    let written = deliver_credentials(app, ctx, client, target, &cloud, secret).await?;
     let token = app
         .annotations()
         .get(annotations::ROTATE)
