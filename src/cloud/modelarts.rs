@@ -158,15 +158,23 @@ impl ModelArts<'_> {
         name: &str,
         remark: Option<&str>,
     ) -> Result<ModelArtsApp, CloudError> {
+        self.app_write("create", Method::POST, String::new(), name, remark)
+            .await
+    }
+
+    /// The documented body of app writes (create, reset secret, add AppCode): `{app_name,
+    /// app_remark, workspace_id}`, answered with `{"app": ...}`. Never retried blindly.
+    async fn app_write(
+        &self,
+        op: &'static str,
+        method: Method,
+        rest: String,
+        name: &str,
+        remark: Option<&str>,
+    ) -> Result<ModelArtsApp, CloudError> {
         let body = json!({"app_name": name, "app_remark": remark.unwrap_or_default(), "workspace_id": self.workspace});
-        let body: AppBody = self
-            .client
-            .call_json(
-                self.app_req("create", Method::POST, "")
-                    .json(body)
-                    .not_idempotent(),
-            )
-            .await?;
+        let req = self.app_req(op, method, &rest).json(body).not_idempotent();
+        let body: AppBody = self.client.call_json(req).await?;
         Ok(body.app)
     }
 
@@ -245,17 +253,14 @@ impl ModelArts<'_> {
         name: &str,
         remark: Option<&str>,
     ) -> Result<ModelArtsApp, CloudError> {
-        let body = json!({"app_name": name, "app_remark": remark.unwrap_or_default(), "workspace_id": self.workspace});
-        let req = self
-            .app_req(
-                "reset_secret",
-                Method::PUT,
-                &format!("/{}/app-secret", seg(app_id)),
-            )
-            .json(body)
-            .not_idempotent();
-        let body: AppBody = self.client.call_json(req).await?;
-        Ok(body.app)
+        self.app_write(
+            "reset_secret",
+            Method::PUT,
+            format!("/{}/app-secret", seg(app_id)),
+            name,
+            remark,
+        )
+        .await
     }
 
     /// Adds an AppCode; the body is as documented (`app_name` etc., not a code value).
@@ -265,17 +270,14 @@ impl ModelArts<'_> {
         name: &str,
         remark: Option<&str>,
     ) -> Result<ModelArtsApp, CloudError> {
-        let body = json!({"app_name": name, "app_remark": remark.unwrap_or_default(), "workspace_id": self.workspace});
-        let req = self
-            .app_req(
-                "create_app_code",
-                Method::POST,
-                &format!("/{}/app-code", seg(app_id)),
-            )
-            .json(body)
-            .not_idempotent();
-        let body: AppBody = self.client.call_json(req).await?;
-        Ok(body.app)
+        self.app_write(
+            "create_app_code",
+            Method::POST,
+            format!("/{}/app-code", seg(app_id)),
+            name,
+            remark,
+        )
+        .await
     }
 
     /// APIs an app is authorized to.
