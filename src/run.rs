@@ -9,19 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
-use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::Client;
 
-use crate::api::{ACCOUNT_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::cloud::ratelimit::Rate;
 use crate::cloud::{Account, Cloud, CloudConfig, Credentials, ErrorCodes, SecretString};
-use crate::controller::{Context, Settings, gateway_app, inference_api, secret::OWNER_NAME};
+use crate::controller::{Context, Settings};
 use crate::metrics::{CloudObserver, Metrics};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -320,148 +312,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         crate::leader::acquire(client.clone(), election).await?;
     }
     let ctx = Context::new(client.clone(), cloud, account, settings, metrics);
-    let controllers = run_controllers(client, ctx, ready);
+    let controllers = crate::controller::wiring::run_controllers(client, ctx, ready);
     tokio::select! {
         r = server => r.context("metrics server task")?.context("metrics server"),
         () = controllers => Ok(()),
-    }
-}
-
-/// Runs the controllers until a shutdown signal.
-pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<AtomicBool>) {
-    let ns = ctx.settings.namespace.clone();
-    let gateway_apps: Api<GatewayApp> = match &ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let secrets: Api<PartialObjectMeta<Secret>> = match &ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let mut wc = watcher::Config::default().any_semantic();
-    if let Some(selector) = &ctx.settings.label_selector {
-        wc = wc.labels(selector);
-    }
-    let controller = Controller::new(gateway_apps, wc.clone())
-        .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
-    let store = controller.store();
-    let _ = ctx.gateway_apps.set(store.clone());
-
-    // Our own Secrets, metadata only: a hand edit or delete brings the owner back promptly.
-    let managed_wc =
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
-    let account_wc = watcher::Config::default().labels(&format!("{ACCOUNT_LABEL}=true"));
-    let account_store = store.clone();
-    let controller = controller
-        .watches(
-            secrets.clone(),
-            managed_wc,
-            |s: PartialObjectMeta<Secret>| {
-                let owner = s.annotations().get(OWNER_NAME).cloned();
-                owner
-                    .zip(s.namespace())
-                    .map(|(owner, ns)| ObjectRef::<GatewayApp>::new(&owner).within(&ns))
-            },
-        )
-        // Account Secrets (users label them): every object that refers to one.
-        .watches(secrets, account_wc, move |s: PartialObjectMeta<Secret>| {
-            let ns = s.namespace().unwrap_or_default();
-            let name = s.name_any();
-            account_store
-                .state()
-                .iter()
-                .filter(|o| {
-                    o.namespace().as_deref() == Some(ns.as_str())
-                        && o.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
-                })
-                .map(|o| ObjectRef::from(o.as_ref()))
-                .collect::<Vec<_>>()
-        });
-    // InferenceApis: a GatewayApp change (Ready, deleted) reaches every API that refers to it.
-    let inference_apis: Api<InferenceApi> = match &ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let api_controller = Controller::new(inference_apis, wc.clone())
-        .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
-    let api_store = api_controller.store();
-    let _ = ctx.inference_apis.set(api_store.clone());
-    let api_controller = api_controller.watches(
-        gateway_apps_for_apis(&client, &ns),
-        wc,
-        move |app: GatewayApp| {
-            let ns = app.namespace().unwrap_or_default();
-            let name = app.name_any();
-            api_store
-                .state()
-                .iter()
-                .filter(|a| {
-                    a.namespace().as_deref() == Some(ns.as_str())
-                        && a.spec.app_refs.iter().any(|r| r.name == name)
-                })
-                .map(|a| ObjectRef::from(a.as_ref()))
-                .collect::<Vec<_>>()
-        },
-    );
-
-    tokio::spawn(count_managed(ctx.clone()));
-    ready.store(true, Ordering::Relaxed);
-    let apps = controller
-        .shutdown_on_signal()
-        .run(
-            gateway_app::reconcile,
-            gateway_app::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::warn!(kind = "GatewayApp", error = %e, "controller error");
-            }
-        });
-    let apis = api_controller
-        .shutdown_on_signal()
-        .run(inference_api::reconcile, inference_api::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::warn!(kind = "InferenceApi", error = %e, "controller error");
-            }
-        });
-    futures::join!(apps, apis);
-}
-
-fn gateway_apps_for_apis(client: &Client, ns: &Option<String>) -> Api<GatewayApp> {
-    match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// Keeps the managed-objects gauge (by kind and Ready state) current from the caches.
-async fn count_managed(ctx: Arc<Context>) {
-    fn ready(conditions: &[crate::api::Condition]) -> bool {
-        conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    }
-    loop {
-        if let Some(store) = ctx.gateway_apps.get() {
-            let all = store.state();
-            let up = all
-                .iter()
-                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
-                .count() as i64;
-            ctx.metrics
-                .set_managed("GatewayApp", up, all.len() as i64 - up);
-        }
-        if let Some(store) = ctx.inference_apis.get() {
-            let all = store.state();
-            let up = all
-                .iter()
-                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
-                .count() as i64;
-            ctx.metrics
-                .set_managed("InferenceApi", up, all.len() as i64 - up);
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }

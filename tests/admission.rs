@@ -5,31 +5,12 @@
 mod common;
 
 use appauth_operator::api::{GatewayApp, InferenceApi};
-use common::{cases, cases::Kind, cluster};
+use common::cases::{self, Kind, api, create};
+use common::cluster;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
-use kube::{Client, Resource};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::Resource;
 use serde_json::{Value, json};
-
-fn api(client: &Client, ns: &str, kind: Kind) -> Api<DynamicObject> {
-    let ar = match kind {
-        Kind::GatewayApp => ApiResource::erase::<GatewayApp>(&()),
-        Kind::InferenceApi => ApiResource::erase::<InferenceApi>(&()),
-    };
-    Api::namespaced_with(client.clone(), ns, &ar)
-}
-
-async fn create(client: &Client, ns: &str, kind: Kind, obj: &Value) -> Result<(), String> {
-    let obj: DynamicObject = serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
-    match api(client, ns, kind)
-        .create(&PostParams::default(), &obj)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) => Err(format!("{} ({})", status.message, status.code)),
-        Err(e) => panic!("unexpected client error: {e}"),
-    }
-}
 
 fn kind_of(obj: &Value) -> Kind {
     match obj["kind"].as_str() {

@@ -2,11 +2,13 @@
 
 pub mod account;
 pub mod common;
+pub mod echo;
 pub mod gateway_app;
 pub mod inference_api;
 pub mod marker;
 pub mod secret;
 pub mod status;
+pub mod wiring;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -71,9 +73,11 @@ pub struct Context {
     /// When each object was last read from the cloud (drift check), by uid.
     pub last_read: Mutex<HashMap<String, Instant>>,
     pub metrics: Arc<Metrics>,
-    /// The newest resourceVersion our own writes produced, by uid: an older cached object is
-    /// stale and is not acted on (its newer version is on the way).
-    pub written: Mutex<HashMap<String, u64>>,
+    /// The resourceVersions our own writes produced, by uid: their watch events trigger
+    /// nothing, and an older cached object is stale (its newer version is on the way).
+    pub own_writes: echo::OwnWrites,
+    /// Events go out from a background task, so that a reconcile never waits on one.
+    events: tokio::sync::mpsc::Sender<(Event, ObjectReference)>,
     /// The generation the cloud rejected as invalid, by uid: no cloud call until it changes.
     pub rejected: Mutex<HashMap<String, i64>>,
 }
@@ -90,8 +94,12 @@ impl Context {
             controller: "appauth-operator".into(),
             instance: Some(settings.instance.clone()),
         };
+        let recorder = Recorder::new(client.clone(), reporter);
+        let (events, queue) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+        tokio::spawn(publish_events(recorder.clone(), queue));
         Arc::new(Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder,
+            events,
             client,
             cloud,
             default_account,
@@ -103,11 +111,12 @@ impl Context {
             last_read: Mutex::new(HashMap::new()),
             metrics,
             rejected: Mutex::new(HashMap::new()),
-            written: Mutex::new(HashMap::new()),
+            own_writes: echo::OwnWrites::default(),
         })
     }
 
-    /// Publishes an Event; failures are logged, never fatal. Notes never carry secret material.
+    /// Queues an Event for publishing; failures are logged, never fatal. Notes never carry secret
+    /// material. Waits only when the queue is full.
     pub async fn event(
         &self,
         reference: &ObjectReference,
@@ -123,8 +132,8 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, reference).await {
-            tracing::warn!(reason, error = %e, "publishing an Event failed");
+        if self.events.send((ev, reference.clone())).await.is_err() {
+            tracing::warn!(reason, "the Event publisher has stopped; Event dropped");
         }
     }
 
@@ -148,34 +157,28 @@ impl Context {
 
     /// Records the resourceVersion one of our writes produced.
     pub fn note_written<K: kube::Resource>(&self, obj: &K) {
-        let uid = obj.meta().uid.clone().unwrap_or_default();
-        if let Some(rv) = obj
-            .meta()
-            .resource_version
-            .as_deref()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = written.entry(uid).or_insert(0);
-            *entry = (*entry).max(rv);
+        let rv = echo::version_of(obj.meta());
+        if let (Some(uid), true) = (obj.meta().uid.as_deref(), rv != 0) {
+            self.own_writes.record(uid, rv);
         }
+    }
+
+    /// Whether this watch event only reports one of our own writes.
+    pub fn is_echo<K: kube::Resource>(&self, obj: &K) -> bool {
+        obj.meta()
+            .uid
+            .as_deref()
+            .is_some_and(|uid| self.own_writes.is_echo(uid, echo::version_of(obj.meta())))
     }
 
     /// Whether the cached object is older than our own last write to it.
     pub fn is_stale<K: kube::Resource>(&self, obj: &K) -> bool {
-        let uid = obj.meta().uid.clone().unwrap_or_default();
-        let rv = obj
-            .meta()
-            .resource_version
+        let rv = echo::version_of(obj.meta());
+        obj.meta()
+            .uid
             .as_deref()
-            .and_then(|v| v.parse::<u64>().ok());
-        let written = self
-            .written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&uid)
-            .copied();
-        matches!((rv, written), (Some(rv), Some(w)) if rv < w)
+            .and_then(|uid| self.own_writes.latest(uid))
+            .is_some_and(|latest| rv < latest)
     }
 
     pub fn succeeded(&self, uid: &str) {
@@ -191,4 +194,26 @@ impl Context {
         let jitter = base / 10;
         Duration::from_millis(base - jitter + rand::random_range(0..=2 * jitter.max(1)))
     }
+}
+
+/// Events waiting to be published; beyond this a reconcile waits for room.
+const EVENT_QUEUE: usize = 1024;
+/// Events published at once.
+const EVENT_CONCURRENCY: usize = 4;
+
+async fn publish_events(
+    recorder: Recorder,
+    mut queue: tokio::sync::mpsc::Receiver<(Event, ObjectReference)>,
+) {
+    use futures::StreamExt;
+    futures::stream::poll_fn(move |cx| queue.poll_recv(cx))
+        .for_each_concurrent(EVENT_CONCURRENCY, |(ev, reference)| {
+            let recorder = recorder.clone();
+            async move {
+                if let Err(e) = recorder.publish(&ev, &reference).await {
+                    tracing::warn!(reason = %ev.reason, error = %e, "publishing an Event failed");
+                }
+            }
+        })
+        .await;
 }

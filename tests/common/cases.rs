@@ -1,5 +1,8 @@
 //! Admission matrices shared by the client-side CEL tests and the real-apiserver tests.
 
+use appauth_operator::api::{GatewayApp, InferenceApi};
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,6 +360,85 @@ pub fn rejects() -> Vec<Reject> {
             "spec.secret.name",
             false,
         ),
+        // Hostile input: wrong types, overlong and unicode values, control characters.
+        gw(
+            "name-wrong-type",
+            json!({"apig": apig, "appName": 12345}),
+            "spec.appName",
+            false,
+        ),
+        gw(
+            "secret-wrong-type",
+            json!({"apig": apig, "secret": "creds"}),
+            "spec.secret",
+            false,
+        ),
+        gw(
+            "rotation-interval-number",
+            json!({"apig": apig, "rotation": {"interval": 3600}}),
+            "spec.rotation.interval",
+            false,
+        ),
+        gw(
+            "instance-wrong-type",
+            json!({"apig": {"instanceId": ["gw1"]}}),
+            "spec.apig.instanceId",
+            false,
+        ),
+        gw(
+            "account-ref-wrong-type",
+            json!({"apig": apig, "accountRef": "hwcloud-account"}),
+            "spec.accountRef",
+            false,
+        ),
+        gw(
+            "roma-name-overlong-unicode",
+            json!({"roma": {"instanceId": "r1"}, "appName": "订".repeat(65)}),
+            "spec.appName",
+            false,
+        ),
+        gw(
+            "roma-name-emoji",
+            json!({"roma": {"instanceId": "r1"}, "appName": "\u{1F680}launch"}),
+            "spec.appName",
+            true,
+        ),
+        gw(
+            "roma-name-control-char",
+            json!({"roma": {"instanceId": "r1"}, "appName": "bad\u{7}name"}),
+            "spec.appName",
+            true,
+        ),
+        gw(
+            "apig-name-zero-width-joiner",
+            json!({"apig": apig, "appName": "order\u{200d}s"}),
+            "spec.appName",
+            true,
+        ),
+        gw(
+            "roma-style-name-on-apig",
+            json!({"apig": apig, "appName": "orders client (v2)"}),
+            "spec.appName",
+            true,
+        ),
+        gw(
+            "modelarts-description-overlong-unicode",
+            json!({"modelarts": {}, "description": "描".repeat(182)}),
+            "spec.description",
+            true,
+        ),
+        gw(
+            "secret-labels-too-many",
+            json!({"apig": apig, "secret": {"labels": (0..65).map(|i| (format!("l{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}}),
+            "spec.secret.labels",
+            false,
+        ),
+        inf(
+            "api-too-many-refs",
+            json!({"serviceId": SVC, "appRefs": (0..65).map(|i| json!({"name": format!("a{i}")})).collect::<Vec<_>>()}),
+            "spec.appRefs",
+            false,
+        ),
     ]
 }
 
@@ -474,4 +556,26 @@ pub fn accepts() -> Vec<Accept> {
             spec: json!({"serviceId": SVC, "authType": "IAM", "appRefs": []}),
         },
     ]
+}
+
+/// The API of either kind, untyped, so that objects the types cannot hold reach the apiserver.
+pub fn api(client: &Client, ns: &str, kind: Kind) -> Api<DynamicObject> {
+    let ar = match kind {
+        Kind::GatewayApp => ApiResource::erase::<GatewayApp>(&()),
+        Kind::InferenceApi => ApiResource::erase::<InferenceApi>(&()),
+    };
+    Api::namespaced_with(client.clone(), ns, &ar)
+}
+
+/// Creates the object; a rejection comes back as its message and code.
+pub async fn create(client: &Client, ns: &str, kind: Kind, obj: &Value) -> Result<(), String> {
+    let obj: DynamicObject = serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
+    match api(client, ns, kind)
+        .create(&PostParams::default(), &obj)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) => Err(format!("{} ({})", status.message, status.code)),
+        Err(e) => panic!("unexpected client error: {e}"),
+    }
 }

@@ -11,7 +11,8 @@ use anyhow::{Context, Result, bail};
 use appauth_operator::api::GatewayApp;
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::WatchStreamExt;
 use kube::{Client, Config, config::Kubeconfig};
 use serde_json::{Value, json};
 
@@ -237,19 +238,34 @@ fn usage(pid: u32) -> (f64, f64) {
     (hwm / 1024.0, (ticks(11) + ticks(12)) / 100.0)
 }
 
-async fn ready_count(apps: &Api<GatewayApp>) -> Result<usize> {
-    let list = apps.list(&ListParams::default()).await?;
-    Ok(list
-        .items
-        .iter()
-        .filter(|a| {
-            a.status.as_ref().is_some_and(|s| {
+/// Counts Ready objects from a watch, so that measuring does not load the apiserver with
+/// repeated lists of every object.
+fn watch_ready(apps: Api<GatewayApp>) -> tokio::sync::watch::Receiver<usize> {
+    let (tx, rx) = tokio::sync::watch::channel(0);
+    tokio::spawn(async move {
+        let mut ready = std::collections::HashSet::new();
+        let events = kube::runtime::watcher(apps, kube::runtime::watcher::Config::default())
+            .default_backoff()
+            .applied_objects();
+        let mut events = std::pin::pin!(events);
+        while let Some(Ok(app)) = events.next().await {
+            let is_ready = app.status.as_ref().is_some_and(|s| {
                 s.conditions
                     .iter()
                     .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
-        })
-        .count())
+            });
+            let name = app.metadata.name.clone().unwrap_or_default();
+            let changed = if is_ready {
+                ready.insert(name)
+            } else {
+                ready.remove(&name)
+            };
+            if changed && tx.send(ready.len()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 async fn sim_counts(http: &reqwest::Client, sim: &str) -> Result<BTreeMap<String, u64>> {
@@ -322,6 +338,7 @@ async fn burst(
     let pid = op.0.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let apps: Api<GatewayApp> = Api::namespaced(client.clone(), &ns);
+    let mut ready = watch_ready(apps.clone());
     let before = apiserver_writes(client).await?;
     let started = Instant::now();
     stream::iter(0..n)
@@ -340,15 +357,10 @@ async fn burst(
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
     let deadline = started + Duration::from_secs(600 + n as u64 / 5);
-    loop {
-        if ready_count(&apps).await? >= n {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("{n} apps did not become Ready in time ({tag})");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    tokio::time::timeout_at(deadline.into(), ready.wait_for(|count| *count >= n))
+        .await
+        .map_err(|_| anyhow::anyhow!("{n} apps did not become Ready in time ({tag})"))?
+        .context("the Ready watch stopped")?;
     let elapsed = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = apiserver_writes(client).await?;

@@ -87,7 +87,10 @@ pub(super) async fn create_or_recover(
     // earlier attempt exists, so the lookup below can be skipped: one cloud call per new app.
     let (mut marker, fresh_marker) = match marker_of(app) {
         Some(m) => (m, false),
-        None => (write_marker(app, ctx, &name).await?, true),
+        None => {
+            refuse_users_secret(app, ctx).await?;
+            (write_marker(app, ctx, &name).await?, true)
+        }
     };
     // The name changed before the app existed (a typo the cloud rejected was fixed): settle the
     // old name first, then move the marker to the new one.
@@ -419,6 +422,18 @@ pub(super) async fn obtain_secret(
     Ok(secret)
 }
 
+/// SecretConflict before anything is created: the target Secret is someone else's.
+async fn refuse_users_secret(app: &GatewayApp, ctx: &Context) -> Result<()> {
+    let name = secret_step::secret_name(app);
+    if secret_step::is_users_own(app, get_secret(app, ctx, &name).await?.as_ref()) {
+        return Err(Error::failed(
+            Reason::SecretConflict,
+            format!("Secret {name} exists and is not managed by this GatewayApp"),
+        ));
+    }
+    Ok(())
+}
+
 /// Server-side applies the Secret, refusing to touch one that is not ours. Returns its name.
 pub(super) async fn write_secret(
     app: &GatewayApp,
@@ -439,13 +454,14 @@ pub(super) async fn write_secret(
         ));
     }
     let desired = secret_step::desired(app, creds);
-    secrets(app, ctx)
+    let written = secrets(app, ctx)
         .patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&desired),
         )
         .await?;
+    ctx.note_written(&written);
     Ok(name)
 }
 

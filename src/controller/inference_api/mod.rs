@@ -497,13 +497,14 @@ async fn write_connection_secret(
         data: Some(data),
         ..Default::default()
     };
-    secrets
+    let written = secrets
         .patch(
             name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&secret),
         )
         .await?;
+    ctx.note_written(&written);
     Ok(name.to_string())
 }
 

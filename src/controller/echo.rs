@@ -1,0 +1,110 @@
+//! The resourceVersions our own writes produced, per object uid. A watch event carrying one of
+//! them is the echo of a write whose reconcile already finished, so it triggers nothing; every
+//! other event (a user's edit, a deletion, a change by another controller) does. The newest one
+//! also tells a stale cached object from a current one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How many recent writes per object are remembered: a create costs three or four, and echoes
+/// arrive within milliseconds of the write's response.
+const REMEMBERED: usize = 4;
+
+#[derive(Debug, Default)]
+pub struct OwnWrites {
+    by_uid: Mutex<HashMap<String, [u64; REMEMBERED]>>,
+}
+
+impl OwnWrites {
+    /// Records that our write left the object at `rv`.
+    pub fn record(&self, uid: &str, rv: u64) {
+        let mut map = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
+        let ring = map.entry(uid.to_string()).or_insert([0; REMEMBERED]);
+        if ring.contains(&rv) {
+            return;
+        }
+        // Replace the oldest entry (smallest version).
+        if let Some(slot) = ring.iter_mut().min_by_key(|v| **v) {
+            *slot = rv;
+        }
+    }
+
+    /// Whether `rv` is exactly a version one of our writes produced.
+    pub fn is_echo(&self, uid: &str, rv: u64) -> bool {
+        rv != 0
+            && self
+                .by_uid
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(uid)
+                .is_some_and(|ring| ring.contains(&rv))
+    }
+
+    /// The newest version our writes produced, if any.
+    pub fn latest(&self, uid: &str) -> Option<u64> {
+        self.by_uid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uid)
+            .and_then(|ring| ring.iter().copied().max())
+            .filter(|v| *v != 0)
+    }
+
+    /// The object is gone: nothing more to remember.
+    pub fn forget(&self, uid: &str) {
+        self.by_uid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_uid.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A resourceVersion as a number (the apiserver's are etcd revisions); anything else is never an
+/// echo.
+pub fn version_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+    meta.resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_versions_of_our_writes_are_echoes() {
+        let w = OwnWrites::default();
+        w.record("u", 10);
+        w.record("u", 12);
+        assert!(w.is_echo("u", 10));
+        assert!(w.is_echo("u", 12));
+        // A user's edit between our two writes is not ours.
+        assert!(!w.is_echo("u", 11));
+        assert!(!w.is_echo("other", 10));
+        assert!(!w.is_echo("u", 0));
+        assert_eq!(w.latest("u"), Some(12));
+    }
+
+    #[test]
+    fn the_oldest_write_is_forgotten_first() {
+        let w = OwnWrites::default();
+        for rv in [5, 6, 7, 8, 9] {
+            w.record("u", rv);
+        }
+        assert!(!w.is_echo("u", 5));
+        assert!((6..=9).all(|rv| w.is_echo("u", rv)));
+        assert_eq!(w.latest("u"), Some(9));
+        w.forget("u");
+        assert_eq!(w.latest("u"), None);
+        assert!(w.is_empty());
+    }
+}

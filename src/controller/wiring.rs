@@ -1,0 +1,255 @@
+//! The watches and the two controllers. One GatewayApp watch and cache serves both controllers;
+//! cached objects carry no managedFields; the operator's own Secrets are watched by label and as
+//! metadata only; and watch events that merely report our own writes trigger no reconcile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use super::secret::OWNER_NAME;
+use super::{Context, gateway_app, inference_api};
+use crate::api::{ACCOUNT_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+
+/// Watch events buffered per consumer before the watch waits for it.
+const FANOUT_BUFFER: usize = 1024;
+
+type Trigger<K> = Result<K, watcher::Error>;
+
+fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A watch into a cache (without managedFields) whose events go to each consumer: `own` gets
+/// them without the echoes of our writes, `others` gets all of them. The returned future drives
+/// the watch.
+fn fan_out<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    ctx: Arc<Context>,
+    with_others: bool,
+) -> (
+    Store<K>,
+    mpsc::Receiver<Trigger<K>>,
+    Option<mpsc::Receiver<Trigger<K>>>,
+    impl Future<Output = ()>,
+)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let (own_tx, own_rx) = mpsc::channel(FANOUT_BUFFER);
+    let (others_tx, others_rx) = if with_others {
+        let (tx, rx) = mpsc::channel(FANOUT_BUFFER);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let events = watcher(api, config)
+        .default_backoff()
+        .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+        .reflect(writer);
+    let driver = async move {
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            let (obj, deleted) = match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => (o, false),
+                Ok(watcher::Event::Delete(o)) => (o, true),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch error; retrying with backoff");
+                    continue;
+                }
+            };
+            if let Some(tx) = &others_tx {
+                let _ = tx.send(Ok(obj.clone())).await;
+            }
+            if deleted {
+                if let Some(uid) = obj.meta().uid.as_deref() {
+                    ctx.own_writes.forget(uid);
+                }
+            } else if ctx.is_echo(&obj) {
+                continue;
+            }
+            let _ = own_tx.send(Ok(obj)).await;
+        }
+    };
+    (reader, own_rx, others_rx, driver)
+}
+
+fn receive<K: Send + 'static>(
+    mut rx: mpsc::Receiver<Trigger<K>>,
+) -> impl Stream<Item = Trigger<K>> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Our own Secrets, metadata only and by label: a hand edit or delete brings the owner back
+/// promptly; the echoes of our own applies do not.
+fn managed_secrets(
+    client: &Client,
+    ns: &Option<String>,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Trigger<PartialObjectMeta<Secret>>> + Send + 'static {
+    let config =
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    watcher(api::<PartialObjectMeta<Secret>>(client, ns), config)
+        .default_backoff()
+        .filter_map(move |event| {
+            let out = match event {
+                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                    (!ctx.is_echo(&s)).then_some(Ok(s))
+                }
+                Ok(watcher::Event::Delete(s)) => {
+                    if let Some(uid) = s.metadata.uid.as_deref() {
+                        ctx.own_writes.forget(uid);
+                    }
+                    Some(Ok(s))
+                }
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            };
+            std::future::ready(out)
+        })
+}
+
+/// Runs the controllers until a shutdown signal.
+pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<AtomicBool>) {
+    let ns = ctx.settings.namespace.clone();
+    let mut wc = watcher::Config::default().any_semantic();
+    if let Some(selector) = &ctx.settings.label_selector {
+        wc = wc.labels(selector);
+    }
+    let config = controller::Config::default().concurrency(ctx.settings.concurrency);
+
+    let (apps_store, apps_own, apps_for_apis, apps_watch) =
+        fan_out(api::<GatewayApp>(&client, &ns), wc.clone(), ctx.clone(), true);
+    let _ = ctx.gateway_apps.set(apps_store.clone());
+    let (apis_store, apis_own, _, apis_watch) =
+        fan_out(api::<InferenceApi>(&client, &ns), wc, ctx.clone(), false);
+    let _ = ctx.inference_apis.set(apis_store.clone());
+
+    let account_store = apps_store.clone();
+    let account_wc = watcher::Config::default().labels(&format!("{ACCOUNT_LABEL}=true"));
+    let apps = Controller::for_stream(receive(apps_own), apps_store)
+        .with_config(config.clone())
+        .watches_stream(
+            managed_secrets(&client, &ns, ctx.clone()),
+            |s: PartialObjectMeta<Secret>| {
+                let owner = s.annotations().get(OWNER_NAME).cloned();
+                owner
+                    .zip(s.namespace())
+                    .map(|(owner, ns)| ObjectRef::<GatewayApp>::new(&owner).within(&ns))
+            },
+        )
+        // Account Secrets (users label them): every object that refers to one.
+        .watches(
+            api::<PartialObjectMeta<Secret>>(&client, &ns),
+            account_wc,
+            move |s: PartialObjectMeta<Secret>| {
+                let ns = s.namespace().unwrap_or_default();
+                let name = s.name_any();
+                account_store
+                    .state()
+                    .iter()
+                    .filter(|o| {
+                        o.namespace().as_deref() == Some(ns.as_str())
+                            && o.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
+                    })
+                    .map(|o| ObjectRef::from(o.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        );
+    // InferenceApis: a GatewayApp change (Ready, deleted) reaches every API that refers to it.
+    let refs_store = apis_store.clone();
+    let apis = Controller::for_stream(receive(apis_own), apis_store)
+        .with_config(config)
+        .watches_stream(
+            receive(apps_for_apis.expect("requested")),
+            move |app: GatewayApp| {
+                let ns = app.namespace().unwrap_or_default();
+                let name = app.name_any();
+                refs_store
+                    .state()
+                    .iter()
+                    .filter(|a| {
+                        a.namespace().as_deref() == Some(ns.as_str())
+                            && a.spec.app_refs.iter().any(|r| r.name == name)
+                    })
+                    .map(|a| ObjectRef::from(a.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        );
+
+    tokio::spawn(apps_watch);
+    tokio::spawn(apis_watch);
+    tokio::spawn(count_managed(ctx.clone()));
+    ready.store(true, Ordering::Relaxed);
+    let apps = apps
+        .shutdown_on_signal()
+        .run(
+            gateway_app::reconcile,
+            gateway_app::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::warn!(kind = "GatewayApp", error = %e, "controller error");
+            }
+        });
+    let apis = apis
+        .shutdown_on_signal()
+        .run(inference_api::reconcile, inference_api::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::warn!(kind = "InferenceApi", error = %e, "controller error");
+            }
+        });
+    futures::join!(apps, apis);
+}
+
+/// Keeps the managed-objects gauge (by kind and Ready state) current from the caches.
+async fn count_managed(ctx: Arc<Context>) {
+    fn ready(conditions: &[crate::api::Condition]) -> bool {
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    }
+    loop {
+        if let Some(store) = ctx.gateway_apps.get() {
+            let all = store.state();
+            let up = all
+                .iter()
+                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
+                .count() as i64;
+            ctx.metrics
+                .set_managed("GatewayApp", up, all.len() as i64 - up);
+        }
+        if let Some(store) = ctx.inference_apis.get() {
+            let all = store.state();
+            let up = all
+                .iter()
+                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
+                .count() as i64;
+            ctx.metrics
+                .set_managed("InferenceApi", up, all.len() as i64 - up);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+}
