@@ -8,8 +8,8 @@ use appauth_operator::api::{GatewayApp, InferenceApi};
 use common::cases::{self, Kind, api, create};
 use common::cluster;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::Resource;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 fn kind_of(obj: &Value) -> Kind {

@@ -200,21 +200,26 @@ async fn condition(
     case: &Runtime,
 ) -> Option<appauth_operator::api::Condition> {
     let conditions = match case.kind {
-        Kind::GatewayApp => Api::<GatewayApp>::namespaced(client.clone(), ns)
-            .get_opt(case.name)
-            .await
-            .ok()??
-            .status?
-            .conditions,
-        Kind::InferenceApi => Api::<InferenceApi>::namespaced(client.clone(), ns)
-            .get_opt(case.name)
-            .await
-            .ok()??
-            .status?
-            .conditions,
+        Kind::GatewayApp => {
+            Api::<GatewayApp>::namespaced(client.clone(), ns)
+                .get_opt(case.name)
+                .await
+                .ok()??
+                .status?
+                .conditions
+        }
+        Kind::InferenceApi => {
+            Api::<InferenceApi>::namespaced(client.clone(), ns)
+                .get_opt(case.name)
+                .await
+                .ok()??
+                .status?
+                .conditions
+        }
     };
     let found = conditions.iter().find(|c| c.type_ == case.condition)?;
-    let settled = found.reason != "Creating" && (case.condition != "Ready" || found.status == "False");
+    let settled =
+        found.reason != "Creating" && (case.condition != "Ready" || found.status == "False");
     let stalled = conditions
         .iter()
         .any(|c| c.type_ == "Stalled" && c.status == "True");
@@ -292,9 +297,10 @@ async fn hostile_specs_are_rejected_or_stall_naming_the_problem_and_create_nothi
         let obj = cases::object(case.kind, case.name, &case.spec);
         match cases::create(&client, &ns.name, case.kind, &obj).await {
             Ok(()) => wrong.push(format!("{}: accepted at admission", case.name)),
-            Err(msg) if !msg.contains(case.field) || !msg.contains("(422)") => {
-                wrong.push(format!("{}: {msg:?} does not name {}", case.name, case.field))
-            }
+            Err(msg) if !msg.contains(case.field) || !msg.contains("(422)") => wrong.push(format!(
+                "{}: {msg:?} does not name {}",
+                case.name, case.field
+            )),
             Err(_) => {}
         }
     }

@@ -138,8 +138,12 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     }
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
 
-    let (apps_store, apps_own, apps_for_apis, apps_watch) =
-        fan_out(api::<GatewayApp>(&client, &ns), wc.clone(), ctx.clone(), true);
+    let (apps_store, apps_own, apps_for_apis, apps_watch) = fan_out(
+        api::<GatewayApp>(&client, &ns),
+        wc.clone(),
+        ctx.clone(),
+        true,
+    );
     let _ = ctx.gateway_apps.set(apps_store.clone());
     let (apis_store, apis_own, _, apis_watch) =
         fan_out(api::<InferenceApi>(&client, &ns), wc, ctx.clone(), false);

@@ -4,6 +4,7 @@
 pub mod cases;
 pub mod cloud;
 pub mod cluster;
+pub mod converge;
 pub mod objects;
 pub mod operator;
 pub mod sim;

@@ -110,3 +110,13 @@ impl Ns {
             .map(|v| String::from_utf8_lossy(&v.0).to_string())
     }
 }
+
+/// Object `i` of a burst spread over the four services, round robin (1 in 4 is ModelArts).
+pub fn spread_spec(i: usize) -> Value {
+    match i % 4 {
+        0 => serde_json::json!({"apig": {"instanceId": "gw1"}, "description": format!("app {i}")}),
+        1 => serde_json::json!({"modelarts": {}}),
+        2 => serde_json::json!({"dataarts": {"workspaceId": "w1"}}),
+        _ => serde_json::json!({"roma": {"instanceId": "r1"}}),
+    }
+}

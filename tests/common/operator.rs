@@ -114,6 +114,15 @@ impl Operator {
         self.spawn();
     }
 
+    /// kill -9, then start a fresh process that exits at the failpoint `point` (same log).
+    pub fn restart_at_failpoint(&mut self, point: &str) {
+        self.kill();
+        self.env.retain(|(k, _)| k != "APPAUTH_FAILPOINT");
+        self.env
+            .push(("APPAUTH_FAILPOINT".to_string(), point.to_string()));
+        self.spawn();
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }
@@ -151,9 +160,31 @@ impl Operator {
         }
         None
     }
+}
 
+/// A free loopback address for the metrics server, so that a test can scrape it.
+pub fn free_metrics_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+impl Operator {
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The metrics page of the running process at `addr` (see `free_metrics_addr`).
+    pub async fn metrics(addr: &str) -> String {
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
     }
 }
 

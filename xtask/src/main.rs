@@ -54,6 +54,25 @@ enum Task {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The long reliability run (issue 7): the chaos, crash, control-plane-fault and hostile-spec
+    /// suites at full size, and the fuzz targets for longer, on a fresh control plane.
+    Chaos {
+        /// GatewayApps per chaos burst (with and without duplicate names).
+        #[arg(long, default_value_t = 1000)]
+        objects: usize,
+        /// GatewayApps in the cloud-fault burst.
+        #[arg(long, default_value_t = 1000)]
+        fault_objects: usize,
+        /// kill -9 moments per burst (plus every crash point).
+        #[arg(long, default_value_t = 12)]
+        kills: usize,
+        /// Seed of the kill schedule.
+        #[arg(long, default_value_t = 0x5eed_0001)]
+        seed: u64,
+        /// Seconds per fuzz target.
+        #[arg(long, default_value_t = 60)]
+        fuzz_secs: u64,
+    },
     /// Build everything the tests need, start a fresh control plane, run every test, stop it.
     Test {
         /// Extra arguments for `cargo test`.
@@ -87,6 +106,30 @@ fn run(task: Task) -> Result<()> {
         Task::Down { dir } => down(&dir),
         Task::Demo { dir } => demo(&dir),
         Task::Test { args } => test(&args),
+        Task::Chaos {
+            objects,
+            fault_objects,
+            kills,
+            seed,
+            fuzz_secs,
+        } => {
+            let env = [
+                ("APPAUTH_CHAOS_OBJECTS", objects.to_string()),
+                ("APPAUTH_CHAOS_DUP_OBJECTS", objects.to_string()),
+                ("APPAUTH_CHAOS_FAULT_OBJECTS", fault_objects.to_string()),
+                ("APPAUTH_CHAOS_KILLS", kills.to_string()),
+                ("APPAUTH_CHAOS_SEED", seed.to_string()),
+                ("APPAUTH_FUZZ_SECS", fuzz_secs.to_string()),
+            ];
+            let suites = ["chaos", "crash_safety", "control_plane_faults", "hostile_specs", "fuzz"];
+            let mut args: Vec<String> = Vec::new();
+            for suite in suites {
+                args.extend(["--test".to_string(), suite.to_string()]);
+            }
+            // One suite at a time: each burst has the machine to itself.
+            args.extend(["--", "--nocapture", "--test-threads", "1"].map(String::from));
+            run_tests(&args, &env, false)
+        }
         Task::Bench {
             objects,
             latency_ms,
@@ -365,6 +408,12 @@ fn timed<T>(
 }
 
 fn test(args: &[String]) -> Result<()> {
+    run_tests(args, &[], true)
+}
+
+/// Builds the control-plane binaries, starts a fresh control plane, runs `cargo test` with
+/// `args` and `env` (and the SDK conformance suite if `sdk`), and stops it.
+fn run_tests(args: &[String], env: &[(&str, String)], sdk: bool) -> Result<()> {
     let mut timings = Vec::new();
     let bin = timed(
         &mut timings,
@@ -384,12 +433,16 @@ fn test(args: &[String]) -> Result<()> {
                         "appauth-operator/failpoints",
                     ])
                     .args(args)
+                    .envs(env.iter().map(|(k, v)| (k, v)))
                     .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
                     .env("APPAUTH_TESTBIN", &bin)
                     .env("PATH", path_with(&bin)),
             )
         });
         // The simulator against the official Huawei Cloud Python SDKs, even if a Rust test failed.
+        if !sdk {
+            return rust;
+        }
         let sdk = timed(&mut timings, "SDK conformance (venv cached)", || {
             check(cargo().args(["build", "--quiet", "-p", "hwcloud-sim"])).and_then(|_| {
                 check(
