@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Allow adopting existing cloud apps (annotation appauth.hwcloud.dev/adopt: "true").
     #[arg(long, env = "APPAUTH_ALLOW_ADOPTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub allow_adoption: bool,
+    /// Mirror each new app id into annotation appauth.hwcloud.dev/app-id, so that an object
+    /// restored from a backup without status finds its app; costs one more write per new app.
+    #[arg(long, env = "APPAUTH_APP_ID_ANNOTATION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub app_id_annotation: bool,
     /// Metrics (/metrics) and health (/healthz, /readyz) address.
     #[arg(long, env = "APPAUTH_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -275,6 +279,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let settings = Settings {
         cluster_name: args.cluster_name.clone(),
         allow_adoption: args.allow_adoption,
+        mirror_app_id: args.app_id_annotation,
         resync: args.resync_period,
         marker_grace: args.request_timeout + args.lease_duration,
         instance: instance_id(&args),

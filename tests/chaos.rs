@@ -18,6 +18,7 @@ use common::objects::{Ns, spread_spec};
 use common::operator::{Operator, free_metrics_addr};
 use common::sim::Sim;
 use common::{cluster, wait};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 
@@ -121,31 +122,36 @@ fn index_of(name: &str) -> usize {
 async fn crash_at(op: &mut Operator, ns: &Ns, point: &str, seq: usize, names: &mut Vec<String>) {
     match point {
         "after-reset" => {
-            // Rotate two apps that are Ready (APIG or ROMA, which have a reset endpoint).
-            let mut rotated = 0;
-            for name in names
-                .iter()
-                .filter(|n| index_of(n) % 4 == 0 || index_of(n) % 4 == 3)
-            {
-                if ns
-                    .get(name)
-                    .await
-                    .as_ref()
-                    .and_then(Ns::ready)
-                    .is_some_and(|r| r.0 == "True")
-                {
-                    ns.patch(
-                        name,
-                        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": format!("chaos-{seq}")}}}),
-                    )
-                    .await;
-                    rotated += 1;
-                    if rotated == 2 {
-                        break;
-                    }
-                }
+            // Rotate two Ready apps of APIG or ROMA (which have a reset endpoint): let a normal
+            // process make them Ready, stop it, then rotate them.
+            op.restart(false);
+            let ready = wait::until(
+                Duration::from_secs(120),
+                "two Ready APIG/ROMA apps",
+                || async {
+                    let apps = ns.apps().list(&ListParams::default()).await.ok()?.items;
+                    let ready: Vec<String> = apps
+                        .iter()
+                        .filter(|a| {
+                            let i = index_of(&a.name_any());
+                            (i.is_multiple_of(4) || i % 4 == 3)
+                                && Ns::ready(a).is_some_and(|r| r.0 == "True")
+                        })
+                        .map(|a| a.name_any())
+                        .take(2)
+                        .collect();
+                    (ready.len() == 2).then_some(ready)
+                },
+            )
+            .await;
+            op.kill();
+            for name in ready {
+                ns.patch(
+                    &name,
+                    json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": format!("chaos-{seq}")}}}),
+                )
+                .await;
             }
-            assert_eq!(rotated, 2, "two Ready apps to rotate");
         }
         "after-create-api" => {
             let refs: Vec<String> = names

@@ -62,19 +62,20 @@ fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, key: &st
     after.get(key).copied().unwrap_or(0.0) - before.get(key).copied().unwrap_or(0.0)
 }
 
-#[tokio::test]
-async fn cost_of_a_new_app_and_of_a_quiet_resync() {
-    let client = cluster::client().await;
-    let name = cluster::namespace(&client, "cost").await;
+/// N new APIG apps in a fresh namespace, with the operator run with `extra`: apiserver writes per
+/// app (object, status and Secret, counted by the apiserver), Events per app, and cloud calls.
+async fn new_apps(client: &kube::Client, test: &str, extra: &[&str]) -> (Ns, Sim, Operator, f64) {
+    let name = cluster::namespace(client, test).await;
     let ns = Ns {
         client: client.clone(),
         name,
     };
     let sim = Sim::start();
-    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "5s"]);
+    let mut args = vec!["--resync-period", "5s"];
+    args.extend_from_slice(extra);
+    let op = Operator::start(&ns.name, &sim.url(), &args);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    const N: usize = 20;
-    let before = writes(&client).await;
+    let before = writes(client).await;
     for i in 0..N {
         ns.create(&format!("app-{i}"), json!({"apig": {"instanceId": "gw1"}}))
             .await;
@@ -84,7 +85,7 @@ async fn cost_of_a_new_app_and_of_a_quiet_resync() {
             .await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = writes(&client).await;
+    let after = writes(client).await;
     let per_app = |key: &str| delta(&before, &after, key) / N as f64;
     let object = per_app("gatewayapps") - 1.0; // minus the test's own create
     let status = per_app("gatewayapps/status");
@@ -97,7 +98,7 @@ async fn cost_of_a_new_app_and_of_a_quiet_resync() {
         .map(|(_, v)| *v)
         .sum();
     println!(
-        "per new app: apiserver writes {:.2} (object {object:.2}, status {status:.2}, Secret {secrets:.2}); Events {events:.2}; cloud calls {:.2} {counts:?}",
+        "{test} {extra:?}: per new app: apiserver writes {:.2} (object {object:.2}, status {status:.2}, Secret {secrets:.2}); Events {events:.2}; cloud calls {:.2} {counts:?}",
         object + status + secrets,
         cloud as f64 / N as f64
     );
@@ -114,13 +115,33 @@ async fn cost_of_a_new_app_and_of_a_quiet_resync() {
         cloud as usize, N,
         "one cloud call (the create) per new APIG app"
     );
+    (ns, sim, op, object + status + secrets)
+}
+
+const N: usize = 20;
+
+/// One test, so that no other test's writes fall into the apiserver's global counters.
+#[tokio::test]
+async fn cost_of_a_new_app_and_of_a_quiet_resync() {
+    let client = cluster::client().await;
+    // Without the app-id mirror: exactly the three writes of SPEC §3.4.
+    let (_lean_ns, lean_sim, _lean_op, lean) =
+        new_apps(&client, "cost-lean", &["--app-id-annotation", "false"]).await;
     assert!(
-        object + status + secrets <= 4.0 + 1e-9,
-        "at most 4 apiserver writes per new app"
+        (lean - 3.0).abs() < 1e-9,
+        "3 apiserver writes per new app without the mirror, not {lean:.2}"
+    );
+    // The default adds the mirror of the app id (SPEC §3.4): one more.
+    let (_ns, sim, _op, writes_per_app) = new_apps(&client, "cost", &[]).await;
+    assert!(
+        (writes_per_app - 4.0).abs() < 1e-9,
+        "4 apiserver writes per new app with the mirror, not {writes_per_app:.2}"
     );
 
-    // A resync period with nothing changed: no writes, no cloud writes, at most one read each.
+    // A resync period with nothing changed (both operators, the lean one with its pending markers
+    // left in place): no writes, no cloud writes, at most one read each.
     sim.handle.reset_counts();
+    lean_sim.handle.reset_counts();
     let quiet_before = writes(&client).await;
     tokio::time::sleep(Duration::from_secs(7)).await;
     let quiet_after = writes(&client).await;
@@ -140,6 +161,14 @@ async fn cost_of_a_new_app_and_of_a_quiet_resync() {
     );
     assert_eq!(quiet, 0.0, "no apiserver write when nothing changed");
     assert_eq!(cloud_writes, 0, "no cloud write when nothing changed");
+    let lean_cloud_writes: u64 = lean_sim
+        .handle
+        .counts()
+        .iter()
+        .filter(|(k, _)| !k.ends_with(".show") && !k.ends_with(".list"))
+        .map(|(_, v)| *v)
+        .sum();
+    assert_eq!(lean_cloud_writes, 0, "no cloud write when nothing changed");
     assert!(
         reads as usize <= 2 * N,
         "at most one read per object per resync period"

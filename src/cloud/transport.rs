@@ -263,6 +263,19 @@ struct ErrorBody {
     error_msg: Option<String>,
 }
 
+/// serde_json's account of a decoding failure without the value it quotes: a data error names
+/// what it found (`invalid type: string "…", expected a sequence`), and that may be a secret.
+/// serde prints a string with `{:?}`, so its quotes are the first and last `"` of the message.
+fn decode_detail(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match (text.find('"'), text.rfind('"')) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}\"…\"{}", &text[..start], &text[end + 1..])
+        }
+        _ => text,
+    }
+}
+
 /// Describes a reqwest error without its URL.
 pub(crate) fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
@@ -338,11 +351,10 @@ impl CloudClient {
     ) -> Result<T, CloudError> {
         let (service, op) = (req.service, req.op);
         let resp = self.call(req).await?;
-        // serde_json errors name a position, never the content, so no secret can leak here.
         serde_json::from_slice(&resp).map_err(|e| CloudError::Decode {
             service,
             op,
-            detail: e.to_string(),
+            detail: decode_detail(&e),
         })
     }
 
@@ -368,6 +380,15 @@ impl CloudClient {
             op: req.op,
             detail: format!("invalid URL: {e}"),
         })?;
+        // URL parsing resolves "." and ".." segments: an id like ".." would address another
+        // resource (`.../apps/..` is the instance). Nothing else in a built path changes.
+        if !parsed.path().ends_with(req.path.as_str()) {
+            return Err(CloudError::Decode {
+                service: req.service,
+                op: req.op,
+                detail: "invalid URL: a path segment is \".\" or \"..\"".into(),
+            });
+        }
         let host = match (parsed.host_str(), parsed.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_string(),
@@ -454,6 +475,9 @@ impl CloudClient {
         }
         let parsed: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
         let code = parsed.error_code.unwrap_or_default();
+        // Classified as sent; shown scrubbed, like the message (a body may echo the request).
+        let category = self.cloud.config.codes.classify(status, &code);
+        let code = scrub(&code, &req.sensitive);
         let mut message = scrub(&parsed.error_msg.unwrap_or_default(), &req.sensitive);
         message.truncate(
             message
@@ -466,7 +490,7 @@ impl CloudClient {
             service: req.service,
             op: req.op,
             status,
-            category: self.cloud.config.codes.classify(status, &code),
+            category,
             code,
             message,
             retry_after,
@@ -481,6 +505,14 @@ impl CloudClient {
 }
 
 fn transport_error(req: &Request, e: &reqwest::Error) -> CloudError {
+    // Never sent (the URL or a header cannot go on the wire): nothing can have taken effect.
+    if e.is_builder() {
+        return CloudError::Decode {
+            service: req.service,
+            op: req.op,
+            detail: format!("invalid request: {}", scrub(&describe(e), &req.sensitive)),
+        };
+    }
     let kind = if e.is_timeout() {
         TransportKind::Timeout
     } else if e.is_connect() {

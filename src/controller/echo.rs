@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How many recent writes per object are remembered: a create costs three or four, and echoes
 /// arrive within milliseconds of the write's response.
@@ -67,6 +68,38 @@ impl OwnWrites {
     }
 }
 
+/// Objects whose last reconcile left nothing to do: the version it left them at, and when work
+/// is next due (resync, rotation). A reconcile that finds an object at that version before then
+/// (a late echo of our own write) has nothing to do and makes no request. A change to the
+/// object's Secret or account unsettles it.
+#[derive(Debug, Default)]
+pub struct Settled {
+    by_uid: Mutex<HashMap<String, (u64, Instant)>>,
+}
+
+impl Settled {
+    pub fn record(&self, uid: &str, rv: u64, due: Instant) {
+        self.by_uid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_string(), (rv, due));
+    }
+
+    /// How long until work is due, if the object is still as its last reconcile left it.
+    pub fn remaining(&self, uid: &str, rv: u64, now: Instant) -> Option<Duration> {
+        let map = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
+        let (settled_rv, due) = map.get(uid)?;
+        (*settled_rv == rv && rv != 0 && now < *due).then(|| *due - now)
+    }
+
+    pub fn unsettle(&self, uid: &str) {
+        self.by_uid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+}
+
 /// A resourceVersion as a number (the apiserver's are etcd revisions); anything else is never an
 /// echo.
 pub fn version_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
@@ -92,6 +125,22 @@ mod tests {
         assert!(!w.is_echo("other", 10));
         assert!(!w.is_echo("u", 0));
         assert_eq!(w.latest("u"), Some(12));
+    }
+
+    #[test]
+    fn settled_only_at_the_same_version_and_before_work_is_due() {
+        let s = Settled::default();
+        let now = Instant::now();
+        s.record("u", 7, now + Duration::from_secs(10));
+        assert_eq!(s.remaining("u", 7, now), Some(Duration::from_secs(10)));
+        assert_eq!(s.remaining("u", 8, now), None, "the object changed");
+        assert_eq!(
+            s.remaining("u", 7, now + Duration::from_secs(11)),
+            None,
+            "due"
+        );
+        s.unsettle("u");
+        assert_eq!(s.remaining("u", 7, now), None, "its Secret changed");
     }
 
     #[test]

@@ -28,6 +28,8 @@ use crate::metrics::Metrics;
 pub struct Settings {
     pub cluster_name: String,
     pub allow_adoption: bool,
+    /// Mirror new app ids into the app-id annotation (a fourth write per new app).
+    pub mirror_app_id: bool,
     /// Period of the drift check (jittered).
     pub resync: Duration,
     /// Request timeout plus lease duration: how long a foreign pending marker must age before a
@@ -47,6 +49,7 @@ impl Default for Settings {
         Self {
             cluster_name: "default".into(),
             allow_adoption: true,
+            mirror_app_id: true,
             resync: Duration::from_secs(600),
             marker_grace: Duration::from_secs(30),
             instance: format!("appauth-operator/{}", std::process::id()),
@@ -76,6 +79,8 @@ pub struct Context {
     /// The resourceVersions our own writes produced, by uid: their watch events trigger
     /// nothing, and an older cached object is stale (its newer version is on the way).
     pub own_writes: echo::OwnWrites,
+    /// GatewayApps whose last reconcile left nothing to do (see `echo::Settled`).
+    pub settled: echo::Settled,
     /// Events go out from a background task, so that a reconcile never waits on one.
     events: tokio::sync::mpsc::Sender<(Event, ObjectReference)>,
     /// The generation the cloud rejected as invalid, by uid: no cloud call until it changes.
@@ -112,6 +117,7 @@ impl Context {
             metrics,
             rejected: Mutex::new(HashMap::new()),
             own_writes: echo::OwnWrites::default(),
+            settled: echo::Settled::default(),
         })
     }
 

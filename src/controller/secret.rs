@@ -149,27 +149,6 @@ pub enum Existing {
     Foreign,
 }
 
-/// A Secret that none of our objects ever wrote (no owner-uid annotation, no ownerReference to
-/// this object): checked before a create, so that a conflict creates nothing in the cloud.
-pub fn is_users_own(app: &GatewayApp, existing: Option<&Secret>) -> bool {
-    let Some(secret) = existing else {
-        return false;
-    };
-    let uid = app.metadata.uid.as_deref().unwrap_or_default();
-    let annotated = secret
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(annotations::OWNER_UID));
-    let owned = secret
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.uid == uid);
-    !annotated && !owned
-}
-
 /// Compares the Secret in the cluster with what this object would write (without knowing the
 /// credential values: the content hash tells hand edits apart).
 pub fn classify(app: &GatewayApp, existing: Option<&Secret>, app_id: &str) -> Existing {

@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 
 use super::secret::OWNER_NAME;
 use super::{Context, gateway_app, inference_api};
-use crate::api::{ACCOUNT_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::api::{
+    ACCOUNT_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotations,
+};
 
 /// Watch events buffered per consumer before the watch waits for it.
 const FANOUT_BUFFER: usize = 1024;
@@ -36,20 +38,28 @@ where
     }
 }
 
-/// A watch into a cache (without managedFields) whose events go to each consumer: `own` gets
-/// them without the echoes of our writes, `others` gets all of them. The returned future drives
-/// the watch.
+/// One watch and its cache, and the consumers of its events.
+struct FanOut<K, D>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store: Store<K>,
+    /// Every event but the echoes of our own writes: the kind's own controller.
+    own: mpsc::Receiver<Trigger<K>>,
+    /// Every event: another controller that maps this kind to its objects.
+    others: Option<mpsc::Receiver<Trigger<K>>>,
+    /// Drives the watch.
+    driver: D,
+}
+
+/// A watch into a cache (without managedFields) whose events go to each consumer.
 fn fan_out<K>(
     api: Api<K>,
     config: watcher::Config,
     ctx: Arc<Context>,
     with_others: bool,
-) -> (
-    Store<K>,
-    mpsc::Receiver<Trigger<K>>,
-    Option<mpsc::Receiver<Trigger<K>>>,
-    impl Future<Output = ()>,
-)
+) -> FanOut<K, impl Future<Output = ()>>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
@@ -91,7 +101,12 @@ where
             let _ = own_tx.send(Ok(obj)).await;
         }
     };
-    (reader, own_rx, others_rx, driver)
+    FanOut {
+        store: reader,
+        own: own_rx,
+        others: others_rx,
+        driver,
+    }
 }
 
 fn receive<K: Send + 'static>(
@@ -138,24 +153,38 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     }
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
 
-    let (apps_store, apps_own, apps_for_apis, apps_watch) = fan_out(
+    let FanOut {
+        store: apps_store,
+        own: apps_own,
+        others: apps_for_apis,
+        driver: apps_watch,
+    } = fan_out(
         api::<GatewayApp>(&client, &ns),
         wc.clone(),
         ctx.clone(),
         true,
     );
     let _ = ctx.gateway_apps.set(apps_store.clone());
-    let (apis_store, apis_own, _, apis_watch) =
-        fan_out(api::<InferenceApi>(&client, &ns), wc, ctx.clone(), false);
+    let FanOut {
+        store: apis_store,
+        own: apis_own,
+        driver: apis_watch,
+        ..
+    } = fan_out(api::<InferenceApi>(&client, &ns), wc, ctx.clone(), false);
     let _ = ctx.inference_apis.set(apis_store.clone());
 
     let account_store = apps_store.clone();
     let account_wc = watcher::Config::default().labels(&format!("{ACCOUNT_LABEL}=true"));
+    let (secrets_ctx, accounts_ctx) = (ctx.clone(), ctx.clone());
     let apps = Controller::for_stream(receive(apps_own), apps_store)
         .with_config(config.clone())
         .watches_stream(
             managed_secrets(&client, &ns, ctx.clone()),
-            |s: PartialObjectMeta<Secret>| {
+            move |s: PartialObjectMeta<Secret>| {
+                // Not an echo of ours: the owner must look at it even if otherwise settled.
+                if let Some(uid) = s.annotations().get(annotations::OWNER_UID) {
+                    secrets_ctx.settled.unsettle(uid);
+                }
                 let owner = s.annotations().get(OWNER_NAME).cloned();
                 owner
                     .zip(s.namespace())
@@ -176,6 +205,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                         o.namespace().as_deref() == Some(ns.as_str())
                             && o.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
                     })
+                    .inspect(|o| accounts_ctx.settled.unsettle(&o.uid().unwrap_or_default()))
                     .map(|o| ObjectRef::from(o.as_ref()))
                     .collect::<Vec<_>>()
             },

@@ -22,6 +22,8 @@ pub struct Options {
     pub concurrency: usize,
     pub resync_secs: u64,
     pub json: Option<PathBuf>,
+    pub modes: Vec<Mode>,
+    pub app_id_annotation: bool,
 }
 
 /// One row of the report.
@@ -85,15 +87,22 @@ async fn apiserver_writes(client: &Client) -> Result<BTreeMap<String, f64>> {
                 .unwrap_or_default()
                 .to_string()
         };
-        if !["PUT", "PATCH", "APPLY"].contains(&label("verb").as_str()) {
-            continue;
-        }
         let value: f64 = line
             .rsplit(' ')
             .next()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0);
-        *out.entry(label("resource")).or_default() += value;
+        let (verb, resource) = (label("verb"), label("resource"));
+        let sub = label("subresource");
+        // Every request by verb, for the breakdown printed with each run.
+        *out.entry(format!(
+            "{verb} {resource}{}{sub}",
+            if sub.is_empty() { "" } else { "/" }
+        ))
+        .or_default() += value;
+        if ["PUT", "PATCH", "APPLY"].contains(&verb.as_str()) {
+            *out.entry(resource).or_default() += value;
+        }
     }
     Ok(out)
 }
@@ -108,7 +117,12 @@ fn writes_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -
 /// The apiserver's own limit for the writes a new app costs: the same client stack, the same
 /// concurrency, the same four writes (metadata patch, Secret apply, status apply, metadata
 /// patch), on objects created beforehand.
-async fn raw_limit(client: &Client, objects: usize, concurrency: usize) -> Result<f64> {
+async fn raw_limit(
+    client: &Client,
+    objects: usize,
+    concurrency: usize,
+    writes: usize,
+) -> Result<f64> {
     let ns = "bench-raw";
     namespace(client, ns).await?;
     let apps: Api<GatewayApp> = Api::namespaced(client.clone(), ns);
@@ -140,7 +154,9 @@ async fn raw_limit(client: &Client, objects: usize, concurrency: usize) -> Resul
                 secrets.patch(&n, &PatchParams::apply("bench").force(), &Patch::Apply(secret)).await?;
                 let status = json!({"apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp", "status": {"appId": "i", "observedGeneration": 1}});
                 apps.patch_status(&n, &PatchParams::apply("bench").force(), &Patch::Apply(status)).await?;
-                apps.patch(&n, &pp, &Patch::Merge(json!({"metadata": {"annotations": {"bench/app-id": "i"}}}))).await?;
+                if writes == 4 {
+                    apps.patch(&n, &pp, &Patch::Merge(json!({"metadata": {"annotations": {"bench/app-id": "i"}}}))).await?;
+                }
                 Ok::<(), kube::Error>(())
             }
         })
@@ -149,7 +165,7 @@ async fn raw_limit(client: &Client, objects: usize, concurrency: usize) -> Resul
         .await;
     let elapsed = started.elapsed();
     results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok((4 * objects) as f64 / elapsed.as_secs_f64())
+    Ok((writes * objects) as f64 / elapsed.as_secs_f64())
 }
 
 fn free_port() -> Result<u16> {
@@ -159,6 +175,27 @@ fn free_port() -> Result<u16> {
 }
 
 struct Proc(Child);
+
+/// The operator process and its metrics address.
+struct Operator {
+    proc: Proc,
+    metrics: String,
+}
+
+/// Reconciles of GatewayApps so far, from the operator's own metrics.
+async fn reconciles(http: &reqwest::Client, op: &Operator) -> Result<f64> {
+    let text = http
+        .get(format!("http://{}/metrics", op.metrics))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("appauth_reconciles_total{") && l.contains("GatewayApp"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -185,7 +222,8 @@ fn start_operator(
     sim: &str,
     extra: &[&str],
     tag: &str,
-) -> Result<Proc> {
+) -> Result<Operator> {
+    let metrics = format!("127.0.0.1:{}", free_port()?);
     let log = std::fs::File::create(dir.join(format!("bench-operator-{tag}.log")))?;
     let mut cmd = Command::new(target.join("appauth-operator"));
     cmd.args([
@@ -197,7 +235,7 @@ fn start_operator(
         "--project-id",
         "0833a5737480d53b2f250010d01a7b88",
     ])
-    .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port()?)])
+    .args(["--metrics-addr", &metrics])
     .args(extra)
     .env("KUBECONFIG", dir.join("kubeconfig"))
     .env("HWCLOUD_ACCESS_KEY", "HWSIMAK0000000000000")
@@ -212,7 +250,10 @@ fn start_operator(
     for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
         cmd.arg("--endpoint").arg(format!("{service}={sim}"));
     }
-    Ok(Proc(cmd.spawn()?))
+    Ok(Operator {
+        proc: Proc(cmd.spawn()?),
+        metrics,
+    })
 }
 
 /// Peak RSS (MiB) and CPU seconds of a process, from /proc.
@@ -284,7 +325,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// A burst of `n` apps with simulated cloud latency, then the idle latency and a quiet resync.
+/// How the N objects meet the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Created at once while the operator runs (the benchmark's creates share the apiserver).
+    Burst,
+    /// Created first, then the operator starts: its writes alone, like the raw limit's.
+    Backlog,
+}
+
 /// What every measurement needs.
 struct Env<'a> {
     client: &'a Client,
@@ -293,10 +342,33 @@ struct Env<'a> {
     opts: &'a Options,
 }
 
+async fn create_all(apps: &Api<GatewayApp>, n: usize, concurrency: usize) -> Result<()> {
+    stream::iter(0..n)
+        .map(|i| {
+            let apps = apps.clone();
+            async move {
+                apps.create(&PostParams::default(), &gateway_app(&format!("app-{i}"))?)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(())
+}
+
+/// `n` apps with simulated cloud latency (burst or backlog); with `idle`, then the idle latency
+/// and a quiet resync.
 async fn burst(
     env: &Env<'_>,
     n: usize,
     latency_ms: u64,
+    mode: Mode,
+    idle: bool,
     limit_wps: f64,
     rows: &mut Vec<Row>,
 ) -> Result<()> {
@@ -306,8 +378,9 @@ async fn burst(
         target,
         opts,
     } = *env;
-    let tag = format!("{n}-{latency_ms}ms");
-    let ns = format!("bench-{n}-{latency_ms}");
+    let mode_name = format!("{mode:?}").to_lowercase();
+    let tag = format!("{n}-{latency_ms}ms-{mode_name}");
+    let ns = format!("bench-{n}-{latency_ms}-{mode_name}");
     namespace(client, &ns).await?;
     let (_sim, sim) = start_sim(target, dir, &tag)?;
     let http = reqwest::Client::new();
@@ -320,42 +393,37 @@ async fn burst(
     let rate = "apig=2000/4000";
     let conc = opts.concurrency.to_string();
     let resync = format!("{}s", opts.resync_secs);
-    let op = start_operator(
-        target,
-        dir,
-        &ns,
-        &sim,
-        &[
-            "--concurrency",
-            &conc,
-            "--rate-limit",
-            rate,
-            "--resync-period",
-            &resync,
-        ],
-        &tag,
-    )?;
-    let pid = op.0.id();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mirror = opts.app_id_annotation.to_string();
+    let operator_args = [
+        "--concurrency",
+        &conc,
+        "--rate-limit",
+        rate,
+        "--resync-period",
+        &resync,
+        "--app-id-annotation",
+        &mirror,
+    ];
     let apps: Api<GatewayApp> = Api::namespaced(client.clone(), &ns);
     let mut ready = watch_ready(apps.clone());
-    let before = apiserver_writes(client).await?;
-    let started = Instant::now();
-    stream::iter(0..n)
-        .map(|i| {
-            let apps = apps.clone();
-            async move {
-                apps.create(&PostParams::default(), &gateway_app(&format!("app-{i}"))?)
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from)
-            }
-        })
-        .buffer_unordered(opts.concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
+    let (op, before, started) = match mode {
+        Mode::Burst => {
+            let op = start_operator(target, dir, &ns, &sim, &operator_args, &tag)?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let before = apiserver_writes(client).await?;
+            let started = Instant::now();
+            create_all(&apps, n, opts.concurrency).await?;
+            (op, before, started)
+        }
+        Mode::Backlog => {
+            create_all(&apps, n, opts.concurrency).await?;
+            let before = apiserver_writes(client).await?;
+            let started = Instant::now();
+            let op = start_operator(target, dir, &ns, &sim, &operator_args, &tag)?;
+            (op, before, started)
+        }
+    };
+    let pid = op.proc.0.id();
     let deadline = started + Duration::from_secs(600 + n as u64 / 5);
     tokio::time::timeout_at(deadline.into(), ready.wait_for(|count| *count >= n))
         .await
@@ -365,6 +433,18 @@ async fn burst(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = apiserver_writes(client).await?;
     let writes_per_app = writes_delta(&before, &after) / n as f64;
+    let breakdown: Vec<String> = after
+        .iter()
+        .filter(|(k, _)| k.contains(' ') && !k.starts_with("WATCH"))
+        .filter_map(|(k, v)| {
+            let d = (v - before.get(k).copied().unwrap_or(0.0)) / n as f64;
+            (d >= 0.01).then(|| format!("{k} {d:.2}"))
+        })
+        .collect();
+    println!(
+        "[{tag}] apiserver requests per app: {}",
+        breakdown.join(", ")
+    );
     let counts = sim_counts(&http, &sim).await?;
     let cloud_per_app = counts
         .iter()
@@ -372,6 +452,7 @@ async fn burst(
         .map(|(_, v)| *v)
         .sum::<u64>() as f64
         / n as f64;
+    let reconciles_per_app = reconciles(&http, &op).await? / n as f64;
     let apps_per_sec = n as f64 / elapsed;
     let limit_apps = limit_wps / writes_per_app.max(1.0);
     let (rss, cpu) = usage(pid);
@@ -394,6 +475,12 @@ async fn burst(
         Some(1.0 / cloud_per_app.max(0.01)),
     ));
     rows.push(row(
+        format!("[{tag}] GatewayApp reconciles per app"),
+        format!("{reconciles_per_app:.2}"),
+        "-",
+        None,
+    ));
+    rows.push(row(
         format!("[{tag}] operator peak RSS"),
         format!("{rss:.1} MiB"),
         "<= 64 MiB at 10,000",
@@ -405,6 +492,9 @@ async fn burst(
         "-",
         None,
     ));
+    if !idle {
+        return Ok(());
+    }
 
     // Idle latency: one object at a time, apply -> Secret.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
@@ -534,10 +624,11 @@ pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
         Some(40.0 / size),
     ));
     let raw_objects = opts.objects.iter().copied().min().unwrap_or(1000).min(1000);
-    let limit = raw_limit(&client, raw_objects, opts.concurrency).await?;
+    let writes = if opts.app_id_annotation { 4 } else { 3 };
+    let limit = raw_limit(&client, raw_objects, opts.concurrency, writes).await?;
     rows.push(row(
         format!(
-            "apiserver limit: raw writes/s ({raw_objects} objects x 4 writes, concurrency {})",
+            "apiserver limit: raw writes/s ({raw_objects} objects x {writes} writes, concurrency {})",
             opts.concurrency
         ),
         format!("{limit:.0}"),
@@ -550,21 +641,23 @@ pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
         "-",
         None,
     ));
+    rows.push(row(
+        "app-id annotation mirror (--app-id-annotation)",
+        opts.app_id_annotation.to_string(),
+        "-",
+        None,
+    ));
+    let env = Env {
+        client: &client,
+        dir,
+        target,
+        opts,
+    };
     for &n in &opts.objects {
         for &lat in &opts.latencies_ms {
-            burst(
-                &Env {
-                    client: &client,
-                    dir,
-                    target,
-                    opts,
-                },
-                n,
-                lat,
-                limit,
-                &mut rows,
-            )
-            .await?;
+            for (i, &mode) in opts.modes.iter().enumerate() {
+                burst(&env, n, lat, mode, i == 0, limit, &mut rows).await?;
+            }
         }
     }
     startup(&client, dir, target, &mut rows).await?;

@@ -53,6 +53,13 @@ enum Task {
         /// Also write the table as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// burst: created while the operator runs; backlog: created first, then the operator
+        /// starts (comma-separated; the idle latency and quiet resync follow the first).
+        #[arg(long, value_delimiter = ',', default_values = ["burst", "backlog"])]
+        modes: Vec<bench::Mode>,
+        /// The operator's --app-id-annotation (true: 4 writes per new app, false: 3).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        app_id_annotation: bool,
     },
     /// The long reliability run (issue 7): the chaos, crash, control-plane-fault and hostile-spec
     /// suites at full size, and the fuzz targets for longer, on a fresh control plane.
@@ -121,7 +128,13 @@ fn run(task: Task) -> Result<()> {
                 ("APPAUTH_CHAOS_SEED", seed.to_string()),
                 ("APPAUTH_FUZZ_SECS", fuzz_secs.to_string()),
             ];
-            let suites = ["chaos", "crash_safety", "control_plane_faults", "hostile_specs", "fuzz"];
+            let suites = [
+                "chaos",
+                "crash_safety",
+                "control_plane_faults",
+                "hostile_specs",
+                "fuzz",
+            ];
             let mut args: Vec<String> = Vec::new();
             for suite in suites {
                 args.extend(["--test".to_string(), suite.to_string()]);
@@ -136,6 +149,8 @@ fn run(task: Task) -> Result<()> {
             concurrency,
             resync_secs,
             json,
+            modes,
+            app_id_annotation,
         } => {
             let opts = bench::Options {
                 objects,
@@ -143,6 +158,8 @@ fn run(task: Task) -> Result<()> {
                 concurrency,
                 resync_secs,
                 json,
+                modes,
+                app_id_annotation,
             };
             bench_cmd(&opts)
         }

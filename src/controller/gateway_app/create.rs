@@ -68,7 +68,7 @@ pub(super) async fn chosen_credentials(
                 app_secret: creds.1.clone(),
                 app_code: None,
             };
-            write_secret(app, ctx, &staged).await?;
+            write_secret(app, ctx, &staged, None).await?;
             Ok(Some(creds))
         }
     }
@@ -87,10 +87,7 @@ pub(super) async fn create_or_recover(
     // earlier attempt exists, so the lookup below can be skipped: one cloud call per new app.
     let (mut marker, fresh_marker) = match marker_of(app) {
         Some(m) => (m, false),
-        None => {
-            refuse_users_secret(app, ctx).await?;
-            (write_marker(app, ctx, &name).await?, true)
-        }
+        None => (write_marker(app, ctx, &name).await?, true),
     };
     // The name changed before the app existed (a typo the cloud rejected was fixed): settle the
     // old name first, then move the marker to the new one.
@@ -180,7 +177,7 @@ pub(super) async fn create_or_recover(
             format!("found app {} created by an earlier attempt", first.id),
         )
         .await;
-        return deliver_new(app, ctx, client, target, first, None).await;
+        return deliver_new(app, ctx, client, target, first, None, None).await;
     }
     if let Some(other) = foreign.first() {
         let wants_adoption = app
@@ -218,7 +215,7 @@ pub(super) async fn create_or_recover(
             format!("adopted existing app {} named {name}", adopted.id),
         )
         .await;
-        return deliver_new(app, ctx, client, target, adopted, None).await;
+        return deliver_new(app, ctx, client, target, adopted, None, None).await;
     }
 
     // Nothing found: create, unless a create of unknown outcome may still land.
@@ -279,7 +276,18 @@ pub(super) async fn create_or_recover(
                 ),
             )
             .await;
-            deliver_new(app, ctx, client, target, created, chosen.map(|c| c.1)).await
+            // The Secret was read just before the create; a staged (Generated) one changed since.
+            let read_before = chosen.is_none().then_some(existing);
+            deliver_new(
+                app,
+                ctx,
+                client,
+                target,
+                created,
+                chosen.map(|c| c.1),
+                read_before,
+            )
+            .await
         }
         Err(e) if e.outcome_unknown() => Err(Error::Requeue(Duration::from_millis(500))),
         Err(e) => {
@@ -318,6 +326,7 @@ pub(super) async fn deliver_credentials(
     target: &Target,
     cloud: &CloudApp,
     secret: SecretString,
+    read_before: Option<Option<Secret>>,
 ) -> Result<String> {
     let key = cloud.key.clone().ok_or_else(|| {
         Error::failed(
@@ -339,7 +348,7 @@ pub(super) async fn deliver_credentials(
         app_secret: secret,
         app_code,
     };
-    write_secret(app, ctx, &creds).await
+    write_secret(app, ctx, &creds, read_before).await
 }
 
 pub(super) async fn deliver_new(
@@ -349,12 +358,14 @@ pub(super) async fn deliver_new(
     target: &Target,
     cloud: CloudApp,
     known_secret: Option<SecretString>,
+    read_before: Option<Option<Secret>>,
 ) -> Result<Delivered> {
     let secret = match known_secret.or_else(|| cloud.secret.clone()) {
         Some(s) => s,
         None => obtain_secret(app, ctx, client, target, &cloud).await?,
     };
-    let secret_name = deliver_credentials(app, ctx, client, target, &cloud, secret).await?;
+    let secret_name =
+        deliver_credentials(app, ctx, client, target, &cloud, secret, read_before).await?;
     crate::failpoint("after-secret");
     ctx.last_read
         .lock()
@@ -422,26 +433,23 @@ pub(super) async fn obtain_secret(
     Ok(secret)
 }
 
-/// SecretConflict before anything is created: the target Secret is someone else's.
-async fn refuse_users_secret(app: &GatewayApp, ctx: &Context) -> Result<()> {
-    let name = secret_step::secret_name(app);
-    if secret_step::is_users_own(app, get_secret(app, ctx, &name).await?.as_ref()) {
-        return Err(Error::failed(
-            Reason::SecretConflict,
-            format!("Secret {name} exists and is not managed by this GatewayApp"),
-        ));
-    }
-    Ok(())
-}
-
 /// Server-side applies the Secret, refusing to touch one that is not ours. Returns its name.
+/// `read_before`: the Secret as this reconcile read it earlier (saves a read); if it was absent
+/// then, the apply does not force, so a Secret someone else created meanwhile is not taken over.
 pub(super) async fn write_secret(
     app: &GatewayApp,
     ctx: &Context,
     creds: &secret_step::Credentials,
+    read_before: Option<Option<Secret>>,
 ) -> Result<String> {
     let name = secret_step::secret_name(app);
-    let existing = get_secret(app, ctx, &name).await?;
+    let (existing, force) = match read_before {
+        Some(existing) => {
+            let force = existing.is_some();
+            (existing, force)
+        }
+        None => (get_secret(app, ctx, &name).await?, true),
+    };
     let staged_by_us = existing
         .as_ref()
         .is_some_and(|s| s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref());
@@ -454,12 +462,10 @@ pub(super) async fn write_secret(
         ));
     }
     let desired = secret_step::desired(app, creds);
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = force;
     let written = secrets(app, ctx)
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&desired),
-        )
+        .patch(&name, &params, &Patch::Apply(&desired))
         .await?;
     ctx.note_written(&written);
     Ok(name)

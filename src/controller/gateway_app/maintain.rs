@@ -103,7 +103,7 @@ pub(super) async fn maintain(
         Some(s) => s,
         None => obtain_secret(app, ctx, client, target, &cloud).await?,
     };
-    let written = deliver_credentials(app, ctx, client, target, &cloud, secret).await?;
+    let written = deliver_credentials(app, ctx, client, target, &cloud, secret, None).await?;
     cleanup_old_secret(app, ctx, &written).await?;
     Ok(Delivered {
         app_id: app_id.to_string(),
@@ -206,7 +206,7 @@ pub(super) async fn push_source(
         app_secret: value.clone(),
         app_code: None,
     };
-    let written = write_secret(app, ctx, &creds).await?;
+    let written = write_secret(app, ctx, &creds, None).await?;
     let source = app
         .spec
         .credentials_from

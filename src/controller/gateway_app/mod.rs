@@ -21,10 +21,10 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use rand::RngCore;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::Context;
 use super::common::{self, Error, Result};
+use super::{Context, echo};
 
 use super::marker::{self, PendingMarker};
 use super::secret::{self as secret_step, Existing};
@@ -64,6 +64,16 @@ async fn reconcile_inner(
         // Our own newer write has not reached the cache yet; its watch event brings it.
         return Ok((Action::requeue(Duration::from_secs(2)), None));
     }
+    let uid = app.uid().unwrap_or_default();
+    if let Some(wait) = ctx
+        .settled
+        .remaining(&uid, echo::version_of(&app.metadata), Instant::now())
+    {
+        // Exactly as our last reconcile left it (an echo of our own write that raced its
+        // response): nothing to do until the next resync or rotation.
+        return Ok((Action::requeue(wait), None));
+    }
+    ctx.settled.unsettle(&uid);
     if app.metadata.deletion_timestamp.is_none()
         && !is_paused(app)
         && common::rejected_generation(app.as_ref(), ctx)
@@ -230,18 +240,21 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         )),
     )
     .await?;
-    if fresh
-        || rotated
-        || !app.annotations().contains_key(annotations::APP_ID)
-        || app.annotations().contains_key(annotations::PENDING)
-        || app.annotations().contains_key(annotations::ROTATING)
-    {
+    let mirror = ctx.settings.mirror_app_id
+        && (fresh
+            || rotated
+            || app.annotations().get(annotations::APP_ID) != Some(&delivered.app_id)
+            || app.annotations().contains_key(annotations::PENDING));
+    if mirror || app.annotations().contains_key(annotations::ROTATING) {
         // Mirror the id for restores (external-name pattern); the markers have done their job.
-        let patch = json!({"metadata": {"annotations": {
-            annotations::APP_ID: delivered.app_id,
-            annotations::PENDING: null,
-            annotations::ROTATING: null,
-        }}});
+        // Without the mirror, a pending marker stays: with the id in status it is inert.
+        let mut annots = serde_json::Map::new();
+        annots.insert(annotations::ROTATING.into(), Value::Null);
+        if mirror {
+            annots.insert(annotations::APP_ID.into(), json!(delivered.app_id));
+            annots.insert(annotations::PENDING.into(), Value::Null);
+        }
+        let patch = json!({"metadata": {"annotations": annots}});
         let written = api(app, ctx)
             .patch(
                 &app.name_any(),
@@ -261,6 +274,12 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         ),
         None => ctx.resync(),
     };
+    let rv = ctx
+        .own_writes
+        .latest(&uid)
+        .unwrap_or(0)
+        .max(echo::version_of(&app.metadata));
+    ctx.settled.record(&uid, rv, Instant::now() + next);
     Ok(Action::requeue(next))
 }
 

@@ -131,7 +131,7 @@ pub(super) async fn rotate(
                 .ok_or_else(unreadable)?,
         }
     };
-    let written = deliver_credentials(app, ctx, client, target, &cloud, secret).await?;
+    let written = deliver_credentials(app, ctx, client, target, &cloud, secret, None).await?;
     let token = app
         .annotations()
         .get(annotations::ROTATE)
