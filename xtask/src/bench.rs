@@ -127,22 +127,8 @@ async fn raw_limit(
     namespace(client, ns).await?;
     let apps: Api<GatewayApp> = Api::namespaced(client.clone(), ns);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let names: Vec<String> = (0..objects).map(|i| format!("raw-{i}")).collect();
-    stream::iter(names.clone())
-        .map(|n| {
-            let apps = apps.clone();
-            async move {
-                apps.create(&PostParams::default(), &gateway_app(&n)?)
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from)
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
+    let names: Vec<String> = (0..objects).map(|i| format!("app-{i}")).collect();
+    create_all(&apps, objects, concurrency).await?;
     let started = Instant::now();
     let results = stream::iter(names)
         .map(|n| {
