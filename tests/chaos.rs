@@ -120,6 +120,8 @@ fn index_of(name: &str) -> usize {
 /// Starts the operator at `point`, gives it work that reaches the point, and asserts that the
 /// process exited there (code 86).
 async fn crash_at(op: &mut Operator, ns: &Ns, point: &str, seq: usize, names: &mut Vec<String>) {
+    // No process may take the work meant for the point before the failpoint process starts.
+    op.kill();
     match point {
         "after-reset" => {
             // Rotate two Ready apps of APIG or ROMA (which have a reset endpoint): let a normal
