@@ -18,6 +18,11 @@ use super::ratelimit::{Rate, RateLimiters};
 use super::secret::{ExposeSecret, SecretString, scrub};
 use super::signer;
 
+/// The longest Retry-After honoured; longer values are capped.
+const MAX_RETRY_AFTER_SECS: u64 = 300;
+/// Longer waits are not slept inside a call: the error goes back and the object is requeued.
+const MAX_IN_CALL_WAIT: Duration = Duration::from_secs(10);
+
 /// Client-wide settings (operator configuration).
 #[derive(Debug, Clone)]
 pub struct CloudConfig {
@@ -331,7 +336,8 @@ impl CloudClient {
                 Err(e)
                     if req.idempotent
                         && e.category().is_retryable()
-                        && attempt + 1 < self.cloud.config.max_attempts =>
+                        && attempt + 1 < self.cloud.config.max_attempts
+                        && e.retry_after().is_none_or(|w| w <= MAX_IN_CALL_WAIT) =>
                 {
                     let wait = e
                         .retry_after()
@@ -461,7 +467,8 @@ impl CloudClient {
             .get("Retry-After")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            // A hostile or broken answer must not park a reconcile for ages.
+            .map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)));
         let bytes = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
