@@ -70,11 +70,14 @@ impl OwnWrites {
 
 /// Objects whose last reconcile left nothing to do: the version it left them at, and when work
 /// is next due (resync, rotation). A reconcile that finds an object at that version before then
-/// (a late echo of our own write) has nothing to do and makes no request. A change to the
-/// object's Secret or account unsettles it.
+/// (a late echo of our own write) has nothing to do and makes no request, unless its Secret has
+/// a newer version than the one the operator last wrote or read (a hand edit, a deletion), or
+/// its account changed.
 #[derive(Debug, Default)]
 pub struct Settled {
     by_uid: Mutex<HashMap<String, (u64, Instant)>>,
+    /// Per owner uid and Secret name: the version we last wrote or read, and the newest watched.
+    secrets: Mutex<HashMap<(String, String), (u64, u64)>>,
 }
 
 impl Settled {
@@ -85,8 +88,18 @@ impl Settled {
             .insert(uid.to_string(), (rv, due));
     }
 
-    /// How long until work is due, if the object is still as its last reconcile left it.
-    pub fn remaining(&self, uid: &str, rv: u64, now: Instant) -> Option<Duration> {
+    /// How long until work is due, if the object (at `rv`, delivering into Secret `secret`) is
+    /// still as its last reconcile left it.
+    pub fn remaining(&self, uid: &str, rv: u64, secret: &str, now: Instant) -> Option<Duration> {
+        let secret_changed = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(uid.to_string(), secret.to_string()))
+            .is_some_and(|(known, seen)| seen > known);
+        if secret_changed {
+            return None;
+        }
         let map = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
         let (settled_rv, due) = map.get(uid)?;
         (*settled_rv == rv && rv != 0 && now < *due).then(|| *due - now)
@@ -97,6 +110,33 @@ impl Settled {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);
+    }
+
+    /// The object's Secret `secret` is at `rv` as we wrote or read it.
+    pub fn secret_known(&self, uid: &str, secret: &str, rv: u64) {
+        let mut map = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map
+            .entry((uid.to_string(), secret.to_string()))
+            .or_insert((0, 0));
+        entry.0 = entry.0.max(rv);
+    }
+
+    /// A watch event showed the object's Secret `secret` at `rv`.
+    pub fn secret_seen(&self, uid: &str, secret: &str, rv: u64) {
+        let mut map = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map
+            .entry((uid.to_string(), secret.to_string()))
+            .or_insert((0, 0));
+        entry.1 = entry.1.max(rv);
+    }
+
+    /// The object is gone.
+    pub fn forget(&self, uid: &str) {
+        self.unsettle(uid);
+        self.secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(owner, _), _| owner != uid);
     }
 }
 
@@ -132,15 +172,26 @@ mod tests {
         let s = Settled::default();
         let now = Instant::now();
         s.record("u", 7, now + Duration::from_secs(10));
-        assert_eq!(s.remaining("u", 7, now), Some(Duration::from_secs(10)));
-        assert_eq!(s.remaining("u", 8, now), None, "the object changed");
-        assert_eq!(
-            s.remaining("u", 7, now + Duration::from_secs(11)),
-            None,
-            "due"
+        assert_eq!(s.remaining("u", 7, "s", now), Some(Duration::from_secs(10)));
+        assert_eq!(s.remaining("u", 8, "s", now), None, "the object changed");
+        let later = now + Duration::from_secs(11);
+        assert_eq!(s.remaining("u", 7, "s", later), None, "due");
+        // The echo of our own Secret write keeps it settled; a newer version does not.
+        s.secret_known("u", "s", 20);
+        s.secret_seen("u", "s", 20);
+        assert!(s.remaining("u", 7, "s", now).is_some());
+        // Another Secret of the object (an old name being deleted) is not this one.
+        s.secret_seen("u", "old", 30);
+        assert!(s.remaining("u", 7, "s", now).is_some());
+        s.secret_seen("u", "s", 21);
+        assert_eq!(s.remaining("u", 7, "s", now), None, "its Secret changed");
+        s.secret_known("u", "s", 21);
+        assert!(
+            s.remaining("u", 7, "s", now).is_some(),
+            "read back: nothing to do"
         );
         s.unsettle("u");
-        assert_eq!(s.remaining("u", 7, now), None, "its Secret changed");
+        assert_eq!(s.remaining("u", 7, "s", now), None, "its account changed");
     }
 
     #[test]

@@ -202,10 +202,12 @@ impl Context {
     }
 }
 
-/// Events waiting to be published; beyond this a reconcile waits for room.
-const EVENT_QUEUE: usize = 1024;
+/// Events waiting to be published; beyond this a reconcile waits for room. During a burst the
+/// writes users wait for (the Secret, the status) go first and Events trail behind; a few MB at
+/// most.
+const EVENT_QUEUE: usize = 16_384;
 /// Events published at once.
-const EVENT_CONCURRENCY: usize = 4;
+const EVENT_CONCURRENCY: usize = 2;
 
 async fn publish_events(
     recorder: Recorder,

@@ -94,6 +94,7 @@ where
             if deleted {
                 if let Some(uid) = obj.meta().uid.as_deref() {
                     ctx.own_writes.forget(uid);
+                    ctx.settled.forget(uid);
                 }
             } else if ctx.is_echo(&obj) {
                 continue;
@@ -181,9 +182,13 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         .watches_stream(
             managed_secrets(&client, &ns, ctx.clone()),
             move |s: PartialObjectMeta<Secret>| {
-                // Not an echo of ours: the owner must look at it even if otherwise settled.
+                // Newer than what the owner last wrote or read: it must look even if settled.
                 if let Some(uid) = s.annotations().get(annotations::OWNER_UID) {
-                    secrets_ctx.settled.unsettle(uid);
+                    secrets_ctx.settled.secret_seen(
+                        uid,
+                        &s.name_any(),
+                        super::echo::version_of(&s.metadata),
+                    );
                 }
                 let owner = s.annotations().get(OWNER_NAME).cloned();
                 owner

@@ -468,6 +468,11 @@ pub(super) async fn write_secret(
         .patch(&name, &params, &Patch::Apply(&desired))
         .await?;
     ctx.note_written(&written);
+    ctx.settled.secret_known(
+        app.uid().as_deref().unwrap_or_default(),
+        &name,
+        echo::version_of(&written.metadata),
+    );
     Ok(name)
 }
 

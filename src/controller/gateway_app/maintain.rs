@@ -19,6 +19,10 @@ pub(super) async fn maintain(
     }
     let name = secret_step::secret_name(app);
     let existing = get_secret(app, ctx, &name).await?;
+    if let Some(s) = &existing {
+        ctx.settled
+            .secret_known(&uid, &name, echo::version_of(&s.metadata));
+    }
     let state = secret_step::classify(app, existing.as_ref(), app_id);
     if state == Existing::Foreign {
         return Err(Error::failed(

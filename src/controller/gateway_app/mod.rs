@@ -65,10 +65,9 @@ async fn reconcile_inner(
         return Ok((Action::requeue(Duration::from_secs(2)), None));
     }
     let uid = app.uid().unwrap_or_default();
-    if let Some(wait) = ctx
-        .settled
-        .remaining(&uid, echo::version_of(&app.metadata), Instant::now())
-    {
+    let secret = secret_step::secret_name(app);
+    let rv = echo::version_of(&app.metadata);
+    if let Some(wait) = ctx.settled.remaining(&uid, rv, &secret, Instant::now()) {
         // Exactly as our last reconcile left it (an echo of our own write that raced its
         // response): nothing to do until the next resync or rotation.
         return Ok((Action::requeue(wait), None));
