@@ -83,6 +83,8 @@ pub struct Context {
     pub settled: echo::Settled,
     /// Events go out from a background task, so that a reconcile never waits on one.
     events: tokio::sync::mpsc::Sender<(Event, ObjectReference)>,
+    /// Events queued and not yet taken by the publisher.
+    events_queued: Arc<std::sync::atomic::AtomicUsize>,
     /// The generation the cloud rejected as invalid, by uid: no cloud call until it changes.
     pub rejected: Mutex<HashMap<String, i64>>,
 }
@@ -99,12 +101,20 @@ impl Context {
             controller: "appauth-operator".into(),
             instance: Some(settings.instance.clone()),
         };
-        let recorder = Recorder::new(client.clone(), reporter);
+        let recorder = Recorder::new(client.clone(), reporter.clone());
         let (events, queue) = tokio::sync::mpsc::channel(EVENT_QUEUE);
-        tokio::spawn(publish_events(recorder.clone(), queue));
+        let events_queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(publish_events(
+            recorder.clone(),
+            client.clone(),
+            reporter.clone(),
+            queue,
+            events_queued.clone(),
+        ));
         Arc::new(Self {
             recorder,
             events,
+            events_queued,
             client,
             cloud,
             default_account,
@@ -138,6 +148,8 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
+        self.events_queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.events.send((ev, reference.clone())).await.is_err() {
             tracing::warn!(reason, "the Event publisher has stopped; Event dropped");
         }
@@ -203,21 +215,42 @@ impl Context {
 }
 
 /// Events waiting to be published; beyond this a reconcile waits for room. During a burst the
-/// writes users wait for (the Secret, the status) go first and Events trail behind; a few MB at
-/// most.
-const EVENT_QUEUE: usize = 16_384;
-/// Events published at once.
+/// writes users wait for (the Secret, the status) go first and Events trail behind; about 2 MB
+/// at most.
+const EVENT_QUEUE: usize = 4096;
+/// Events published at once while few wait, so that a burst's writes go first...
 const EVENT_CONCURRENCY: usize = 2;
+/// ...and at most, once this many wait: Events must keep up, or reconciles would wait for room.
+const EVENT_CONCURRENCY_BEHIND: usize = 8;
+const EVENT_BEHIND: usize = 512;
 
+/// Warnings go through the shared recorder, which folds repeats into a series. Normal Events
+/// (created, adopted, rotated, deleted) happen once per action: a throwaway recorder publishes
+/// them, because the shared one keeps every Event it sent for six minutes, which is tens of MB
+/// after a burst of 10,000 creates.
 async fn publish_events(
-    recorder: Recorder,
+    shared: Recorder,
+    client: Client,
+    reporter: Reporter,
     mut queue: tokio::sync::mpsc::Receiver<(Event, ObjectReference)>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     use futures::StreamExt;
+    let relaxed = Arc::new(tokio::sync::Semaphore::new(EVENT_CONCURRENCY));
     futures::stream::poll_fn(move |cx| queue.poll_recv(cx))
-        .for_each_concurrent(EVENT_CONCURRENCY, |(ev, reference)| {
-            let recorder = recorder.clone();
+        .for_each_concurrent(EVENT_CONCURRENCY_BEHIND, |(ev, reference)| {
+            let recorder = match ev.type_ {
+                EventType::Normal => Recorder::new(client.clone(), reporter.clone()),
+                EventType::Warning => shared.clone(),
+            };
+            let behind = queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > EVENT_BEHIND;
+            let relaxed = relaxed.clone();
             async move {
+                let _permit = if behind {
+                    None
+                } else {
+                    relaxed.acquire_owned().await.ok()
+                };
                 if let Err(e) = recorder.publish(&ev, &reference).await {
                     tracing::warn!(reason = %ev.reason, error = %e, "publishing an Event failed");
                 }

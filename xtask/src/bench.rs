@@ -278,7 +278,9 @@ fn watch_ready(apps: Api<GatewayApp>) -> tokio::sync::watch::Receiver<usize> {
             .default_backoff()
             .applied_objects();
         let mut events = std::pin::pin!(events);
-        while let Some(Ok(app)) = events.next().await {
+        // Watch errors are retried with backoff by the watcher; only the end of the stream ends it.
+        while let Some(event) = events.next().await {
+            let Ok(app) = event else { continue };
             let is_ready = app.status.as_ref().is_some_and(|s| {
                 s.conditions
                     .iter()
