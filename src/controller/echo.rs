@@ -78,10 +78,29 @@ pub struct Settled {
     by_uid: Mutex<HashMap<String, (u64, Instant)>>,
     /// Per owner uid and Secret name: the version we last wrote or read, and the newest watched.
     secrets: Mutex<HashMap<(String, String), (u64, u64)>>,
+    /// Unsettled while a reconcile ran (an account change): that reconcile must not settle it.
+    dirty: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Settled {
+    /// A reconcile starts: whatever it settles reflects changes signalled before now.
+    pub fn begin(&self, uid: &str) {
+        self.unsettle_only(uid);
+        self.dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+
     pub fn record(&self, uid: &str, rv: u64, due: Instant) {
+        if self
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(uid)
+        {
+            return;
+        }
         self.by_uid
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -105,7 +124,17 @@ impl Settled {
         (*settled_rv == rv && rv != 0 && now < *due).then(|| *due - now)
     }
 
+    /// Something the object depends on changed (its account): the next reconcile does the work,
+    /// even if one running now finishes after this.
     pub fn unsettle(&self, uid: &str) {
+        self.unsettle_only(uid);
+        self.dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_string());
+    }
+
+    fn unsettle_only(&self, uid: &str) {
         self.by_uid
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -132,7 +161,7 @@ impl Settled {
 
     /// The object is gone.
     pub fn forget(&self, uid: &str) {
-        self.unsettle(uid);
+        self.begin(uid);
         self.secrets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -192,6 +221,12 @@ mod tests {
         );
         s.unsettle("u");
         assert_eq!(s.remaining("u", 7, "s", now), None, "its account changed");
+        // A reconcile that was running when the account changed does not settle it again.
+        s.record("u", 7, now + Duration::from_secs(10));
+        assert_eq!(s.remaining("u", 7, "s", now), None);
+        s.begin("u");
+        s.record("u", 7, now + Duration::from_secs(10));
+        assert!(s.remaining("u", 7, "s", now).is_some());
     }
 
     #[test]

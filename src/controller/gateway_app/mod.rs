@@ -72,7 +72,7 @@ async fn reconcile_inner(
         // response): nothing to do until the next resync or rotation.
         return Ok((Action::requeue(wait), None));
     }
-    ctx.settled.unsettle(&uid);
+    ctx.settled.begin(&uid);
     if app.metadata.deletion_timestamp.is_none()
         && !is_paused(app)
         && common::rejected_generation(app.as_ref(), ctx)
@@ -124,12 +124,21 @@ fn status(app: &GatewayApp) -> GatewayAppStatus {
 /// The app id this object is bound to: status, or the mirrored annotation (an object restored
 /// from a backup or from Git finds its app that way).
 fn known_app_id(app: &GatewayApp) -> Option<String> {
-    status(app).app_id.filter(|s| !s.is_empty()).or_else(|| {
-        app.annotations()
-            .get(annotations::APP_ID)
-            .cloned()
-            .filter(|s| !s.is_empty())
-    })
+    known_app_id_ref(app).map(str::to_string)
+}
+
+/// `known_app_id` without copying: the claims check runs it over every cached object.
+fn known_app_id_ref(app: &GatewayApp) -> Option<&str> {
+    app.status
+        .as_ref()
+        .and_then(|s| s.app_id.as_deref())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            app.annotations()
+                .get(annotations::APP_ID)
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+        })
 }
 
 fn marker_of(app: &GatewayApp) -> Option<PendingMarker> {
@@ -347,14 +356,10 @@ async fn write_marker(app: &GatewayApp, ctx: &Context, name: &str) -> Result<Pen
 }
 
 fn claimed_by_other(app: &GatewayApp, ctx: &Context, app_id: &str) -> Option<String> {
-    let uid = app.uid().unwrap_or_default();
+    let uid = app.metadata.uid.as_deref();
     ctx.gateway_apps.get().and_then(|store| {
         store
-            .state()
-            .iter()
-            .find(|o| {
-                o.uid().unwrap_or_default() != uid && known_app_id(o).as_deref() == Some(app_id)
-            })
+            .find(|o| o.metadata.uid.as_deref() != uid && known_app_id_ref(o) == Some(app_id))
             .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
     })
 }
