@@ -25,6 +25,12 @@ pub struct ErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SkipLabels {
+    pub kind: String,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CloudLabels {
     pub service: String,
     pub operation: String,
@@ -48,6 +54,7 @@ pub struct Metrics {
     pub reconciles: Family<KindLabels, Counter>,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub reconcile_duration: Family<KindLabels, Histogram>,
+    pub reconciles_skipped: Family<SkipLabels, Counter>,
     pub cloud_requests: Family<CloudLabels, Counter>,
     pub cloud_latency: Family<CloudLatencyLabels, Histogram>,
     pub managed: Family<ReadyLabels, Gauge>,
@@ -61,6 +68,7 @@ impl Default for Metrics {
         let reconcile_duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
+        let reconciles_skipped = Family::<SkipLabels, Counter>::default();
         let cloud_requests = Family::<CloudLabels, Counter>::default();
         let cloud_latency = Family::<CloudLatencyLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -76,6 +84,12 @@ impl Default for Metrics {
             "reconcile_duration_seconds",
             "Reconcile duration by kind",
             reconcile_duration.clone(),
+        );
+        registry.register(
+            "reconciles_skipped",
+            "Reconciles that returned without work, by kind and why: stale (the cache is older \
+             than our last write), settled (nothing changed since our last reconcile)",
+            reconciles_skipped.clone(),
         );
         registry.register(
             "cloud_requests",
@@ -97,6 +111,7 @@ impl Default for Metrics {
             reconciles,
             reconcile_errors,
             reconcile_duration,
+            reconciles_skipped,
             cloud_requests,
             cloud_latency,
             managed,
@@ -121,6 +136,16 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// A reconcile that returned early; it is counted in `reconciles` too.
+    pub fn skipped(&self, kind: &str, why: &str) {
+        self.reconciles_skipped
+            .get_or_create(&SkipLabels {
+                kind: kind.to_string(),
+                why: why.to_string(),
+            })
+            .inc();
     }
 
     pub fn set_managed(&self, kind: &str, ready: i64, not_ready: i64) {

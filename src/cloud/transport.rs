@@ -357,6 +357,15 @@ impl CloudClient {
     ) -> Result<T, CloudError> {
         let (service, op) = (req.service, req.op);
         let resp = self.call(req).await?;
+        // Every answer the operator reads is an object; serde would otherwise fill a struct
+        // from an array by position, turning a proxy's junk into plausible ids and keys.
+        if resp.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(CloudError::Decode {
+                service,
+                op,
+                detail: "the answer is not a JSON object".into(),
+            });
+        }
         serde_json::from_slice(&resp).map_err(|e| CloudError::Decode {
             service,
             op,

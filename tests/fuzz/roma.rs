@@ -12,7 +12,7 @@ use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 
 use crate::observe::{Obs, cloud_app_json, no_secret_in, obs, obs_list, roma_app_json, unmasked};
-use crate::oracle::{ERROR_BODY, ROMA_APP, ROMA_APP_LIST, ROMA_BRIEF, ROMA_SECRET, oracle};
+use crate::oracle::{ERROR_BODY, ROMA_APP, ROMA_APP_LIST, ROMA_BRIEF, ROMA_SECRET, answer_oracle};
 use crate::runner::{NAME, fail, fuzz};
 use crate::server::{Fake, Payload, Reply};
 use crate::service::{Spec, error_fields, fuzz_service, one, reset_secret};
@@ -144,8 +144,8 @@ pub fn find_by_name() {
             prop_assert_eq!(requests, 1);
             return Ok(());
         }
-        let brief = oracle(&ROMA_BRIEF, &case.validate);
-        let shown = oracle(&ROMA_APP, &case.show);
+        let brief = answer_oracle(&ROMA_BRIEF, &case.validate);
+        let shown = answer_oracle(&ROMA_APP, &case.show);
         match &result {
             Ok((apps, _)) => {
                 if let Some((_, verdict)) = &brief {

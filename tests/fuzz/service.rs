@@ -10,7 +10,7 @@ use proptest::test_runner::TestCaseResult;
 use serde_json::Value;
 
 use crate::observe::{Obs, no_secret_in, obs, secret_json, the_app};
-use crate::oracle::{ERROR_BODY, Ty, oracle};
+use crate::oracle::{ERROR_BODY, Ty, answer_oracle, oracle};
 use crate::runner::{NAME, fail, fuzz};
 use crate::server::{Fake, Payload, Reply};
 use crate::strategies::{payload, success_or_error_status};
@@ -62,7 +62,7 @@ fn check_answer(
         return check_error_answer(service, status, payload, result);
     }
     no_secret_in(result)?;
-    let verdict = oracle(spec.ty, payload);
+    let verdict = answer_oracle(spec.ty, payload);
     match result {
         Ok((observed, _)) => match verdict {
             Some((_, Ok(normal))) => {

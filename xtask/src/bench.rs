@@ -171,19 +171,59 @@ struct Operator {
     metrics: String,
 }
 
-/// Reconciles of GatewayApps so far, from the operator's own metrics.
-async fn reconciles(http: &reqwest::Client, op: &Operator) -> Result<f64> {
+/// GatewayApp reconciles so far, from the operator's own metrics: all of them, and those that
+/// returned early because the cache was stale or nothing had changed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Reconciles {
+    all: f64,
+    stale: f64,
+    settled: f64,
+}
+
+async fn reconciles(http: &reqwest::Client, metrics: &str) -> Result<Reconciles> {
     let text = http
-        .get(format!("http://{}/metrics", op.metrics))
+        .get(format!("http://{metrics}/metrics"))
         .send()
         .await?
         .text()
         .await?;
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with("appauth_reconciles_total{") && l.contains("GatewayApp"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+    let sum = |prefix: &str, extra: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(prefix) && l.contains("GatewayApp") && l.contains(extra))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    Ok(Reconciles {
+        all: sum("appauth_reconciles_total{", ""),
+        stale: sum("appauth_reconciles_skipped_total{", "why=\"stale\""),
+        settled: sum("appauth_reconciles_skipped_total{", "why=\"settled\""),
+    })
+}
+
+/// Prints progress every 15 s until dropped: Ready count, reconciles, RSS.
+fn report_progress(
+    tag: String,
+    metrics: String,
+    pid: u32,
+    ready: tokio::sync::watch::Receiver<usize>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            let r = reconciles(&http, &metrics).await.unwrap_or_default();
+            let (rss, cpu) = usage(pid);
+            println!(
+                "[{tag}] {:>5.0} s: {} Ready, {} reconciles ({} stale, {} settled), RSS {rss:.1} MiB, CPU {cpu:.0} s",
+                started.elapsed().as_secs_f64(),
+                *ready.borrow(),
+                r.all,
+                r.stale,
+                r.settled,
+            );
+        }
+    })
 }
 
 impl Drop for Proc {
@@ -415,12 +455,14 @@ async fn burst(
         }
     };
     let pid = op.proc.0.id();
+    let progress = report_progress(tag.clone(), op.metrics.clone(), pid, ready.clone());
     let deadline = started + Duration::from_secs(600 + n as u64 / 5);
     tokio::time::timeout_at(deadline.into(), ready.wait_for(|count| *count >= n))
         .await
         .map_err(|_| anyhow::anyhow!("{n} apps did not become Ready in time ({tag})"))?
         .context("the Ready watch stopped")?;
     let elapsed = started.elapsed().as_secs_f64();
+    progress.abort();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = apiserver_writes(client).await?;
     let writes_per_app = writes_delta(&before, &after) / n as f64;
@@ -443,7 +485,8 @@ async fn burst(
         .map(|(_, v)| *v)
         .sum::<u64>() as f64
         / n as f64;
-    let reconciles_per_app = reconciles(&http, &op).await? / n as f64;
+    let counted = reconciles(&http, &op.metrics).await?;
+    let reconciles_per_app = counted.all / n as f64;
     let apps_per_sec = n as f64 / elapsed;
     let limit_apps = limit_wps / writes_per_app.max(1.0);
     let (rss, cpu) = usage(pid);
@@ -467,7 +510,11 @@ async fn burst(
     ));
     rows.push(row(
         format!("[{tag}] GatewayApp reconciles per app"),
-        format!("{reconciles_per_app:.2}"),
+        format!(
+            "{reconciles_per_app:.2} ({:.2} stale, {:.2} settled)",
+            counted.stale / n as f64,
+            counted.settled / n as f64
+        ),
         "-",
         None,
     ));

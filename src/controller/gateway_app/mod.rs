@@ -62,6 +62,7 @@ async fn reconcile_inner(
 ) -> Result<(Action, Option<&'static str>), kube::Error> {
     if ctx.is_stale(app.as_ref()) {
         // Our own newer write has not reached the cache yet; its watch event brings it.
+        ctx.metrics.skipped("GatewayApp", "stale");
         return Ok((Action::requeue(Duration::from_secs(2)), None));
     }
     let uid = app.uid().unwrap_or_default();
@@ -70,6 +71,7 @@ async fn reconcile_inner(
     if let Some(wait) = ctx.settled.remaining(&uid, rv, &secret, Instant::now()) {
         // Exactly as our last reconcile left it (an echo of our own write that raced its
         // response): nothing to do until the next resync or rotation.
+        ctx.metrics.skipped("GatewayApp", "settled");
         return Ok((Action::requeue(wait), None));
     }
     ctx.settled.begin(&uid);

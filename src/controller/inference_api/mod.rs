@@ -52,6 +52,7 @@ async fn reconcile_inner(
     ctx: &Arc<Context>,
 ) -> Result<(Action, Option<&'static str>), kube::Error> {
     if ctx.is_stale(api.as_ref()) {
+        ctx.metrics.skipped("InferenceApi", "stale");
         return Ok((Action::requeue(Duration::from_secs(2)), None));
     }
     if api.metadata.deletion_timestamp.is_none()
