@@ -7,20 +7,51 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// An object uid as a map key: the apiserver's uids are UUIDs, 16 bytes without a heap copy
+/// per map (these maps hold every object). Anything else is hashed.
+type UidKey = u128;
+
+fn uid_key(uid: &str) -> UidKey {
+    let mut value: u128 = 0;
+    let mut digits = 0;
+    for c in uid.chars().filter(|c| *c != '-') {
+        match c.to_digit(16) {
+            Some(d) if digits < 32 => {
+                value = (value << 4) | u128::from(d);
+                digits += 1;
+            }
+            _ => {
+                digits = 0;
+                break;
+            }
+        }
+    }
+    match digits {
+        32 => value,
+        _ => {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            let h = |salt: u8| {
+                BuildHasherDefault::<DefaultHasher>::default().hash_one((salt, uid)) as u128
+            };
+            (h(0) << 64) | h(1)
+        }
+    }
+}
+
 /// How many recent writes per object are remembered: a create costs three or four, and echoes
 /// arrive within milliseconds of the write's response.
 const REMEMBERED: usize = 4;
 
 #[derive(Debug, Default)]
 pub struct OwnWrites {
-    by_uid: Mutex<HashMap<String, [u64; REMEMBERED]>>,
+    by_uid: Mutex<HashMap<UidKey, [u64; REMEMBERED]>>,
 }
 
 impl OwnWrites {
     /// Records that our write left the object at `rv`.
     pub fn record(&self, uid: &str, rv: u64) {
         let mut map = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
-        let ring = map.entry(uid.to_string()).or_insert([0; REMEMBERED]);
+        let ring = map.entry(uid_key(uid)).or_insert([0; REMEMBERED]);
         if ring.contains(&rv) {
             return;
         }
@@ -37,7 +68,7 @@ impl OwnWrites {
                 .by_uid
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .get(uid)
+                .get(&uid_key(uid))
                 .is_some_and(|ring| ring.contains(&rv))
     }
 
@@ -46,7 +77,7 @@ impl OwnWrites {
         self.by_uid
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(uid)
+            .get(&uid_key(uid))
             .and_then(|ring| ring.iter().copied().max())
             .filter(|v| *v != 0)
     }
@@ -56,7 +87,7 @@ impl OwnWrites {
         self.by_uid
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+            .remove(&uid_key(uid));
     }
 
     pub fn len(&self) -> usize {
@@ -73,13 +104,21 @@ impl OwnWrites {
 /// (a late echo of our own write) has nothing to do and makes no request, unless its Secret has
 /// a newer version than the one the operator last wrote or read (a hand edit, a deletion), or
 /// its account changed.
+#[derive(Debug)]
+struct SecretVersions {
+    name: String,
+    known: u64,
+    seen: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct Settled {
-    by_uid: Mutex<HashMap<String, (u64, Instant)>>,
-    /// Per owner uid and Secret name: the version we last wrote or read, and the newest watched.
-    secrets: Mutex<HashMap<(String, String), (u64, u64)>>,
+    by_uid: Mutex<HashMap<UidKey, (u64, Instant)>>,
+    /// Per owner uid, per Secret name: the version we last wrote or read, and the newest
+    /// watched. Keyed by uid first so that forgetting an object is one removal.
+    secrets: Mutex<HashMap<UidKey, Vec<SecretVersions>>>,
     /// Unsettled while a reconcile ran (an account change): that reconcile must not settle it.
-    dirty: Mutex<std::collections::HashSet<String>>,
+    dirty: Mutex<std::collections::HashSet<UidKey>>,
 }
 
 impl Settled {
@@ -89,7 +128,7 @@ impl Settled {
         self.dirty
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+            .remove(&uid_key(uid));
     }
 
     pub fn record(&self, uid: &str, rv: u64, due: Instant) {
@@ -97,14 +136,14 @@ impl Settled {
             .dirty
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(uid)
+            .contains(&uid_key(uid))
         {
             return;
         }
         self.by_uid
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(uid.to_string(), (rv, due));
+            .insert(uid_key(uid), (rv, due));
     }
 
     /// How long until work is due, if the object (at `rv`, delivering into Secret `secret`) is
@@ -114,13 +153,14 @@ impl Settled {
             .secrets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&(uid.to_string(), secret.to_string()))
-            .is_some_and(|(known, seen)| seen > known);
+            .get(&uid_key(uid))
+            .and_then(|all| all.iter().find(|s| s.name == secret))
+            .is_some_and(|s| s.seen > s.known);
         if secret_changed {
             return None;
         }
         let map = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
-        let (settled_rv, due) = map.get(uid)?;
+        let (settled_rv, due) = map.get(&uid_key(uid))?;
         (*settled_rv == rv && rv != 0 && now < *due).then(|| *due - now)
     }
 
@@ -131,32 +171,41 @@ impl Settled {
         self.dirty
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(uid.to_string());
+            .insert(uid_key(uid));
     }
 
     fn unsettle_only(&self, uid: &str) {
         self.by_uid
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+            .remove(&uid_key(uid));
     }
 
     /// The object's Secret `secret` is at `rv` as we wrote or read it.
     pub fn secret_known(&self, uid: &str, secret: &str, rv: u64) {
-        let mut map = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map
-            .entry((uid.to_string(), secret.to_string()))
-            .or_insert((0, 0));
-        entry.0 = entry.0.max(rv);
+        self.with_secret(uid, secret, |s| s.known = s.known.max(rv));
     }
 
     /// A watch event showed the object's Secret `secret` at `rv`.
     pub fn secret_seen(&self, uid: &str, secret: &str, rv: u64) {
+        self.with_secret(uid, secret, |s| s.seen = s.seen.max(rv));
+    }
+
+    fn with_secret(&self, uid: &str, secret: &str, f: impl FnOnce(&mut SecretVersions)) {
         let mut map = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map
-            .entry((uid.to_string(), secret.to_string()))
-            .or_insert((0, 0));
-        entry.1 = entry.1.max(rv);
+        let all = map.entry(uid_key(uid)).or_default();
+        let i = match all.iter().position(|s| s.name == secret) {
+            Some(i) => i,
+            None => {
+                all.push(SecretVersions {
+                    name: secret.to_string(),
+                    known: 0,
+                    seen: 0,
+                });
+                all.len() - 1
+            }
+        };
+        f(&mut all[i]);
     }
 
     /// The object is gone.
@@ -165,7 +214,40 @@ impl Settled {
         self.secrets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|(owner, _), _| owner != uid);
+            .remove(&uid_key(uid));
+    }
+}
+
+/// When each object was last read from the cloud (the drift check's clock), by uid.
+#[derive(Debug, Default)]
+pub struct Reads {
+    at: Mutex<HashMap<UidKey, Instant>>,
+}
+
+impl Reads {
+    /// Records a read now; whether `key` had none before.
+    pub fn mark(&self, key: &str) -> bool {
+        self.at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid_key(key), Instant::now())
+            .is_none()
+    }
+
+    /// Whether the last read is at least `period` ago, or there was none.
+    pub fn due(&self, key: &str, period: Duration) -> bool {
+        self.at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&uid_key(key))
+            .is_none_or(|t| t.elapsed() >= period)
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid_key(key));
     }
 }
 
@@ -227,6 +309,17 @@ mod tests {
         s.begin("u");
         s.record("u", 7, now + Duration::from_secs(10));
         assert!(s.remaining("u", 7, "s", now).is_some());
+    }
+
+    #[test]
+    fn uuid_keys_are_exact_and_other_uids_still_distinct() {
+        let a = "0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e6f";
+        assert_eq!(uid_key(a), 0x0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f);
+        assert_ne!(uid_key(a), uid_key("0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e60"));
+        assert_ne!(uid_key("u"), uid_key("v"));
+        assert_ne!(uid_key("u"), 0);
+        // Too long, or not hex: hashed, not truncated.
+        assert_ne!(uid_key(&format!("{a}0")), uid_key(a));
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub struct Context {
     /// Consecutive failures per object, for exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
     /// When each object was last read from the cloud (drift check), by uid.
-    pub last_read: Mutex<HashMap<String, Instant>>,
+    pub last_read: echo::Reads,
     pub metrics: Arc<Metrics>,
     /// The resourceVersions our own writes produced, by uid: their watch events trigger
     /// nothing, and an older cached object is stale (its newer version is on the way).
@@ -123,7 +123,7 @@ impl Context {
             inference_apis: OnceLock::new(),
             unresolved: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
-            last_read: Mutex::new(HashMap::new()),
+            last_read: echo::Reads::default(),
             metrics,
             rejected: Mutex::new(HashMap::new()),
             own_writes: echo::OwnWrites::default(),
@@ -171,6 +171,26 @@ impl Context {
         };
         let d = base.saturating_mul(1u32 << (*n - 1).min(12)).min(cap);
         d / 2 + Duration::from_millis(rand::random_range(0..=(d / 2).as_millis().max(1) as u64))
+    }
+
+    /// The object is gone from the apiserver: drop everything remembered about it, so that
+    /// create-and-delete churn does not grow the operator.
+    pub fn forget(&self, uid: &str) {
+        self.own_writes.forget(uid);
+        self.settled.forget(uid);
+        self.last_read.forget(uid);
+        self.unresolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+        self.rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
     }
 
     /// Records the resourceVersion one of our writes produced.

@@ -38,6 +38,9 @@ where
     }
 }
 
+/// `kubectl apply`'s copy of the whole applied object.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// One watch and its cache, and the consumers of its events.
 struct FanOut<K, D>
 where
@@ -74,7 +77,14 @@ where
     };
     let events = watcher(api, config)
         .default_backoff()
-        .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+        .modify(|o: &mut K| {
+            // Never read, and together as large as the rest of the object: not cached.
+            let meta = o.meta_mut();
+            meta.managed_fields = None;
+            if let Some(a) = meta.annotations.as_mut() {
+                a.remove(LAST_APPLIED);
+            }
+        })
         .reflect(writer);
     let driver = async move {
         let mut events = std::pin::pin!(events);
@@ -93,8 +103,7 @@ where
             }
             if deleted {
                 if let Some(uid) = obj.meta().uid.as_deref() {
-                    ctx.own_writes.forget(uid);
-                    ctx.settled.forget(uid);
+                    ctx.forget(uid);
                 }
             } else if ctx.is_echo(&obj) {
                 continue;

@@ -3,6 +3,7 @@
 //! apiserver's own limit measured in the same run (SPEC §10).
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,11 +174,13 @@ struct Operator {
 
 /// GatewayApp reconciles so far, from the operator's own metrics: all of them, and those that
 /// returned early because the cache was stale or nothing had changed.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Reconciles {
     all: f64,
     stale: f64,
     settled: f64,
+    /// Failed reconciles by reason.
+    failed: BTreeMap<String, f64>,
 }
 
 async fn reconciles(http: &reqwest::Client, metrics: &str) -> Result<Reconciles> {
@@ -193,41 +196,73 @@ async fn reconciles(http: &reqwest::Client, metrics: &str) -> Result<Reconciles>
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     };
+    let mut failed = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("appauth_reconcile_errors_total{") && l.contains("GatewayApp"))
+    {
+        let reason = line
+            .split("reason=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default();
+        let n: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        *failed.entry(reason.to_string()).or_default() += n;
+    }
     Ok(Reconciles {
+        failed,
         all: sum("appauth_reconciles_total{", ""),
         stale: sum("appauth_reconciles_skipped_total{", "why=\"stale\""),
         settled: sum("appauth_reconciles_skipped_total{", "why=\"settled\""),
     })
 }
 
-/// Prints progress every 15 s until dropped: Ready count, reconciles, RSS.
+/// Prints progress every 15 s until aborted: Ready count, reconciles, RSS; seconds since the
+/// run's clock started (in burst mode, the first create).
 fn report_progress(
     tag: String,
     metrics: String,
     pid: u32,
     ready: tokio::sync::watch::Receiver<usize>,
+    started: Instant,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let http = reqwest::Client::new();
-        let started = Instant::now();
         loop {
             tokio::time::sleep(Duration::from_secs(15)).await;
             let r = reconciles(&http, &metrics).await.unwrap_or_default();
             let (rss, cpu) = usage(pid);
             println!(
-                "[{tag}] {:>5.0} s: {} Ready, {} reconciles ({} stale, {} settled), RSS {rss:.1} MiB, CPU {cpu:.0} s",
+                "[{tag}] {:>5.0} s: {} Ready, {} reconciles ({} stale, {} settled, failed {:?}), RSS {rss:.1} MiB, CPU {cpu:.0} s",
                 started.elapsed().as_secs_f64(),
                 *ready.borrow(),
                 r.all,
                 r.stale,
                 r.settled,
+                r.failed,
             );
         }
     })
 }
 
 impl Drop for Proc {
+    /// SIGTERM to its process group (a wrapper's child included), then SIGKILL after 5 s: a
+    /// wrapper such as heaptrack gets to write its data.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -238,6 +273,7 @@ fn start_sim(target: &Path, dir: &Path, tag: &str) -> Result<(Proc, String)> {
     let log = std::fs::File::create(dir.join(format!("bench-sim-{tag}.log")))?;
     let child = Command::new(target.join("hwcloud-sim"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .process_group(0)
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()?;
@@ -254,7 +290,21 @@ fn start_operator(
 ) -> Result<Operator> {
     let metrics = format!("127.0.0.1:{}", free_port()?);
     let log = std::fs::File::create(dir.join(format!("bench-operator-{tag}.log")))?;
-    let mut cmd = Command::new(target.join("appauth-operator"));
+    // APPAUTH_BENCH_WRAP: a command to run the operator under, e.g. `heaptrack -o /tmp/ht`
+    // (the figures then include the wrapper's cost).
+    // `{tag}` in it is replaced by the run's tag.
+    let wrap = std::env::var("APPAUTH_BENCH_WRAP")
+        .unwrap_or_default()
+        .replace("{tag}", tag);
+    let mut words = wrap.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(target.join("appauth-operator"));
+            c
+        }
+        None => Command::new(target.join("appauth-operator")),
+    };
     cmd.args([
         "run",
         "--namespace",
@@ -272,13 +322,19 @@ fn start_operator(
         "HWCLOUD_SECRET_KEY",
         "hwsim-secret-key-0000000000000000000000",
     )
-    .env("RUST_LOG", "warn")
+    // APPAUTH_BENCH_RUST_LOG: the operator's log filter, to look into a run.
+    .env(
+        "RUST_LOG",
+        std::env::var("APPAUTH_BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+    )
     .stdin(Stdio::null())
     .stdout(log.try_clone()?)
     .stderr(log);
     for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
         cmd.arg("--endpoint").arg(format!("{service}={sim}"));
     }
+    // Its own process group, so that stopping it stops a wrapper's child too.
+    cmd.process_group(0);
     Ok(Operator {
         proc: Proc(cmd.spawn()?),
         metrics,
@@ -417,7 +473,8 @@ async fn burst(
     let http = reqwest::Client::new();
     tokio::time::sleep(Duration::from_millis(300)).await;
     http.put(format!("{sim}/_sim/config"))
-        .json(&json!({"latency_ms": latency_ms}))
+        // The default APIG quota (10,000 apps per instance) would stop the idle phase at 10,000.
+        .json(&json!({"latency_ms": latency_ms, "apig_quota": n + 1000}))
         .send()
         .await?
         .error_for_status()?;
@@ -455,7 +512,7 @@ async fn burst(
         }
     };
     let pid = op.proc.0.id();
-    let progress = report_progress(tag.clone(), op.metrics.clone(), pid, ready.clone());
+    let progress = report_progress(tag.clone(), op.metrics.clone(), pid, ready.clone(), started);
     let deadline = started + Duration::from_secs(600 + n as u64 / 5);
     tokio::time::timeout_at(deadline.into(), ready.wait_for(|count| *count >= n))
         .await
@@ -547,7 +604,11 @@ async fn burst(
                 break;
             }
             if t.elapsed() > Duration::from_secs(30) {
-                bail!("no Secret for {name}");
+                let status = apps.get(&name).await.ok().map(|a| a.status);
+                let counted = reconciles(&http, &op.metrics).await.unwrap_or_default();
+                bail!(
+                    "no Secret for {name} after 30 s; its status: {status:?}; operator: {counted:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }

@@ -367,10 +367,7 @@ pub(super) async fn deliver_new(
     let secret_name =
         deliver_credentials(app, ctx, client, target, &cloud, secret, read_before).await?;
     crate::failpoint("after-secret");
-    ctx.last_read
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(app.uid().unwrap_or_default(), Instant::now());
+    ctx.last_read.mark(&app.uid().unwrap_or_default());
     crate::failpoint("before-status");
     Ok(Delivered {
         app_id: cloud.id,

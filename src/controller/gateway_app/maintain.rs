@@ -30,12 +30,7 @@ pub(super) async fn maintain(
             format!("Secret {name} exists and is not managed by this GatewayApp"),
         ));
     }
-    let read_due = ctx
-        .last_read
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&uid)
-        .is_none_or(|t| t.elapsed() >= ctx.settings.resync);
+    let read_due = ctx.last_read.due(&uid, ctx.settings.resync);
     let app_name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
     let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
@@ -65,10 +60,7 @@ pub(super) async fn maintain(
         Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
         Err(e) => return Err(Error::cloud(e)),
     };
-    ctx.last_read
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(uid.clone(), Instant::now());
+    ctx.last_read.mark(&uid);
     let want_description = app.spec.description.clone().unwrap_or_default();
     if naming::strip_fingerprint(cloud.remark.as_deref().unwrap_or_default()) != want_description
         || !naming::has_fingerprint(cloud.remark.as_deref(), &uid)

@@ -54,12 +54,7 @@ pub(super) async fn warn_rotation_unsupported(app: &GatewayApp, ctx: &Context, t
         .cloned()
         .unwrap_or_default();
     let key = format!("rotation-warned:{}:{token}", app.uid().unwrap_or_default());
-    let first = ctx
-        .last_read
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key, Instant::now())
-        .is_none();
+    let first = ctx.last_read.mark(&key);
     if first {
         let note = format!(
             "{} has no secret reset; the secret was not rotated",

@@ -195,12 +195,7 @@ async fn ensure_api(
     let uid = api.uid().unwrap_or_default();
     let ma = client.modelarts(workspace(api));
     if let Some(id) = known_api_id(api) {
-        let read_due = ctx
-            .last_read
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&uid)
-            .is_none_or(|t| t.elapsed() >= ctx.settings.resync);
+        let read_due = ctx.last_read.due(&uid, ctx.settings.resync);
         let st = status(api);
         if !read_due && st.api_id.as_deref() == Some(id.as_str()) {
             return Ok(InferenceApiInfo {
@@ -218,10 +213,7 @@ async fn ensure_api(
             .list_apis(&api.spec.service_id)
             .await
             .map_err(Error::cloud)?;
-        ctx.last_read
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(uid.clone(), Instant::now());
+        ctx.last_read.mark(&uid);
         if let Some(found) = apis.into_iter().find(|a| a.api_id == id) {
             return Ok(found);
         }
@@ -346,10 +338,7 @@ async fn create_or_recover(
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&uid);
             crate::failpoint("after-create-api");
-            ctx.last_read
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(uid, Instant::now());
+            ctx.last_read.mark(&uid);
             ctx.event(
                 &api.object_ref(&()),
                 EventType::Normal,
