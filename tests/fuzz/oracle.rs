@@ -315,26 +315,28 @@ fn conform(ty: &Ty, v: &Value) -> Result<Value, String> {
 /// The verdict on a cloud answer: as [`oracle`], and the client refuses any answer that is
 /// not a JSON object (a struct in positional form included).
 pub fn answer_oracle(ty: &Ty, payload: &Payload) -> Option<(bool, Result<Value, String>)> {
-    oracle(ty, payload).map(|(exact, verdict)| {
-        let top = payload
-            .exact
-            .clone()
-            .or_else(|| serde_json::from_slice(&payload.bytes).ok());
-        match top {
-            Some(v) if !v.is_object() => (exact, Err("not a JSON object".into())),
-            _ => (exact, verdict),
-        }
+    judged(payload, |v| match v {
+        Value::Object(_) => conform(ty, v),
+        _ => Err("not a JSON object".into()),
     })
 }
 
 /// The oracle's verdict on a payload: `(exact, verdict)`, or `None` when there is no JSON
 /// value to judge (or one too deep for serde's recursion limit).
 pub fn oracle(ty: &Ty, payload: &Payload) -> Option<(bool, Result<Value, String>)> {
+    judged(payload, |v| conform(ty, v))
+}
+
+/// `judge` applied to the payload's JSON value, parsed once.
+fn judged(
+    payload: &Payload,
+    judge: impl Fn(&Value) -> Result<Value, String>,
+) -> Option<(bool, Result<Value, String>)> {
     match &payload.exact {
-        Some(v) => (depth(v) <= 100).then(|| (true, conform(ty, v))),
+        Some(v) => (depth(v) <= 100).then(|| (true, judge(v))),
         None => serde_json::from_slice::<Value>(&payload.bytes)
             .ok()
             .filter(|v| depth(v) <= 100)
-            .map(|v| (false, conform(ty, &v))),
+            .map(|v| (false, judge(&v))),
     }
 }

@@ -71,6 +71,23 @@ fn gateway_app(name: &str) -> Result<GatewayApp> {
     }))?)
 }
 
+/// A label's value in a Prometheus text-format sample line ("" when absent).
+fn label_value<'a>(line: &'a str, name: &str) -> &'a str {
+    let key = format!("{name}=\"");
+    line.find(&key)
+        .map(|i| &line[i + key.len()..])
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+}
+
+/// The value of a Prometheus text-format sample line (0 when unreadable).
+fn sample_value(line: &str) -> f64 {
+    line.rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Write requests by resource (POST excluded: the benchmark's own creates), from /metrics.
 async fn apiserver_writes(client: &Client) -> Result<BTreeMap<String, f64>> {
     let req = http::Request::get("/metrics").body(Vec::new())?;
@@ -80,19 +97,8 @@ async fn apiserver_writes(client: &Client) -> Result<BTreeMap<String, f64>> {
         .lines()
         .filter(|l| l.starts_with("apiserver_request_total{"))
     {
-        let label = |name: &str| {
-            let key = format!("{name}=\"");
-            line.find(&key)
-                .map(|i| &line[i + key.len()..])
-                .and_then(|r| r.split('"').next())
-                .unwrap_or_default()
-                .to_string()
-        };
-        let value: f64 = line
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
+        let label = |name: &str| label_value(line, name).to_string();
+        let value = sample_value(line);
         let (verb, resource) = (label("verb"), label("resource"));
         let sub = label("subresource");
         // Every request by verb, for the breakdown printed with each run.
@@ -190,34 +196,27 @@ async fn reconciles(http: &reqwest::Client, metrics: &str) -> Result<Reconciles>
         .await?
         .text()
         .await?;
-    let sum = |prefix: &str, extra: &str| -> f64 {
+    let samples = |prefix: &'static str| {
         text.lines()
-            .filter(|l| l.starts_with(prefix) && l.contains("GatewayApp") && l.contains(extra))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .filter(move |l| l.starts_with(prefix) && label_value(l, "kind") == "GatewayApp")
+    };
+    let skipped = |why: &str| -> f64 {
+        samples("appauth_reconciles_skipped_total{")
+            .filter(|l| label_value(l, "why") == why)
+            .map(sample_value)
             .sum()
     };
     let mut failed = BTreeMap::new();
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("appauth_reconcile_errors_total{") && l.contains("GatewayApp"))
-    {
-        let reason = line
-            .split("reason=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or_default();
-        let n: f64 = line
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default();
-        *failed.entry(reason.to_string()).or_default() += n;
+    for line in samples("appauth_reconcile_errors_total{") {
+        *failed
+            .entry(label_value(line, "reason").to_string())
+            .or_default() += sample_value(line);
     }
     Ok(Reconciles {
         failed,
-        all: sum("appauth_reconciles_total{", ""),
-        stale: sum("appauth_reconciles_skipped_total{", "why=\"stale\""),
-        settled: sum("appauth_reconciles_skipped_total{", "why=\"settled\""),
+        all: samples("appauth_reconciles_total{").map(sample_value).sum(),
+        stale: skipped("stale"),
+        settled: skipped("settled"),
     })
 }
 
