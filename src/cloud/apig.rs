@@ -12,6 +12,7 @@ use super::transport::{CloudClient, Request, seg};
 /// An APIG app as the API returns it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApigApp {
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub id: String,
     pub name: String,
     #[serde(default)]
@@ -40,6 +41,7 @@ pub struct ApigAppList {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AppCode {
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub id: String,
     pub app_code: SecretString,
     #[serde(default)]

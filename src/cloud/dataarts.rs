@@ -12,6 +12,7 @@ use super::transport::{CloudClient, Request, seg};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DataArtsApp {
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub id: String,
     pub name: String,
     #[serde(default)]

@@ -7,6 +7,7 @@ pub mod dataarts;
 pub mod endpoints;
 pub mod error;
 pub mod iam;
+pub mod ids;
 pub mod modelarts;
 pub mod ratelimit;
 pub mod roma;

@@ -12,6 +12,7 @@ use super::transport::{CloudClient, Request, seg};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelArtsApp {
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub app_id: String,
     pub app_name: String,
     #[serde(default)]
@@ -48,6 +49,7 @@ struct Exists {
 /// `AuthTypeApiBasicInfo`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct InferenceApiInfo {
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub api_id: String,
     #[serde(default)]
     pub api_name: Option<String>,
@@ -81,6 +83,7 @@ struct ApiList {
 pub struct AuthResult {
     #[serde(default)]
     pub api_id: Option<String>,
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub app_id: String,
     #[serde(default)]
     pub auth_id: Option<String>,

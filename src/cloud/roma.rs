@@ -12,6 +12,7 @@ use super::transport::{CloudClient, Request, seg};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RomaApp {
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub id: String,
     pub name: String,
     #[serde(default)]
@@ -26,6 +27,7 @@ pub struct RomaApp {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RomaAppBrief {
+    #[serde(deserialize_with = "super::ids::non_empty")]
     pub id: String,
     pub name: String,
     #[serde(default)]

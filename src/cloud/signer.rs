@@ -139,7 +139,9 @@ pub fn sign(req: &SigningRequest<'_>, access_key: &str, secret_key: &[u8]) -> Si
 }
 
 /// Adds what the SDK adds before signing: X-Sdk-Date (if absent), Host (if absent), and
-/// X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD for a body that is neither JSON nor BSON.
+/// X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD (if absent) for a body that is neither JSON nor BSON.
+/// A second call adds nothing: two values of one signed header would not match what the
+/// gateway recomputes.
 pub fn prepare_headers(
     headers: &mut Vec<(String, String)>,
     host: &str,
@@ -148,6 +150,7 @@ pub fn prepare_headers(
     if let Some(ct) = header(headers, "Content-Type")
         && !ct.starts_with("application/json")
         && !ct.starts_with("application/bson")
+        && header(headers, HEADER_CONTENT_SHA256).is_none()
     {
         headers.push((
             HEADER_CONTENT_SHA256.to_string(),

@@ -164,13 +164,11 @@ pub async fn assert_apis_converged(ns: &Ns, sim: &Sim, timeout: Duration) -> usi
 
 /// The encodings a leaked secret could take.
 fn forms(secret: &str) -> [String; 4] {
+    let json = serde_json::to_string(secret).expect("json");
     [
         secret.to_string(),
         base64::engine::general_purpose::STANDARD.encode(secret),
-        serde_json::to_string(secret)
-            .expect("json")
-            .trim_matches('"')
-            .to_string(),
+        json[1..json.len() - 1].to_string(),
         percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
             .to_string(),
     ]

@@ -22,13 +22,11 @@ enum Sensitive {
     RomaCreate,
 }
 
-/// A piece of an error message: text, or the request's secret in a form the scrubber knows.
+/// A piece of an error message: text, or the request's secret in one of `forms`.
 #[derive(Clone, Debug)]
 enum Piece {
     Text(String),
-    Raw,
-    Percent,
-    JsonEscaped,
+    Form(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -40,13 +38,40 @@ struct ErrorCase {
     payload: Payload,
 }
 
-fn forms(secret: &str) -> [String; 3] {
+/// The forms an echo may give the secret: raw, percent-encoded, JSON-escaped as serde does (the
+/// request body carries this one), with `\/`, with every symbol as `\uXXXX`, percent-encoded in
+/// lowercase, base64.
+fn forms(secret: &str) -> [String; 7] {
+    use base64::Engine;
     let json = serde_json::to_string(secret).expect("a string serialises");
+    let json = json[1..json.len() - 1].to_string();
+    let escape_each = |f: &dyn Fn(char) -> String| -> String {
+        secret
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_string()
+                } else {
+                    f(c)
+                }
+            })
+            .collect()
+    };
     [
         secret.to_string(),
         percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
             .to_string(),
-        json.trim_matches('"').to_string(),
+        json.clone(),
+        json.replace('/', "\\/"),
+        escape_each(&|c| format!("\\u{:04x}", u32::from(c))),
+        escape_each(&|c| {
+            let mut buf = [0; 4];
+            c.encode_utf8(&mut buf)
+                .bytes()
+                .map(|b| format!("%{b:02x}"))
+                .collect()
+        }),
+        base64::engine::general_purpose::STANDARD.encode(secret),
     ]
 }
 
@@ -86,9 +111,7 @@ fn error_cases() -> impl Strategy<Value = ErrorCase> {
     let secret = re("[A-Za-z0-9/+=\"\\\\_.~-]{6,20}").prop_map(|s| format!("{MARK}{s}"));
     let piece = prop_oneof![
         4 => text().prop_map(Piece::Text),
-        1 => Just(Piece::Raw),
-        1 => Just(Piece::Percent),
-        1 => Just(Piece::JsonEscaped),
+        3 => (0..7usize).prop_map(Piece::Form),
         1 => re("[a-z ]{300,400}").prop_map(Piece::Text),
     ];
     let code = prop_oneof![
@@ -125,9 +148,7 @@ fn error_cases() -> impl Strategy<Value = ErrorCase> {
                         .iter()
                         .map(|p| match p {
                             Piece::Text(t) => t.as_str(),
-                            Piece::Raw => forms[0].as_str(),
-                            Piece::Percent => forms[1].as_str(),
-                            Piece::JsonEscaped => forms[2].as_str(),
+                            Piece::Form(i) => forms[*i].as_str(),
                         })
                         .collect();
                     let body = json!({"error_code": code, "error_msg": message});

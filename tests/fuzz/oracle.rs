@@ -10,6 +10,8 @@ use crate::server::Payload;
 #[derive(Clone, Copy, Debug)]
 pub enum Ty {
     Str,
+    /// A cloud id: a string that is not blank (`src/cloud/ids.rs`).
+    Id,
     /// A string, often `NAME`.
     Name,
     /// A string that is a secret: generated as `SEKRET-…`, sometimes masked with `*`.
@@ -55,7 +57,7 @@ const OB: Ty = Ty::Opt(&Ty::Bool);
 const OSECRET: Ty = Ty::Opt(&Ty::Secret);
 
 static APIG_APP_F: [Field; 8] = [
-    req("id", Ty::Str),
+    req("id", Ty::Id),
     req("name", Ty::Name),
     opt("remark", OS),
     opt("app_key", OS),
@@ -72,7 +74,7 @@ static APIG_APP_LIST_F: [Field; 3] = [
 ];
 pub static APIG_APP_LIST: Ty = Ty::Obj(&APIG_APP_LIST_F);
 static APP_CODE_F: [Field; 3] = [
-    req("id", Ty::Str),
+    req("id", Ty::Id),
     req("app_code", Ty::Secret),
     opt("app_id", OS),
 ];
@@ -81,7 +83,7 @@ static APP_CODE_LIST_F: [Field; 2] = [opt("total", Ty::I64), opt("app_codes", Ty
 pub static APP_CODE_LIST: Ty = Ty::Obj(&APP_CODE_LIST_F);
 
 static MA_APP_F: [Field; 7] = [
-    req("app_id", Ty::Str),
+    req("app_id", Ty::Id),
     req("app_name", Ty::Name),
     opt("app_key", OS),
     opt("app_secret", OSECRET),
@@ -95,7 +97,7 @@ pub static MA_APP_BODY: Ty = Ty::Obj(&MA_APP_BODY_F);
 static MA_APP_LIST_F: [Field; 2] = [opt("apps", Ty::List(&MA_APP)), opt("total_count", OI)];
 pub static MA_APP_LIST: Ty = Ty::Obj(&MA_APP_LIST_F);
 static MA_API_F: [Field; 8] = [
-    req("api_id", Ty::Str),
+    req("api_id", Ty::Id),
     opt("api_name", OS),
     opt("api_method", OS),
     opt("api_remark", OS),
@@ -111,7 +113,7 @@ static MA_API_LIST_F: [Field; 1] = [opt("apis", Ty::List(&MA_API))];
 pub static MA_API_LIST: Ty = Ty::Obj(&MA_API_LIST_F);
 static AUTH_RESULT_F: [Field; 5] = [
     opt("api_id", OS),
-    req("app_id", Ty::Str),
+    req("app_id", Ty::Id),
     opt("auth_id", OS),
     opt("reason", OS),
     opt("success", Ty::Bool),
@@ -127,7 +129,7 @@ static MA_EXISTS_F: [Field; 1] = [req("exists", Ty::Bool)];
 pub static MA_EXISTS: Ty = Ty::Obj(&MA_EXISTS_F);
 
 static DA_APP_F: [Field; 6] = [
-    req("id", Ty::Str),
+    req("id", Ty::Id),
     req("name", Ty::Name),
     opt("description", OS),
     opt("app_key", OS),
@@ -139,7 +141,7 @@ static DA_APP_LIST_F: [Field; 2] = [opt("total", Ty::I64), opt("apps", Ty::List(
 pub static DA_APP_LIST: Ty = Ty::Obj(&DA_APP_LIST_F);
 
 static ROMA_APP_F: [Field; 6] = [
-    req("id", Ty::Str),
+    req("id", Ty::Id),
     req("name", Ty::Name),
     opt("remark", OS),
     opt("key", OS),
@@ -147,7 +149,7 @@ static ROMA_APP_F: [Field; 6] = [
     opt("owner", OB),
 ];
 pub static ROMA_APP: Ty = Ty::Obj(&ROMA_APP_F);
-static ROMA_BRIEF_F: [Field; 3] = [req("id", Ty::Str), req("name", Ty::Name), opt("remark", OS)];
+static ROMA_BRIEF_F: [Field; 3] = [req("id", Ty::Id), req("name", Ty::Name), opt("remark", OS)];
 pub static ROMA_BRIEF: Ty = Ty::Obj(&ROMA_BRIEF_F);
 static ROMA_APP_LIST_F: [Field; 2] = [opt("total", Ty::I64), opt("apps", Ty::List(&ROMA_APP))];
 pub static ROMA_APP_LIST: Ty = Ty::Obj(&ROMA_APP_LIST_F);
@@ -271,7 +273,10 @@ pub fn default_of(ty: &Ty) -> Value {
 /// filled in) and nothing else, or why it must be rejected.
 fn conform(ty: &Ty, v: &Value) -> Result<Value, String> {
     match (ty, v) {
-        (Ty::Str | Ty::Name | Ty::Secret | Ty::Time | Ty::Code, Value::String(_)) => Ok(v.clone()),
+        (Ty::Id, Value::String(s)) if s.trim().is_empty() => Err("an empty id".into()),
+        (Ty::Str | Ty::Id | Ty::Name | Ty::Secret | Ty::Time | Ty::Code, Value::String(_)) => {
+            Ok(v.clone())
+        }
         (Ty::I64, Value::Number(n)) if n.as_i64().is_some() => Ok(v.clone()),
         (Ty::Bool, Value::Bool(_)) => Ok(v.clone()),
         (Ty::Opt(_), Value::Null) => Ok(Value::Null),

@@ -163,6 +163,9 @@ pub fn wrong() -> BoxedStrategy<Value> {
 pub fn valid(ty: &'static Ty) -> BoxedStrategy<Value> {
     match ty {
         Ty::Str => text().prop_map(Value::String).boxed(),
+        Ty::Id => prop_oneof![8 => re("[a-z0-9-]{1,36}"), 2 => text(), 1 => select(&["", " ", "\t"][..]).prop_map(String::from)]
+            .prop_map(Value::String)
+            .boxed(),
         Ty::Name => prop_oneof![2 => Just(NAME.to_string()), 1 => text()]
             .prop_map(Value::String)
             .boxed(),
