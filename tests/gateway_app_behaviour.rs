@@ -472,6 +472,63 @@ async fn generated_and_from_secret_credentials_and_app_codes() {
     .await;
 }
 
+/// A `credentialsFrom` Secret labelled `appauth.hwcloud.dev/credentials-source` is watched: a
+/// change reaches the cloud and the target Secret at once, not at the next resync (1 h here).
+#[tokio::test]
+async fn a_labelled_credentials_source_is_pushed_at_once() {
+    let (ns, sim) = setup("byo-watch").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "1h"]);
+    let source = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("src".into()),
+            labels: Some(BTreeMap::from([(
+                "appauth.hwcloud.dev/credentials-source".to_string(),
+                "true".to_string(),
+            )])),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([
+            (
+                "app_key".to_string(),
+                ByteString(b"byo-apig-key-01".to_vec()),
+            ),
+            (
+                "app_secret".to_string(),
+                ByteString(b"Byo-apig-secret_01".to_vec()),
+            ),
+        ])),
+        ..Default::default()
+    };
+    ns.secrets()
+        .create(&PostParams::default(), &source)
+        .await
+        .expect("source Secret");
+    ns.create(
+        "byo",
+        json!({"apig": {"instanceId": "gw1"}, "credentials": "FromSecret", "credentialsFrom": {"name": "src"}}),
+    )
+    .await;
+    ns.wait_ready("byo", T).await;
+    assert!(credentials_work(&sim.url(), "byo-apig-key-01", "Byo-apig-secret_01").await);
+    let patch = json!({"data": {"app_secret": "QnlvLWFwaWctc2VjcmV0XzAy"}});
+    ns.secrets()
+        .patch("src", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("rotate source");
+    wait::until(T, "the new source secret pushed to the cloud", || async {
+        credentials_work(&sim.url(), "byo-apig-key-01", "Byo-apig-secret_02")
+            .await
+            .then_some(())
+    })
+    .await;
+    wait::until(T, "the new secret delivered", || async {
+        let s = ns.secret("byo").await?;
+        (Ns::value(&s, "app_secret").as_deref() == Some("Byo-apig-secret_02")).then_some(())
+    })
+    .await;
+    assert_eq!(sim.handle.count("apig.create"), 1);
+}
+
 #[tokio::test]
 async fn secret_rename_key_change_and_foreign_secret() {
     let (ns, sim) = setup("secret").await;

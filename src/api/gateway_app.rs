@@ -111,6 +111,7 @@ pub struct GatewayAppSpec {
     pub credentials: CredentialsMode,
 
     /// With `credentials: FromSecret`: a Secret in this namespace with keys app_key and app_secret.
+    /// Label it `appauth.hwcloud.dev/credentials-source: "true"` to have changes pushed at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_from: Option<LocalObjectReference>,
 

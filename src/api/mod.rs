@@ -19,6 +19,9 @@ pub const CLEANUP_FINALIZER: &str = "appauth.hwcloud.dev/cleanup";
 pub const IN_USE_FINALIZER: &str = "appauth.hwcloud.dev/in-use";
 /// Label users put on account Secrets so that the operator watches them.
 pub const ACCOUNT_LABEL: &str = "appauth.hwcloud.dev/account";
+/// Label users put on `credentialsFrom` Secrets so that a change is pushed at once, not at the
+/// next resync.
+pub const CREDENTIALS_SOURCE_LABEL: &str = "appauth.hwcloud.dev/credentials-source";
 
 /// Annotations, all under the API group.
 pub mod annotations {

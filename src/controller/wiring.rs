@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use super::secret::OWNER_NAME;
 use super::{Context, gateway_app, inference_api};
 use crate::api::{
-    ACCOUNT_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotations,
+    ACCOUNT_LABEL, CREDENTIALS_SOURCE_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE, annotations,
 };
 
 /// Watch events buffered per consumer before the watch waits for it.
@@ -154,6 +155,30 @@ fn managed_secrets(
         })
 }
 
+/// The GatewayApps in the Secret's namespace that `refers` to it, unsettled so that their next
+/// reconcile reads it again.
+fn referring_apps(
+    store: &Store<GatewayApp>,
+    ctx: &Context,
+    secret: &PartialObjectMeta<Secret>,
+    refers: fn(&GatewayApp, &str) -> bool,
+) -> Vec<ObjectRef<GatewayApp>> {
+    let ns = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|o| o.namespace().as_deref() == Some(ns.as_str()) && refers(o, &name))
+        .inspect(|o| ctx.settled.unsettle(&o.uid().unwrap_or_default()))
+        .map(|o| ObjectRef::from(o.as_ref()))
+        .collect()
+}
+
+/// Users' Secrets the operator watches by label (metadata only): accounts and credential sources.
+fn labelled_secrets(label: &str) -> watcher::Config {
+    watcher::Config::default().labels(&format!("{label}=true"))
+}
+
 /// Runs the controllers until a shutdown signal.
 pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<AtomicBool>) {
     let ns = ctx.settings.namespace.clone();
@@ -183,9 +208,8 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     } = fan_out(api::<InferenceApi>(&client, &ns), wc, ctx.clone(), false);
     let _ = ctx.inference_apis.set(apis_store.clone());
 
-    let account_store = apps_store.clone();
-    let account_wc = watcher::Config::default().labels(&format!("{ACCOUNT_LABEL}=true"));
-    let (secrets_ctx, accounts_ctx) = (ctx.clone(), ctx.clone());
+    let (account_store, source_store) = (apps_store.clone(), apps_store.clone());
+    let (secrets_ctx, accounts_ctx, sources_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
     let apps = Controller::for_stream(receive(apps_own), apps_store)
         .with_config(config.clone())
         .watches_stream(
@@ -208,20 +232,24 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         // Account Secrets (users label them): every object that refers to one.
         .watches(
             api::<PartialObjectMeta<Secret>>(&client, &ns),
-            account_wc,
+            labelled_secrets(ACCOUNT_LABEL),
             move |s: PartialObjectMeta<Secret>| {
-                let ns = s.namespace().unwrap_or_default();
-                let name = s.name_any();
-                account_store
-                    .state()
-                    .iter()
-                    .filter(|o| {
-                        o.namespace().as_deref() == Some(ns.as_str())
-                            && o.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
-                    })
-                    .inspect(|o| accounts_ctx.settled.unsettle(&o.uid().unwrap_or_default()))
-                    .map(|o| ObjectRef::from(o.as_ref()))
-                    .collect::<Vec<_>>()
+                referring_apps(&account_store, &accounts_ctx, &s, |o, name| {
+                    o.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
+                })
+            },
+        )
+        // Credential sources (users label them): the objects that take their key from one.
+        .watches(
+            api::<PartialObjectMeta<Secret>>(&client, &ns),
+            labelled_secrets(CREDENTIALS_SOURCE_LABEL),
+            move |s: PartialObjectMeta<Secret>| {
+                referring_apps(&source_store, &sources_ctx, &s, |o, name| {
+                    o.spec
+                        .credentials_from
+                        .as_ref()
+                        .is_some_and(|r| r.name == name)
+                })
             },
         );
     // InferenceApis: a GatewayApp change (Ready, deleted) reaches every API that refers to it.
