@@ -26,11 +26,17 @@ const SVC: &str = "ae20fc9f-b37c-48c2-8ebc-3f3a638c9f48";
 /// One InferenceApi per this many GatewayApps, bound to the ModelArts ones among them.
 const APPS_PER_API: usize = 20;
 
+/// A number from the environment, decimal or `0x` hex (as the seeds are printed); a value that
+/// does not parse stops the test rather than silently running the default.
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    let Ok(v) = std::env::var(name) else {
+        return default;
+    };
+    let parsed = match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
+    };
+    parsed.unwrap_or_else(|| panic!("{name}={v:?}: expected a number (decimal or 0x hex)"))
 }
 
 fn require_failpoints() {

@@ -73,8 +73,8 @@ enum Task {
         /// kill -9 moments per burst (plus every crash point).
         #[arg(long, default_value_t = 12)]
         kills: usize,
-        /// Seed of the kill schedule.
-        #[arg(long, default_value_t = 0x5eed_0001)]
+        /// Seed of the kill schedule, decimal or 0x hex (as the tests print it).
+        #[arg(long, default_value = "0x5eed0001", value_parser = parse_seed)]
         seed: u64,
         /// Seconds per fuzz target.
         #[arg(long, default_value_t = 60)]
@@ -86,6 +86,14 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("{s:?}: {e}"))
 }
 
 fn main() -> ExitCode {
