@@ -402,6 +402,34 @@ async fn throttling_is_retried_after_retry_after() {
     assert_eq!(sim.apps("apig").len(), 1);
 }
 
+/// A `credentialsFrom` Secret with the given key, secret and labels.
+async fn create_source(ns: &Ns, name: &str, key: &str, secret: &str, labels: &[(&str, &str)]) {
+    let source = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([
+            ("app_key".to_string(), ByteString(key.as_bytes().to_vec())),
+            (
+                "app_secret".to_string(),
+                ByteString(secret.as_bytes().to_vec()),
+            ),
+        ])),
+        ..Default::default()
+    };
+    ns.secrets()
+        .create(&PostParams::default(), &source)
+        .await
+        .expect("source Secret");
+}
+
 #[tokio::test]
 async fn generated_and_from_secret_credentials_and_app_codes() {
     let (ns, sim) = setup("modes").await;
@@ -429,27 +457,7 @@ async fn generated_and_from_secret_credentials_and_app_codes() {
         "AppCode delivered"
     );
 
-    let byo = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some("byo".into()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([
-            (
-                "app_key".to_string(),
-                ByteString(b"byo-roma-key-1".to_vec()),
-            ),
-            (
-                "app_secret".to_string(),
-                ByteString(b"Byo-secret.0001".to_vec()),
-            ),
-        ])),
-        ..Default::default()
-    };
-    ns.secrets()
-        .create(&PostParams::default(), &byo)
-        .await
-        .expect("source Secret");
+    create_source(&ns, "byo", "byo-roma-key-1", "Byo-secret.0001", &[]).await;
     ns.create("byo", json!({"roma": {"instanceId": "r1"}, "credentials": "FromSecret", "credentialsFrom": {"name": "byo"}, "secret": {"name": "byo-out"}})).await;
     ns.wait_ready("byo", T).await;
     assert!(credentials_work(&sim.url(), "byo-roma-key-1", "Byo-secret.0001").await);
@@ -478,31 +486,15 @@ async fn generated_and_from_secret_credentials_and_app_codes() {
 async fn a_labelled_credentials_source_is_pushed_at_once() {
     let (ns, sim) = setup("byo-watch").await;
     let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "1h"]);
-    let source = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some("src".into()),
-            labels: Some(BTreeMap::from([(
-                "appauth.hwcloud.dev/credentials-source".to_string(),
-                "true".to_string(),
-            )])),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([
-            (
-                "app_key".to_string(),
-                ByteString(b"byo-apig-key-01".to_vec()),
-            ),
-            (
-                "app_secret".to_string(),
-                ByteString(b"Byo-apig-secret_01".to_vec()),
-            ),
-        ])),
-        ..Default::default()
-    };
-    ns.secrets()
-        .create(&PostParams::default(), &source)
-        .await
-        .expect("source Secret");
+    let label = ("appauth.hwcloud.dev/credentials-source", "true");
+    create_source(
+        &ns,
+        "src",
+        "byo-apig-key-01",
+        "Byo-apig-secret_01",
+        &[label],
+    )
+    .await;
     ns.create(
         "byo",
         json!({"apig": {"instanceId": "gw1"}, "credentials": "FromSecret", "credentialsFrom": {"name": "src"}}),
