@@ -251,6 +251,49 @@ impl Reads {
     }
 }
 
+/// Annotations the operator itself writes on its objects, and kubectl's copy of the applied
+/// object (stripped from the cache).
+const OURS: [&str; 5] = [
+    crate::api::annotations::PENDING,
+    crate::api::annotations::APP_ID,
+    crate::api::annotations::API_ID,
+    crate::api::annotations::ROTATING,
+    "kubectl.kubernetes.io/last-applied-configuration",
+];
+
+/// Whether the object our write returned (`written`) carries a change someone else made since
+/// the version we read (`read`): a merge patch or a status apply lands on the newest version,
+/// so its answer can include a user's edit whose own watch event then finds nothing new.
+pub fn changed_by_others(
+    read: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    written: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> bool {
+    read.generation != written.generation
+        || read.deletion_timestamp != written.deletion_timestamp
+        || read.labels.as_ref().filter(|l| !l.is_empty())
+            != written.labels.as_ref().filter(|l| !l.is_empty())
+        || theirs(read) != theirs(written)
+}
+
+/// The annotations and finalizers of `m` that are not the operator's.
+fn theirs(
+    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> (Vec<(&String, &String)>, Vec<&String>) {
+    let annotations = m
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| !OURS.contains(&k.as_str()))
+        .collect();
+    let finalizers = m
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| f.as_str() != crate::api::CLEANUP_FINALIZER)
+        .collect();
+    (annotations, finalizers)
+}
+
 /// A resourceVersion as a number (the apiserver's are etcd revisions); anything else is never an
 /// echo.
 pub fn version_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
@@ -263,6 +306,60 @@ pub fn version_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectM
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_that_carries_someone_elses_change_is_not_an_echo() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        let annotations = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let read = ObjectMeta {
+            generation: Some(2),
+            annotations: annotations(&[("note", "a")]),
+            ..Default::default()
+        };
+        // Our own annotations and finalizer, and kubectl's copy, are not someone else's change.
+        let ours = ObjectMeta {
+            annotations: annotations(&[
+                ("note", "a"),
+                (crate::api::annotations::APP_ID, "x"),
+                (crate::api::annotations::PENDING, "p"),
+                ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
+            ]),
+            finalizers: Some(vec![crate::api::CLEANUP_FINALIZER.to_string()]),
+            ..read.clone()
+        };
+        assert!(!changed_by_others(&read, &ours));
+        let paused = ObjectMeta {
+            annotations: annotations(&[("note", "a"), (crate::api::annotations::PAUSED, "true")]),
+            ..read.clone()
+        };
+        let spec = ObjectMeta {
+            generation: Some(3),
+            ..read.clone()
+        };
+        let labelled = ObjectMeta {
+            labels: annotations(&[("team", "b")]),
+            ..read.clone()
+        };
+        let finalized = ObjectMeta {
+            finalizers: Some(vec!["other/keep".to_string()]),
+            ..read.clone()
+        };
+        for (what, written) in [
+            ("annotation", paused),
+            ("spec", spec),
+            ("label", labelled),
+            ("finalizer", finalized),
+        ] {
+            assert!(changed_by_others(&read, &written), "{what}");
+        }
+    }
 
     #[test]
     fn only_exact_versions_of_our_writes_are_echoes() {

@@ -194,7 +194,18 @@ impl Context {
     }
 
     /// Records the resourceVersion one of our writes produced.
-    pub fn note_written<K: kube::Resource>(&self, obj: &K) {
+    /// Records the version our write left one of our objects at (its watch event is an echo),
+    /// unless the answer shows a change by someone else since the version we read: then that
+    /// event must bring a reconcile like any other change.
+    pub fn note_written<K: kube::Resource>(&self, written: &K, read: &K) {
+        if !echo::changed_by_others(read.meta(), written.meta()) {
+            self.note_secret_written(written);
+        }
+    }
+
+    /// Records the version our apply left a Secret at. A concurrent edit needs no reconcile:
+    /// the apply reasserted our keys and others' keys survive it.
+    pub fn note_secret_written<K: kube::Resource>(&self, obj: &K) {
         let rv = echo::version_of(obj.meta());
         if let (Some(uid), true) = (obj.meta().uid.as_deref(), rv != 0) {
             self.own_writes.record(uid, rv);

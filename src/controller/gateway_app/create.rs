@@ -464,7 +464,7 @@ pub(super) async fn write_secret(
     let written = secrets(app, ctx)
         .patch(&name, &params, &Patch::Apply(&desired))
         .await?;
-    ctx.note_written(&written);
+    ctx.note_secret_written(&written);
     ctx.settled.secret_known(
         app.uid().as_deref().unwrap_or_default(),
         &name,

@@ -272,7 +272,7 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
                 &Patch::Merge(patch),
             )
             .await?;
-        ctx.note_written(&written);
+        ctx.note_written(&written, app);
     }
     ctx.succeeded(&uid);
     let next = match next_rotation(app, delivered.rotated.as_ref()) {
@@ -326,7 +326,7 @@ async fn write_status(
             &Patch::Apply(patch),
         )
         .await?;
-    ctx.note_written(&written);
+    ctx.note_written(&written, app);
     Ok(())
 }
 
@@ -353,7 +353,7 @@ async fn write_marker(app: &GatewayApp, ctx: &Context, name: &str) -> Result<Pen
             &Patch::Merge(patch),
         )
         .await?;
-    ctx.note_written(&written);
+    ctx.note_written(&written, app);
     Ok(marker)
 }
 

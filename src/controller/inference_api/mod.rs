@@ -182,7 +182,7 @@ async fn write_marker(api: &InferenceApi, ctx: &Context, name: &str) -> Result<P
             &Patch::Merge(patch),
         )
         .await?;
-    ctx.note_written(&written);
+    ctx.note_written(&written, api);
     Ok(marker)
 }
 
@@ -235,7 +235,7 @@ async fn ensure_api(
                 &Patch::Merge(patch),
             )
             .await?;
-        ctx.note_written(&updated);
+        ctx.note_written(&updated, api);
         let mut fresh = updated;
         fresh.status = Some(InferenceApiStatus {
             api_id: None,
@@ -410,7 +410,7 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
                 &Patch::Merge(patch),
             )
             .await?;
-        ctx.note_written(&written);
+        ctx.note_written(&written, api);
     }
     if bound.waiting.is_empty() {
         Ok(Action::requeue(ctx.resync()))
@@ -494,7 +494,7 @@ async fn write_connection_secret(
             &Patch::Apply(&secret),
         )
         .await?;
-    ctx.note_written(&written);
+    ctx.note_secret_written(&written);
     Ok(name.to_string())
 }
 
@@ -553,7 +553,7 @@ async fn write_status(
             &Patch::Apply(patch),
         )
         .await?;
-    ctx.note_written(&written);
+    ctx.note_written(&written, api);
     Ok(())
 }
 
