@@ -430,6 +430,29 @@ async fn create_source(ns: &Ns, name: &str, key: &str, secret: &str, labels: &[(
         .expect("source Secret");
 }
 
+/// Sets a new secret in the `credentialsFrom` Secret `source`; waits until the cloud app takes it
+/// and the operator delivers it in `target`.
+async fn rotate_source(ns: &Ns, sim: &Sim, source: &str, key: &str, secret: &str, target: &str) {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+    let patch = json!({"data": {"app_secret": encoded}});
+    ns.secrets()
+        .patch(source, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("rotate source");
+    wait::until(T, "the new source secret pushed to the cloud", || async {
+        credentials_work(&sim.url(), key, secret)
+            .await
+            .then_some(())
+    })
+    .await;
+    wait::until(T, "the new secret delivered", || async {
+        let s = ns.secret(target).await?;
+        (Ns::value(&s, "app_secret").as_deref() == Some(secret)).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn generated_and_from_secret_credentials_and_app_codes() {
     let (ns, sim) = setup("modes").await;
@@ -462,21 +485,14 @@ async fn generated_and_from_secret_credentials_and_app_codes() {
     ns.wait_ready("byo", T).await;
     assert!(credentials_work(&sim.url(), "byo-roma-key-1", "Byo-secret.0001").await);
     // A change of the source is pushed to the cloud.
-    let patch = json!({"data": {"app_secret": "QnlvLXNlY3JldC4wMDAy"}});
-    ns.secrets()
-        .patch("byo", &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .expect("rotate source");
-    wait::until(T, "source pushed", || async {
-        credentials_work(&sim.url(), "byo-roma-key-1", "Byo-secret.0002")
-            .await
-            .then_some(())
-    })
-    .await;
-    wait::until(T, "delivered", || async {
-        let s = ns.secret("byo-out").await?;
-        (Ns::value(&s, "app_secret").as_deref() == Some("Byo-secret.0002")).then_some(())
-    })
+    rotate_source(
+        &ns,
+        &sim,
+        "byo",
+        "byo-roma-key-1",
+        "Byo-secret.0002",
+        "byo-out",
+    )
     .await;
 }
 
@@ -502,21 +518,14 @@ async fn a_labelled_credentials_source_is_pushed_at_once() {
     .await;
     ns.wait_ready("byo", T).await;
     assert!(credentials_work(&sim.url(), "byo-apig-key-01", "Byo-apig-secret_01").await);
-    let patch = json!({"data": {"app_secret": "QnlvLWFwaWctc2VjcmV0XzAy"}});
-    ns.secrets()
-        .patch("src", &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .expect("rotate source");
-    wait::until(T, "the new source secret pushed to the cloud", || async {
-        credentials_work(&sim.url(), "byo-apig-key-01", "Byo-apig-secret_02")
-            .await
-            .then_some(())
-    })
-    .await;
-    wait::until(T, "the new secret delivered", || async {
-        let s = ns.secret("byo").await?;
-        (Ns::value(&s, "app_secret").as_deref() == Some("Byo-apig-secret_02")).then_some(())
-    })
+    rotate_source(
+        &ns,
+        &sim,
+        "src",
+        "byo-apig-key-01",
+        "Byo-apig-secret_02",
+        "byo",
+    )
     .await;
     assert_eq!(sim.handle.count("apig.create"), 1);
 }

@@ -40,7 +40,7 @@ where
 }
 
 /// `kubectl apply`'s copy of the whole applied object.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+pub(super) const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// One watch and its cache, and the consumers of its events.
 struct FanOut<K, D>
