@@ -345,6 +345,39 @@ fn value_sets() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// A user's helm (a release build) knows a default Kubernetes version, so the chart renders and
+/// lints with no `--kube-version` and no cluster; a helm built without its release flags says
+/// "Kubernetes v1.20.0" and refuses the chart's `kubeVersion`.
+#[test]
+fn helm_as_released_renders_and_lints_without_a_kube_version() {
+    let version = run(helm().args(["version", "--template", "{{.Version}}"]), None);
+    assert!(
+        version.ok && version.stdout.trim().starts_with("v3."),
+        "helm version: {} {}",
+        version.stdout,
+        version.stderr
+    );
+    let rendered = run(
+        helm()
+            .args(["template", "plain", "--namespace", "appauth-system"])
+            .arg(chart_dir()),
+        None,
+    );
+    assert!(
+        rendered.ok,
+        "helm template without --kube-version: {}",
+        rendered.stderr
+    );
+    assert!(kinds(&parse_yaml(&rendered.stdout)).contains("Deployment"));
+    let linted = run(helm().args(["lint", "--strict"]).arg(chart_dir()), None);
+    assert!(
+        linted.ok && linted.stdout.contains("0 chart(s) failed"),
+        "helm lint without --kube-version:\n{}\n{}",
+        linted.stdout,
+        linted.stderr
+    );
+}
+
 #[test]
 fn helm_lint_passes_for_every_value_set() {
     for (name, values) in value_sets() {

@@ -3,52 +3,31 @@
 //! Reconciling -> InProgress, Stalled -> Failed, a status behind metadata.generation ->
 //! InProgress, and a paused object (Reconciling and Stalled False) -> Current; for both kinds.
 //!
-//! kstatus is the small Go program in tools/kstatus, built from the Go module proxy by
-//! `cargo xtask testbin` into APPAUTH_TESTBIN; when that directory has no kstatus (a cache from
-//! before it was added), the test builds it from tools/kstatus with the local Go toolchain.
+//! kstatus is the small Go program in tools/kstatus, built from its pinned module by
+//! `cargo xtask testbin` into APPAUTH_TESTBIN.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use common::states::{capture, condition};
 use serde_json::{Value, json};
 
 fn kstatus_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(dir) = std::env::var("APPAUTH_TESTBIN") {
-            let bin = PathBuf::from(dir).join("kstatus");
-            if bin.is_file() {
-                return bin;
-            }
-        }
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/kstatus");
-        let bin = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kstatus");
-        let out = Command::new("go")
-            .args(["build", "-trimpath", "-o"])
-            .arg(&bin)
-            .arg(".")
-            .current_dir(&src)
-            .env("GOTOOLCHAIN", "local")
-            .env("CGO_ENABLED", "0")
-            .env("GOFLAGS", "-buildvcs=false")
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "no kstatus in APPAUTH_TESTBIN and no Go toolchain to build tools/kstatus: {e}"
-                )
-            });
-        assert!(
-            out.status.success(),
-            "go build tools/kstatus: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
-    .clone()
+    let dir = std::env::var("APPAUTH_TESTBIN").unwrap_or_else(|_| {
+        panic!(
+            "APPAUTH_TESTBIN is not set: run `cargo xtask test`, or set \
+             APPAUTH_TESTBIN=$(cargo xtask testbin) (the directory with kstatus)"
+        )
+    });
+    let bin = PathBuf::from(dir).join("kstatus");
+    assert!(
+        bin.is_file(),
+        "{} is missing (`cargo xtask testbin` builds it from tools/kstatus)",
+        bin.display()
+    );
+    bin
 }
 
 /// kstatus' verdict on one object: (status, message).

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Conformance of the Huawei Cloud simulator with the OFFICIAL Huawei Cloud Python SDKs (SPEC §9).
+# Conformance of the Huawei Cloud simulator with the OFFICIAL Huawei Cloud Python SDKs.
 #
-# Creates (once, then reused) a venv keyed by a hash of tests/sdk/requirements.txt under
-# ${APPAUTH_CACHE:-$HOME/.cache/appauth-operator}/venv-<hash>, installs the pinned SDKs and
-# pytest from PyPI, then runs `pytest -q tests/sdk` from the repo root against the simulator
+# Creates (once, then reused) a venv keyed by a hash of tests/sdk/requirements.lock under
+# ${APPAUTH_CACHE:-$HOME/.cache/appauth-operator}/venv-<hash>, installs exactly the locked SDKs,
+# pytest and their dependencies from PyPI (every file checked against its hash in the lock),
+# then runs `pytest -q tests/sdk` from the repo root against the simulator
 # binary named by HWCLOUD_SIM_BIN (default target/debug/hwcloud-sim; the caller builds it with
 # `cargo build -p hwcloud-sim` first).
 #
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-REQ="$ROOT/tests/sdk/requirements.txt"
+REQ="$ROOT/tests/sdk/requirements.lock"
 CACHE_ROOT=${APPAUTH_CACHE:-$HOME/.cache/appauth-operator}
 PYTHON_BOOT=${PYTHON:-python3}
 log() { echo "sdk-tests: $*" >&2; }
@@ -35,8 +36,11 @@ ensure_venv() {
   rm -rf "$tmp"
   log "creating venv $VENV (from $REQ)"
   "$PYTHON_BOOT" -m venv "$tmp" >&2
-  "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 || true
-  "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ" >&2
+  # --require-hashes: a package missing from the lock, or a file whose hash differs, fails the
+  # install instead of resolving something new. The venv's own pip is used as it comes (no
+  # upgrade: that would resolve the newest pip at build time).
+  "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+    -r "$REQ" >&2
   touch "$tmp/.done"
   # venvs record their absolute path in scripts; python -m works regardless, and we only use
   # "$VENV/bin/python -m ...". Rename; if another caller won the race, keep theirs.

@@ -1,6 +1,8 @@
 //! Dev tasks: the local control plane, the demo, the whole test suite and the benchmark.
 
 mod bench;
+mod prereq;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -17,8 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Build (once, cached in ~/.cache/appauth-operator) kube-apiserver, kube-controller-manager,
-    /// kubectl, etcd and helm from the Go module proxy; prints the bin directory.
+    /// Build (once per version, cached in ~/.cache/appauth-operator) kube-apiserver,
+    /// kube-controller-manager, kubectl, etcd, helm and kstatus from the modules under tools/;
+    /// prints the directory that holds them.
     Testbin,
     /// Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the CRDs.
     Up {
@@ -36,7 +39,7 @@ enum Task {
         #[arg(long, default_value_os_t = default_state_dir())]
         dir: PathBuf,
     },
-    /// Benchmark (SPEC §10) on a fresh local control plane with release builds; prints a table.
+    /// Benchmark on a fresh local control plane with release builds; prints a table.
     Bench {
         /// Numbers of GatewayApps applied at once (comma-separated).
         #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize])]
@@ -61,7 +64,7 @@ enum Task {
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         app_id_annotation: bool,
     },
-    /// The long reliability run (issue 7): the chaos, crash, control-plane-fault and hostile-spec
+    /// The long reliability run: the chaos, crash, control-plane-fault and hostile-spec
     /// suites at full size, and the fuzz targets for longer, on a fresh control plane.
     Chaos {
         /// GatewayApps per chaos burst (with and without duplicate names).
@@ -107,6 +110,12 @@ fn main() -> ExitCode {
 }
 
 fn run(task: Task) -> Result<()> {
+    if !matches!(task, Task::Down { .. }) {
+        let tools_cached = std::fs::read_dir(cache_dir().join("testbin"))
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        prereq::check(&prereq::observe(&root(), &cache_dir(), tools_cached))?;
+    }
     match task {
         Task::Testbin => {
             println!("{}", testbin()?.display());
@@ -206,22 +215,9 @@ fn check(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Builds the control-plane binaries if needed and returns their directory.
+/// Builds the Go tools that are not cached yet and returns the directory holding them all.
 fn testbin() -> Result<PathBuf> {
-    let out = Command::new(script("build-testbin.sh"))
-        .env("APPAUTH_CACHE", cache_dir())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("running build-testbin.sh")?;
-    if !out.status.success() {
-        bail!("building the control-plane binaries failed: {}", out.status);
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let bin = stdout
-        .lines()
-        .last()
-        .context("build-testbin.sh printed no bin directory")?;
-    Ok(PathBuf::from(bin.trim()))
+    tools::build_all(&root(), &cache_dir())
 }
 
 fn up(dir: &Path) -> Result<PathBuf> {
@@ -292,14 +288,8 @@ fn free_port() -> Result<u16> {
 /// The whole thing on this machine: control plane, simulator, operator, examples.
 fn demo(dir: &Path) -> Result<()> {
     let bin = up(dir)?;
-    check(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "appauth-operator",
-        "-p",
-        "hwcloud-sim",
-    ]))?;
+    eprintln!("xtask: building the operator and the simulator");
+    check(cargo_locked("build").args(["-p", "appauth-operator", "-p", "hwcloud-sim"]))?;
     let target = root().join("target/debug");
     let sim_port = free_port()?;
     let sim_url = format!("http://127.0.0.1:{sim_port}");
@@ -397,8 +387,7 @@ fn demo(dir: &Path) -> Result<()> {
 fn bench_cmd(opts: &bench::Options) -> Result<()> {
     let dir = cache_dir().join("bench");
     up(&dir)?;
-    let built = check(cargo().args([
-        "build",
+    let built = check(cargo_locked("build").args([
         "--release",
         "--quiet",
         "-p",
@@ -414,18 +403,21 @@ fn bench_cmd(opts: &bench::Options) -> Result<()> {
     result.and(stopped)
 }
 
-fn cargo() -> Command {
+/// `cargo SUBCOMMAND --locked`: a Cargo.lock that does not match the manifests fails the run
+/// instead of resolving new versions.
+fn cargo_locked(subcommand: &str) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(root());
+    cmd.current_dir(root()).args([subcommand, "--locked"]);
     cmd
 }
 
-/// Runs `f`, and records how long it took under `step`.
+/// Runs `f`, saying when it starts, and records how long it took under `step`.
 fn timed<T>(
     timings: &mut Vec<(&'static str, std::time::Duration)>,
     step: &'static str,
     f: impl FnOnce() -> T,
 ) -> T {
+    eprintln!("xtask: {step}...");
     let started = std::time::Instant::now();
     let out = f();
     timings.push((step, started.elapsed()));
@@ -449,9 +441,8 @@ fn run_tests(args: &[String], env: &[(&str, String)], sdk: bool) -> Result<()> {
     let result = timed(&mut timings, "control plane start", || up(&dir)).and_then(|_| {
         let rust = timed(&mut timings, "Rust build and tests", || {
             check(
-                cargo()
+                cargo_locked("test")
                     .args([
-                        "test",
                         "--workspace",
                         "--no-fail-fast",
                         "--features",
@@ -469,7 +460,7 @@ fn run_tests(args: &[String], env: &[(&str, String)], sdk: bool) -> Result<()> {
             return rust;
         }
         let sdk = timed(&mut timings, "SDK conformance (venv cached)", || {
-            check(cargo().args(["build", "--quiet", "-p", "hwcloud-sim"])).and_then(|_| {
+            check(cargo_locked("build").args(["--quiet", "-p", "hwcloud-sim"])).and_then(|_| {
                 check(
                     Command::new(script("sdk-tests.sh"))
                         .current_dir(root())

@@ -1,5 +1,5 @@
 -- Argo CD health check for appauth.hwcloud.dev/GatewayApp (Argo CD runs it with Lua 5.1 semantics;
--- `obj` is the live object). Mapping of the operator's conditions (SPEC §5, §8):
+-- `obj` is the live object). Mapping of the operator's conditions:
 --   no status yet, or status.observedGeneration behind metadata.generation  -> Progressing
 --   Synced=False with reason Paused (annotation appauth.hwcloud.dev/paused) -> Suspended
 --   Stalled=True (a terminal error: the spec or a referenced object must change) -> Degraded
