@@ -407,3 +407,69 @@ async fn crash_after_the_api_create_and_kill_9_during_binding_leave_one_api_each
         );
     }
 }
+
+/// A bound app that is not Ready for a moment (its drift reads fail) keeps its authorization:
+/// unbinding it would cut its callers off during a brief outage. It is unbound only when its
+/// ref leaves appRefs.
+#[tokio::test]
+async fn a_bound_app_briefly_not_ready_stays_bound() {
+    let (ns, sim) = setup("brief-outage").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "2s"]);
+    ns.create("a", json!({"modelarts": {}})).await;
+    let a = app_id(&ns, "a").await;
+    create_api(
+        &ns,
+        "fraud",
+        json!({"serviceId": SVC, "appRefs": [{"name": "a"}]}),
+    )
+    .await;
+    let api = wait_api(&ns, "fraud", "Ready with a bound", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let api_id = api.status.expect("status").api_id.expect("apiId");
+    assert_eq!(sim_bound(&sim, &api_id), vec![a.clone()]);
+
+    sim.handle
+        .add_fault(hwcloud_sim::FaultSpec::new("modelarts", "show").status(503))
+        .expect("fault");
+    ns.wait_reason("a", "CloudUnavailable", T).await;
+    // Two more passes over the API's bindings while the app is not Ready: the first one after
+    // the change has finished once the second begins.
+    let seen = sim.handle.count("modelarts.list_bindings");
+    wait::until(T, "the API reconciled twice since", || async {
+        (sim.handle.count("modelarts.list_bindings") >= seen + 2).then_some(())
+    })
+    .await;
+    let app = ns.get("a").await.expect("a");
+    assert_eq!(
+        Ns::ready(&app).map(|r| r.0).as_deref(),
+        Some("False"),
+        "still not Ready"
+    );
+    assert_eq!(
+        sim_bound(&sim, &api_id),
+        vec![a.clone()],
+        "unbound by an outage"
+    );
+    assert_eq!(sim.handle.count("modelarts.unbind"), 0);
+    let api = apis(&ns).get("fraud").await.expect("api");
+    assert_eq!(bound_names(&api), vec!["a"], "still authorized in status");
+
+    sim.handle.clear_faults();
+    ns.wait_ready("a", T).await;
+    assert_eq!(sim_bound(&sim, &api_id), vec![a.clone()]);
+    // Leaving appRefs is what unbinds it.
+    apis(&ns)
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"appRefs": []}})),
+        )
+        .await
+        .expect("drop a");
+    wait::until(T, "a unbound", || async {
+        sim_bound(&sim, &api_id).is_empty().then_some(())
+    })
+    .await;
+}

@@ -98,7 +98,7 @@ where
             let name = obj.meta().name.clone().unwrap_or_default();
             let namespace = obj.meta().namespace.clone().unwrap_or_default();
             tracing::info!(object = %name, %namespace, reason = reason.as_str(), "reconcile failed: {message}");
-            if reason.is_terminal() {
+            if reason.warns() {
                 ctx.event(
                     &obj.object_ref(&()),
                     EventType::Warning,

@@ -19,6 +19,8 @@ pub enum Reason {
     WaitingForApps,
     Paused,
     Deleting,
+    /// A secret reset was refused or failed; the credentials delivered before still work.
+    RotationFailed,
 }
 
 impl Reason {
@@ -38,7 +40,19 @@ impl Reason {
             Self::WaitingForApps => "WaitingForApps",
             Self::Paused => "Paused",
             Self::Deleting => "Deleting",
+            Self::RotationFailed => "RotationFailed",
         }
+    }
+
+    /// A failure that leaves working credentials in place: Ready keeps its value, Synced says
+    /// what failed.
+    pub fn keeps_ready(self) -> bool {
+        matches!(self, Self::RotationFailed)
+    }
+
+    /// Failures that get a Warning Event (besides the status).
+    pub fn warns(self) -> bool {
+        self.is_terminal() || self.keeps_ready()
     }
 
     /// Terminal: retrying cannot help until the spec (or a referenced object) changes.
@@ -155,19 +169,32 @@ pub fn conditions(
         ));
     } else {
         let terminal = !outcome.ready && outcome.reason.is_terminal();
-        out.push(condition(
-            "Ready",
-            outcome.ready,
-            outcome.reason,
-            &outcome.message,
-            generation,
-            now,
-        ));
+        let kept_ready = old("Ready")
+            .filter(|r| !outcome.ready && outcome.reason.keeps_ready() && r.status == "True");
+        match kept_ready {
+            Some(ready) => out.push(Condition {
+                observed_generation: generation,
+                ..ready.clone()
+            }),
+            None => out.push(condition(
+                "Ready",
+                outcome.ready,
+                outcome.reason,
+                &outcome.message,
+                generation,
+                now,
+            )),
+        }
+        let synced_message = if kept_ready.is_some() {
+            outcome.message.as_str()
+        } else {
+            ""
+        };
         out.push(condition(
             "Synced",
-            outcome.ready || !terminal,
+            (outcome.ready || !terminal) && kept_ready.is_none(),
             outcome.reason,
-            "",
+            synced_message,
             generation,
             now,
         ));
@@ -306,5 +333,40 @@ mod tests {
             ),
             ("False", "Paused")
         );
+    }
+
+    /// A refused rotation: the delivered credentials still work, so Ready stays True (with its
+    /// transition time); Synced says what failed and Reconciling that it is retried. Before the
+    /// app was ever Ready, the same reason is an ordinary not-Ready failure.
+    #[test]
+    fn a_failed_rotation_keeps_ready_and_unsyncs() {
+        let ready = conditions(&[], &Outcome::available("ok"), Some(1), "t1");
+        let failed = Outcome::failed(Reason::RotationFailed, "reset refused: 403");
+        // (previous conditions, case, (Ready, Synced, Reconciling, Stalled))
+        type Case<'a> = (
+            &'a [Condition],
+            &'a str,
+            (&'a str, &'a str, &'a str, &'a str),
+        );
+        let cases: [Case; 2] = [
+            (&ready, "after Ready", ("True", "False", "True", "False")),
+            (&[], "never Ready", ("False", "True", "True", "False")),
+        ];
+        for (previous, name, want) in cases {
+            let cs = conditions(previous, &failed, Some(2), "t2");
+            let got = (
+                find(&cs, "Ready").status.as_str(),
+                find(&cs, "Synced").status.as_str(),
+                find(&cs, "Reconciling").status.as_str(),
+                find(&cs, "Stalled").status.as_str(),
+            );
+            assert_eq!(got, want, "{name}");
+            assert_eq!(find(&cs, "Ready").observed_generation, Some(2), "{name}");
+        }
+        let cs = conditions(&ready, &failed, Some(2), "t2");
+        assert_eq!(find(&cs, "Ready").last_transition_time, "t1");
+        assert_eq!(find(&cs, "Synced").reason, "RotationFailed");
+        assert_eq!(find(&cs, "Synced").message, "reset refused: 403");
+        assert!(Reason::RotationFailed.warns() && !Reason::RotationFailed.is_terminal());
     }
 }

@@ -68,7 +68,7 @@ pub(super) async fn chosen_credentials(
                 app_secret: creds.1.clone(),
                 app_code: None,
             };
-            write_secret(app, ctx, &staged, None).await?;
+            write_secret(app, ctx, &staged, SecretWrite::default()).await?;
             Ok(Some(creds))
         }
     }
@@ -317,6 +317,16 @@ pub(super) async fn create_or_recover(
     }
 }
 
+/// How a Secret write goes about it.
+#[derive(Default)]
+pub(super) struct SecretWrite<'a> {
+    /// The Secret as this reconcile read it earlier (saves a read); if it was absent then, the
+    /// apply does not force, so a Secret someone else created meanwhile is not taken over.
+    pub read_before: Option<Option<Secret>>,
+    /// Marks the Secret as holding this rotation attempt's new secret.
+    pub rotation_attempt: Option<&'a str>,
+}
+
 /// Steps (3) for a new or recovered app: credentials into the Secret.
 /// The app's key, secret, id (and AppCode when asked for) into the Secret; returns its name.
 pub(super) async fn deliver_credentials(
@@ -326,7 +336,7 @@ pub(super) async fn deliver_credentials(
     target: &Target,
     cloud: &CloudApp,
     secret: SecretString,
-    read_before: Option<Option<Secret>>,
+    how: SecretWrite<'_>,
 ) -> Result<String> {
     let key = cloud.key.clone().ok_or_else(|| {
         Error::failed(
@@ -348,7 +358,7 @@ pub(super) async fn deliver_credentials(
         app_secret: secret,
         app_code,
     };
-    write_secret(app, ctx, &creds, read_before).await
+    write_secret(app, ctx, &creds, how).await
 }
 
 pub(super) async fn deliver_new(
@@ -364,8 +374,19 @@ pub(super) async fn deliver_new(
         Some(s) => s,
         None => obtain_secret(app, ctx, client, target, &cloud).await?,
     };
-    let secret_name =
-        deliver_credentials(app, ctx, client, target, &cloud, secret, read_before).await?;
+    let secret_name = deliver_credentials(
+        app,
+        ctx,
+        client,
+        target,
+        &cloud,
+        secret,
+        SecretWrite {
+            read_before,
+            rotation_attempt: None,
+        },
+    )
+    .await?;
     crate::failpoint("after-secret");
     ctx.last_read.mark(&app.uid().unwrap_or_default());
     crate::failpoint("before-status");
@@ -431,16 +452,14 @@ pub(super) async fn obtain_secret(
 }
 
 /// Server-side applies the Secret, refusing to touch one that is not ours. Returns its name.
-/// `read_before`: the Secret as this reconcile read it earlier (saves a read); if it was absent
-/// then, the apply does not force, so a Secret someone else created meanwhile is not taken over.
 pub(super) async fn write_secret(
     app: &GatewayApp,
     ctx: &Context,
     creds: &secret_step::Credentials,
-    read_before: Option<Option<Secret>>,
+    how: SecretWrite<'_>,
 ) -> Result<String> {
     let name = secret_step::secret_name(app);
-    let (existing, force) = match read_before {
+    let (existing, force) = match how.read_before {
         Some(existing) => {
             let force = existing.is_some();
             (existing, force)
@@ -458,7 +477,14 @@ pub(super) async fn write_secret(
             format!("Secret {name} exists and is not managed by this GatewayApp"),
         ));
     }
-    let desired = secret_step::desired(app, creds);
+    let mut desired = secret_step::desired(app, creds);
+    if let Some(attempt) = how.rotation_attempt {
+        desired
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(ROTATION_ATTEMPT.to_string(), attempt.to_string());
+    }
     let mut params = PatchParams::apply(FIELD_MANAGER);
     params.force = force;
     let written = secrets(app, ctx)

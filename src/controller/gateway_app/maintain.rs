@@ -38,9 +38,9 @@ pub(super) async fn maintain(
     if resuming_rotation || rotation.is_some() {
         if target.can_reset() {
             let cause = rotation.unwrap_or_default();
-            return rotate(app, ctx, client, target, app_id, resuming_rotation, cause).await;
+            return rotate(app, ctx, client, target, app_id, existing.as_ref(), cause).await;
         }
-        warn_rotation_unsupported(app, ctx, target).await;
+        warn_rotation_unsupported(app, ctx, target, &rotation.unwrap_or_default()).await;
     }
     if let Some((key, value)) = from_secret_changed(app, ctx, existing.as_ref()).await? {
         return push_source(app, ctx, client, target, app_id, &key, &value).await;
@@ -99,7 +99,16 @@ pub(super) async fn maintain(
         Some(s) => s,
         None => obtain_secret(app, ctx, client, target, &cloud).await?,
     };
-    let written = deliver_credentials(app, ctx, client, target, &cloud, secret, None).await?;
+    let written = deliver_credentials(
+        app,
+        ctx,
+        client,
+        target,
+        &cloud,
+        secret,
+        SecretWrite::default(),
+    )
+    .await?;
     cleanup_old_secret(app, ctx, &written).await?;
     Ok(Delivered {
         app_id: app_id.to_string(),
@@ -202,7 +211,7 @@ pub(super) async fn push_source(
         app_secret: value.clone(),
         app_code: None,
     };
-    let written = write_secret(app, ctx, &creds, None).await?;
+    let written = write_secret(app, ctx, &creds, SecretWrite::default()).await?;
     let source = app
         .spec
         .credentials_from

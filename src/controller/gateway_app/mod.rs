@@ -275,7 +275,9 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         ctx.note_written(&written, app);
     }
     ctx.succeeded(&uid);
-    let next = match next_rotation(app, delivered.rotated.as_ref()) {
+    // A service that cannot reset has no rotation to schedule (it warns at its resyncs).
+    let rotation_at = next_rotation(app, delivered.rotated.as_ref()).filter(|_| target.can_reset());
+    let next = match rotation_at {
         Some(at) => ctx.resync().min(
             (at - Utc::now())
                 .to_std()

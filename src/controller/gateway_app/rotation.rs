@@ -2,10 +2,12 @@
 
 use super::*;
 
-/// Why a rotation is due: a new rotate-annotation token, or the interval elapsing.
+/// Why a rotation is due: a new rotate-annotation token, or the interval elapsing (the how
+/// many-th interval since the last rotation or creation).
 #[derive(Debug, Clone, Default)]
 pub(super) struct RotationCause {
     token: Option<String>,
+    period: Option<i64>,
 }
 
 pub(super) fn rotation_due(app: &GatewayApp, now: chrono::DateTime<Utc>) -> Option<RotationCause> {
@@ -15,11 +17,15 @@ pub(super) fn rotation_due(app: &GatewayApp, now: chrono::DateTime<Utc>) -> Opti
     {
         return Some(RotationCause {
             token: Some(token.clone()),
+            period: None,
         });
     }
-    next_rotation(app, None)
-        .filter(|at| *at <= now)
-        .map(|_| RotationCause { token: None })
+    let (since, interval) = interval_since(app, None)?;
+    let elapsed = now - since;
+    (elapsed >= interval).then(|| RotationCause {
+        token: None,
+        period: Some(elapsed.num_seconds() / interval.num_seconds().max(1)),
+    })
 }
 
 /// When the interval next elapses: from the last rotation, or from creation.
@@ -27,6 +33,15 @@ pub(super) fn next_rotation(
     app: &GatewayApp,
     just_rotated: Option<&RotationStatus>,
 ) -> Option<chrono::DateTime<Utc>> {
+    let (since, interval) = interval_since(app, just_rotated)?;
+    Some(since + interval)
+}
+
+/// The rotation interval and the time it counts from.
+fn interval_since(
+    app: &GatewayApp,
+    just_rotated: Option<&RotationStatus>,
+) -> Option<(chrono::DateTime<Utc>, chrono::Duration)> {
     let interval = humantime::parse_duration(&app.spec.rotation.as_ref()?.interval).ok()?;
     let last = just_rotated
         .cloned()
@@ -44,16 +59,22 @@ pub(super) fn next_rotation(
                 .as_ref()
                 .and_then(|t| chrono::DateTime::from_timestamp(t.0.as_second(), 0))
         })?;
-    Some(since + chrono::Duration::from_std(interval).ok()?)
+    Some((since, chrono::Duration::from_std(interval).ok()?))
 }
 
-pub(super) async fn warn_rotation_unsupported(app: &GatewayApp, ctx: &Context, target: &Target) {
-    let token = app
-        .annotations()
-        .get(annotations::ROTATE)
-        .cloned()
-        .unwrap_or_default();
-    let key = format!("rotation-warned:{}:{token}", app.uid().unwrap_or_default());
+/// A service without a reset: one Warning Event per rotate token, or per elapsed interval.
+pub(super) async fn warn_rotation_unsupported(
+    app: &GatewayApp,
+    ctx: &Context,
+    target: &Target,
+    cause: &RotationCause,
+) {
+    let which = match (&cause.token, cause.period) {
+        (Some(token), _) => format!("token:{token}"),
+        (None, Some(period)) => format!("interval:{period}"),
+        (None, None) => "interval".to_string(),
+    };
+    let key = format!("rotation-warned:{}:{which}", app.uid().unwrap_or_default());
     let first = ctx.last_read.mark(&key);
     if first {
         let note = format!(
@@ -71,18 +92,58 @@ pub(super) async fn warn_rotation_unsupported(app: &GatewayApp, ctx: &Context, t
     }
 }
 
-/// Resets the secret, writes the Secret, and only then records the rotation. A crash between
-/// the reset and the Secret write leaves the rotating annotation: the next attempt reads the
-/// secret back instead of resetting again.
+/// Annotation on the credentials Secret: the rotation attempt whose new secret it holds.
+pub(super) const ROTATION_ATTEMPT: &str = "appauth.hwcloud.dev/rotation-attempt";
+
+/// What a rotation that was begun (annotation `rotating` set) still needs, from the secret the
+/// cloud has now, the one the Secret holds, and whether the Secret was written for this attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Resume {
+    /// The cloud's secret is still the delivered one: the reset never took effect.
+    Reset,
+    /// The cloud has a new secret the Secret does not hold yet.
+    Deliver,
+    /// The Secret already holds the new secret: only the record is missing.
+    Record,
+}
+
+pub(super) fn resume_step(
+    cloud: &str,
+    delivered: Option<&str>,
+    written_for_attempt: bool,
+) -> Resume {
+    match delivered {
+        Some(d) if d != cloud => Resume::Deliver,
+        Some(_) if written_for_attempt => Resume::Record,
+        // Same secret, or nothing to compare with: a new secret is still owed.
+        _ => Resume::Reset,
+    }
+}
+
+/// A refused or failed reset: the credentials delivered before still work.
+fn rotation_failed(e: crate::cloud::CloudError) -> Error {
+    Error::Failed {
+        reason: Reason::RotationFailed,
+        message: format!("the secret reset failed and is retried: {e}"),
+        retry_after: e.retry_after(),
+        on_change_only: false,
+    }
+}
+
+/// Resets the secret, writes the Secret, and only then records the rotation. The attempt is
+/// named in annotation `rotating` before the reset is sent; a later pass that finds it reads
+/// the cloud's secret back and compares it with the Secret before doing anything, so a reset
+/// that was refused, never sent or of unknown outcome is neither recorded nor repeated blindly.
 pub(super) async fn rotate(
     app: &GatewayApp,
     ctx: &Context,
     client: &CloudClient,
     target: &Target,
     app_id: &str,
-    resuming: bool,
+    existing: Option<&Secret>,
     cause: RotationCause,
 ) -> Result<Delivered> {
+    use crate::cloud::ExposeSecret;
     let cloud = match target.show(client, app_id).await {
         Ok(c) => c,
         Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
@@ -94,46 +155,98 @@ pub(super) async fn rotate(
             "the rotated secret cannot be read back",
         )
     };
-    let secret = if resuming {
-        target
+    let begun = app.annotations().get(annotations::ROTATING).cloned();
+    let attempt = begun.clone().unwrap_or_else(|| {
+        let cause = cause.token.as_deref().unwrap_or("interval");
+        format!("{cause}@{}", Utc::now().timestamp())
+    });
+    let mut new_secret = None;
+    if begun.is_some() {
+        let now = target
             .read_secret(client, &cloud)
             .await
             .map_err(Error::cloud)?
-            .ok_or_else(unreadable)?
+            .ok_or_else(unreadable)?;
+        let delivered = existing.and_then(|s| secret_step::read_credentials(app, s));
+        let written_for_attempt =
+            existing.is_some_and(|s| s.annotations().get(ROTATION_ATTEMPT) == Some(&attempt));
+        match resume_step(
+            now.expose_secret(),
+            delivered.as_ref().map(|(_, v)| v.expose_secret()),
+            written_for_attempt,
+        ) {
+            Resume::Deliver => new_secret = Some(now),
+            Resume::Record => {
+                let secret_name = secret_step::secret_name(app);
+                return Ok(record(app, ctx, app_id, cloud.name, secret_name).await);
+            }
+            Resume::Reset => {}
+        }
     } else {
-        let marker = cause.token.clone().unwrap_or_else(|| "interval".into());
-        let patch = json!({"metadata": {"annotations": {annotations::ROTATING: marker}}});
-        api(app, ctx)
+        let patch = json!({"metadata": {"annotations": {annotations::ROTATING: attempt}}});
+        let written = api(app, ctx)
             .patch(
                 &app.name_any(),
                 &PatchParams::default(),
                 &Patch::Merge(patch),
             )
             .await?;
-        let chosen = (app.spec.credentials == CredentialsMode::Generated)
-            .then(|| SecretString::from(format!("s{}", random_token(39))));
-        let reset = target
-            .reset_secret(client, &cloud, chosen.as_ref())
-            .await
-            .map_err(Error::cloud)?;
-        crate::failpoint("after-reset");
-        match reset.or(chosen) {
-            Some(s) => s,
-            None => target
-                .read_secret(client, &cloud)
+        ctx.note_written(&written, app);
+    }
+    let secret = match new_secret {
+        Some(s) => s,
+        None => {
+            crate::failpoint("before-reset");
+            let chosen = (app.spec.credentials == CredentialsMode::Generated)
+                .then(|| SecretString::from(format!("s{}", random_token(39))));
+            let reset = target
+                .reset_secret(client, &cloud, chosen.as_ref())
                 .await
-                .map_err(Error::cloud)?
-                .ok_or_else(unreadable)?,
+                .map_err(rotation_failed)?;
+            crate::failpoint("after-reset");
+            match reset.or(chosen) {
+                Some(s) => s,
+                None => target
+                    .read_secret(client, &cloud)
+                    .await
+                    .map_err(Error::cloud)?
+                    .ok_or_else(unreadable)?,
+            }
         }
     };
-    let written = deliver_credentials(app, ctx, client, target, &cloud, secret, None).await?;
+    let written = deliver_credentials(
+        app,
+        ctx,
+        client,
+        target,
+        &cloud,
+        secret,
+        SecretWrite {
+            read_before: None,
+            rotation_attempt: Some(&attempt),
+        },
+    )
+    .await?;
+    Ok(record(app, ctx, app_id, cloud.name, written).await)
+}
+
+/// The rotation is done (the cloud's secret changed and the Secret holds it): say so, and hand
+/// the record to the status write.
+async fn record(
+    app: &GatewayApp,
+    ctx: &Context,
+    app_id: &str,
+    app_name: String,
+    secret_name: String,
+) -> Delivered {
     let token = app
         .annotations()
         .get(annotations::ROTATE)
         .cloned()
         .or(status(app).rotation.and_then(|r| r.last_token));
-    let note =
-        format!("the secret of app {app_id} was rotated; consumers must reload Secret {written}");
+    let note = format!(
+        "the secret of app {app_id} was rotated; consumers must reload Secret {secret_name}"
+    );
     ctx.event(
         &app.object_ref(&()),
         EventType::Normal,
@@ -143,13 +256,69 @@ pub(super) async fn rotate(
     )
     .await;
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    Ok(Delivered {
+    Delivered {
         app_id: app_id.to_string(),
-        app_name: cloud.name,
-        secret_name: written,
+        app_name,
+        secret_name,
         rotated: Some(RotationStatus {
             last_token: token,
             last_time: Some(now),
         }),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_begun_rotation_resumes_from_what_can_be_read() {
+        let cases = [
+            (
+                "reset refused or never sent",
+                "old",
+                Some("old"),
+                false,
+                Resume::Reset,
+            ),
+            (
+                "reset landed, Secret not written",
+                "new",
+                Some("old"),
+                false,
+                Resume::Deliver,
+            ),
+            (
+                "reset landed, Secret written",
+                "new",
+                Some("new"),
+                true,
+                Resume::Record,
+            ),
+            (
+                "Secret edited to the new value by hand",
+                "new",
+                Some("new"),
+                false,
+                Resume::Reset,
+            ),
+            (
+                "no Secret to compare with",
+                "new",
+                None,
+                false,
+                Resume::Reset,
+            ),
+            (
+                "an older attempt's mark, new secret",
+                "new",
+                Some("old"),
+                true,
+                Resume::Deliver,
+            ),
+        ];
+        for (name, cloud, delivered, marked, want) in cases {
+            assert_eq!(resume_step(cloud, delivered, marked), want, "{name}");
+        }
+    }
 }

@@ -17,6 +17,10 @@ pub(super) struct Ref {
     pub name: String,
     /// The app id when the GatewayApp is Ready and not being deleted.
     pub app_id: Option<String>,
+    /// The app id the GatewayApp holds, Ready or not, unless it is being deleted: a binding
+    /// it already has is kept through a brief outage (an app that is not Ready for a moment
+    /// still works; unbinding it would cut off its callers).
+    pub held_id: Option<String>,
     /// Why it cannot be bound yet.
     pub waiting: Option<String>,
 }
@@ -46,6 +50,7 @@ pub(super) fn resolve_refs(
             out.push(Ref {
                 name: r.name.clone(),
                 app_id: None,
+                held_id: None,
                 waiting: Some(format!("{}: GatewayApp not found", r.name)),
             });
             continue;
@@ -80,25 +85,51 @@ pub(super) fn resolve_refs(
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True");
         let deleting = app.metadata.deletion_timestamp.is_some();
+        let held_id = st.app_id.clone().filter(|id| !deleting && !id.is_empty());
         match (st.app_id.filter(|_| ready && !deleting), deleting) {
             (Some(id), _) => out.push(Ref {
                 name: r.name.clone(),
                 app_id: Some(id),
+                held_id,
                 waiting: None,
             }),
             (None, true) => out.push(Ref {
                 name: r.name.clone(),
                 app_id: None,
+                held_id,
                 waiting: Some(format!("{}: being deleted", r.name)),
             }),
             (None, false) => out.push(Ref {
                 name: r.name.clone(),
                 app_id: None,
+                held_id,
                 waiting: Some(format!("{}: not Ready", r.name)),
             }),
         }
     }
     Ok(out)
+}
+
+/// What to bind and unbind, from the cloud's current bindings: Ready apps are bound; a binding
+/// is removed only when no ref holds its app any more (the ref left appRefs, the GatewayApp was
+/// deleted or is being deleted, or its app was replaced by another id). Pure.
+pub(super) fn plan(refs: &[Ref], current: &BTreeSet<String>) -> (Vec<String>, Vec<String>) {
+    let held: BTreeSet<&str> = refs
+        .iter()
+        .filter_map(|r| r.app_id.as_deref().or(r.held_id.as_deref()))
+        .collect();
+    let to_unbind = current
+        .iter()
+        .filter(|id| !held.contains(id.as_str()))
+        .cloned()
+        .collect();
+    let desired: BTreeSet<&str> = refs.iter().filter_map(|r| r.app_id.as_deref()).collect();
+    let to_bind = desired
+        .into_iter()
+        .filter(|id| !current.contains(*id))
+        .map(str::to_string)
+        .collect();
+    (to_bind, to_unbind)
 }
 
 /// Binds what should be bound, unbinds what should not, from the cloud's own list of bindings.
@@ -110,7 +141,8 @@ pub(super) async fn reconcile(
 ) -> Result<Bound> {
     let ma = client.modelarts(&api.spec.workspace_id);
     let service = &api.spec.service_id;
-    let mut waiting: Vec<String> = refs.iter().filter_map(|r| r.waiting.clone()).collect();
+    // A ref whose app is bound already is not waiting, Ready or not.
+    let mut waiting: Vec<String> = Vec::new();
     if api.spec.auth_type != AuthType::App {
         return Ok(Bound {
             authorized: Vec::new(),
@@ -124,14 +156,20 @@ pub(super) async fn reconcile(
         .into_iter()
         .map(|a| a.app_id)
         .collect();
-    let desired: BTreeSet<String> = refs.iter().filter_map(|r| r.app_id.clone()).collect();
-    let to_unbind: Vec<&str> = current.difference(&desired).map(String::as_str).collect();
+    let still_bound = |r: &Ref| r.held_id.as_ref().is_some_and(|id| current.contains(id));
+    waiting.extend(
+        refs.iter()
+            .filter(|r| !still_bound(r))
+            .filter_map(|r| r.waiting.clone()),
+    );
+    let (to_bind, to_unbind) = plan(refs, &current);
+    let to_unbind: Vec<&str> = to_unbind.iter().map(String::as_str).collect();
+    let to_bind: Vec<&str> = to_bind.iter().map(String::as_str).collect();
     if !to_unbind.is_empty() {
         ma.unbind(service, api_id, &to_unbind)
             .await
             .map_err(Error::cloud)?;
     }
-    let to_bind: Vec<&str> = desired.difference(&current).map(String::as_str).collect();
     let mut failed: BTreeSet<String> = BTreeSet::new();
     if !to_bind.is_empty() {
         for result in ma
@@ -158,6 +196,7 @@ pub(super) async fn reconcile(
         .filter_map(|r| {
             r.app_id
                 .as_ref()
+                .or(r.held_id.as_ref().filter(|id| current.contains(*id)))
                 .filter(|id| !failed.contains(*id))
                 .map(|id| AuthorizedApp {
                     name: r.name.clone(),
@@ -169,4 +208,72 @@ pub(super) async fn reconcile(
         authorized,
         waiting,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(ready_id: Option<&str>, held_id: Option<&str>) -> Ref {
+        Ref {
+            name: "x".into(),
+            app_id: ready_id.map(str::to_string),
+            held_id: held_id.map(str::to_string),
+            waiting: None,
+        }
+    }
+
+    #[test]
+    fn bindings_are_removed_only_when_no_ref_holds_the_app() {
+        let current: BTreeSet<String> = ["a", "b"].map(String::from).into();
+        let cases = [
+            (
+                "both Ready",
+                vec![r(Some("a"), Some("a")), r(Some("b"), Some("b"))],
+                vec![],
+                vec![],
+            ),
+            (
+                "b not Ready for a moment",
+                vec![r(Some("a"), Some("a")), r(None, Some("b"))],
+                vec![],
+                vec![],
+            ),
+            (
+                "b left appRefs",
+                vec![r(Some("a"), Some("a"))],
+                vec![],
+                vec!["b"],
+            ),
+            (
+                "b being deleted or gone",
+                vec![r(Some("a"), Some("a")), r(None, None)],
+                vec![],
+                vec!["b"],
+            ),
+            (
+                "b replaced by c",
+                vec![r(Some("a"), Some("a")), r(Some("c"), Some("c"))],
+                vec!["c"],
+                vec!["b"],
+            ),
+            (
+                "b replaced, c not Ready yet",
+                vec![r(Some("a"), Some("a")), r(None, Some("c"))],
+                vec![],
+                vec!["b"],
+            ),
+        ];
+        for (name, refs, bind, unbind) in cases {
+            let (to_bind, to_unbind) = plan(&refs, &current);
+            assert_eq!(
+                (to_bind, to_unbind),
+                (
+                    bind.iter().map(|s| s.to_string()).collect(),
+                    unbind.iter().map(|s| s.to_string()).collect()
+                ),
+                "{name}"
+            );
+        }
+    }
 }
