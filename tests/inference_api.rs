@@ -473,3 +473,115 @@ async fn a_bound_app_briefly_not_ready_stays_bound() {
     })
     .await;
 }
+
+/// An InferenceApi restored with its api-id annotation (no status, no finalizer) finds its API
+/// and gets the cleanup finalizer: deleting it deletes the API.
+#[tokio::test]
+async fn a_restored_inference_api_deletes_its_api_when_deleted() {
+    let (ns, sim) = setup("restore-api").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    create_api(
+        &ns,
+        "fraud",
+        json!({"serviceId": SVC, "deletionPolicy": "Retain"}),
+    )
+    .await;
+    let api = wait_api(&ns, "fraud", "Ready", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let api_id = api.status.expect("status").api_id.expect("apiId");
+    apis(&ns)
+        .delete("fraud", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait::until(T, "fraud gone", || async {
+        apis(&ns)
+            .get_opt("fraud")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(sim_apis(&sim).len(), 1, "Retain kept the API");
+
+    let restored: InferenceApi = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "InferenceApi",
+        "metadata": {"name": "fraud", "annotations": {"appauth.hwcloud.dev/api-id": api_id}},
+        "spec": {"serviceId": SVC},
+    }))
+    .expect("InferenceApi");
+    apis(&ns)
+        .create(&PostParams::default(), &restored)
+        .await
+        .expect("restore");
+    let api = wait_api(&ns, "fraud", "restored Ready", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(
+        api.status.as_ref().and_then(|s| s.api_id.as_deref()),
+        Some(api_id.as_str())
+    );
+    assert!(
+        api.finalizers()
+            .iter()
+            .any(|f| f == "appauth.hwcloud.dev/cleanup")
+    );
+    assert_eq!(sim_apis(&sim).len(), 1, "found its API, made none");
+    apis(&ns)
+        .delete("fraud", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait::until(T, "restored API deleted in the cloud", || async {
+        sim_apis(&sim).is_empty().then_some(())
+    })
+    .await;
+}
+
+/// A change of an InferenceApi's account Secret reaches it at once, not at its next resync.
+#[tokio::test]
+async fn an_account_change_reaches_an_inference_api_at_once() {
+    use common::operator::{AK, PROJECT, REGION, SK};
+    let (ns, sim) = setup("api-account").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "1h"]);
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "acct", "labels": {"appauth.hwcloud.dev/account": "true"}},
+        "stringData": {"accessKey": AK, "secretKey": SK, "region": REGION, "projectId": PROJECT},
+    }))
+    .expect("Secret");
+    ns.secrets()
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("account Secret");
+    create_api(
+        &ns,
+        "fraud",
+        json!({"serviceId": SVC, "accountRef": {"name": "acct"}}),
+    )
+    .await;
+    wait_api(&ns, "fraud", "Ready", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    // The account now names keys the cloud refuses.
+    ns.secrets()
+        .patch(
+            "acct",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"stringData": {"secretKey": "not-the-secret-key-000000000000000"}}),
+            ),
+        )
+        .await
+        .expect("change account");
+    wait_api(
+        &ns,
+        "fraud",
+        "Unauthorized long before the 1h resync",
+        |x| condition(x, "Ready").is_some_and(|c| c.1 == "Unauthorized"),
+    )
+    .await;
+    assert_eq!(sim_apis(&sim).len(), 1);
+}

@@ -300,3 +300,222 @@ async fn dataarts_with_an_elapsed_interval_warns_once_and_does_not_spin() {
         "warned once per interval"
     );
 }
+
+/// An object restored from a backup or from Git (the app-id annotation, no status, no
+/// finalizer) finds its app and gets the cleanup finalizer: deleting it deletes the app instead
+/// of leaving it behind.
+#[tokio::test]
+async fn a_restored_gateway_app_deletes_its_app_when_deleted() {
+    let (ns, sim) = setup("restore-finalizer").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create(
+        "app",
+        json!({"apig": {"instanceId": "gw1"}, "deletionPolicy": "Retain"}),
+    )
+    .await;
+    let id = ns
+        .wait_ready("app", T)
+        .await
+        .status
+        .unwrap()
+        .app_id
+        .unwrap();
+    ns.delete("app").await;
+    ns.wait_gone("app", T).await;
+    assert!(sim.app(&id).is_some(), "Retain kept the app");
+
+    let restored: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": "app", "annotations": {"appauth.hwcloud.dev/app-id": id}},
+        "spec": {"apig": {"instanceId": "gw1"}},
+    }))
+    .expect("GatewayApp");
+    ns.apps()
+        .create(&kube::api::PostParams::default(), &restored)
+        .await
+        .expect("restore");
+    let app = ns.wait_ready("app", T).await;
+    assert_eq!(app.status.unwrap().app_id.as_deref(), Some(id.as_str()));
+    assert!(
+        app.metadata
+            .finalizers
+            .unwrap_or_default()
+            .iter()
+            .any(|f| f == "appauth.hwcloud.dev/cleanup"),
+        "no cleanup finalizer on the restored object"
+    );
+    assert_eq!(sim.apps("apig").len(), 1, "found its app, made none");
+    ns.delete("app").await;
+    ns.wait_gone("app", T).await;
+    assert!(
+        sim.app(&id).is_none(),
+        "the restored object left its app behind"
+    );
+}
+
+/// Deleting an object whose create is still in flight (sent by a process that has stopped)
+/// waits until the pending marker is older than such a create can be, then looks again: the app
+/// that lands late is deleted too, not left behind.
+#[tokio::test]
+async fn deletion_waits_for_a_create_still_in_flight() {
+    let (ns, sim) = setup("delete-inflight").await;
+    sim.handle
+        .add_fault(
+            hwcloud_sim::FaultSpec::new("apig", "create")
+                .latency_ms(2500)
+                .times(1),
+        )
+        .expect("fault");
+    let first = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create("app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
+    wait::until(T, "the create sent", || async {
+        (sim.handle.count("apig.create") >= 1).then_some(())
+    })
+    .await;
+    first.signal("STOP");
+    ns.delete("app").await;
+    let _second = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.wait_gone("app", T).await;
+    wait::until(T, "the slow create landed", || async {
+        (!sim.apps("apig").is_empty() || sim.handle.count("apig.delete") >= 1).then_some(())
+    })
+    .await;
+    drop(first);
+    assert!(
+        sim.apps("apig").is_empty(),
+        "the app of a create in flight was left behind: {:?}",
+        sim.apps("apig")
+    );
+}
+
+/// An account Secret for the simulator's default account, labelled so changes are seen at once.
+async fn account_secret(ns: &Ns, name: &str) {
+    use common::operator::{AK, PROJECT, REGION, SK};
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"appauth.hwcloud.dev/account": "true"}},
+        "stringData": {"accessKey": AK, "secretKey": SK, "region": REGION, "projectId": PROJECT},
+    }))
+    .expect("Secret");
+    ns.secrets()
+        .create(&kube::api::PostParams::default(), &secret)
+        .await
+        .expect("account Secret");
+}
+
+async fn in_use(ns: &Ns, name: &str) -> bool {
+    ns.secret(name)
+        .await
+        .and_then(|s| s.metadata.finalizers)
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f == "appauth.hwcloud.dev/in-use")
+}
+
+/// The account Secret's in-use finalizer goes when the object that used it lets go: a paused
+/// object deleted (detached), or an accountRef moved to another Secret. Otherwise deleting the
+/// namespace would hang on it.
+#[tokio::test]
+async fn the_account_secret_is_released_by_a_detach_and_by_a_ref_change() {
+    let (ns, sim) = setup("account-release").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    for name in ["acct1", "acct2", "acct3"] {
+        account_secret(&ns, name).await;
+    }
+    ns.create(
+        "moved",
+        json!({"apig": {"instanceId": "gw1"}, "accountRef": {"name": "acct1"}}),
+    )
+    .await;
+    ns.create(
+        "paused",
+        json!({"apig": {"instanceId": "gw1"}, "accountRef": {"name": "acct3"}}),
+    )
+    .await;
+    ns.wait_ready("moved", T).await;
+    ns.wait_ready("paused", T).await;
+    assert!(in_use(&ns, "acct1").await && in_use(&ns, "acct3").await);
+
+    ns.patch("moved", json!({"spec": {"accountRef": {"name": "acct2"}}}))
+        .await;
+    ns.wait_ready("moved", T).await;
+    wait::until(T, "acct2 in use, acct1 released", || async {
+        (in_use(&ns, "acct2").await && !in_use(&ns, "acct1").await).then_some(())
+    })
+    .await;
+
+    ns.patch(
+        "paused",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/paused": "true"}}}),
+    )
+    .await;
+    wait::until(T, "Synced=False Paused", || async {
+        let app = ns.get("paused").await?;
+        (condition(&app, "Synced")?.1 == "Paused").then_some(())
+    })
+    .await;
+    ns.delete("paused").await;
+    ns.wait_gone("paused", T).await;
+    wait::until(T, "acct3 released by the detach", || async {
+        (!in_use(&ns, "acct3").await).then_some(())
+    })
+    .await;
+    assert_eq!(
+        sim.apps("apig").len(),
+        2,
+        "the detached app was left in the cloud"
+    );
+}
+
+/// A spec change reaches the cloud in the reconcile it triggers: when status says Ready at the
+/// new generation, the description (and ROMA's favorite flag) are already in the cloud, not
+/// only after the next drift read.
+#[tokio::test]
+async fn a_spec_change_is_in_the_cloud_when_status_says_so() {
+    let (ns, sim) = setup("spec-push").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "10m"]);
+    ns.create(
+        "gw",
+        json!({"apig": {"instanceId": "gw1"}, "description": "first"}),
+    )
+    .await;
+    ns.create("roma", json!({"roma": {"instanceId": "r1"}}))
+        .await;
+    let gw = ns.wait_ready("gw", T).await.status.unwrap().app_id.unwrap();
+    let roma = ns
+        .wait_ready("roma", T)
+        .await
+        .status
+        .unwrap()
+        .app_id
+        .unwrap();
+    let favorite = || async {
+        common::cloud::client(&sim.url())
+            .roma("r1")
+            .show(&roma)
+            .await
+            .expect("show")
+            .favorite
+            .unwrap_or(false)
+    };
+    assert!(!favorite().await);
+
+    ns.patch("gw", json!({"spec": {"description": "second"}}))
+        .await;
+    ns.patch(
+        "roma",
+        json!({"spec": {"roma": {"instanceId": "r1", "favorite": true}}}),
+    )
+    .await;
+    ns.wait_ready("gw", T).await;
+    ns.wait_ready("roma", T).await;
+    let remark = sim.app(&gw).unwrap()["remark"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        remark.starts_with("second"),
+        "Ready at the new generation, the cloud still says {remark:?}"
+    );
+    assert!(favorite().await, "favorite not pushed");
+}

@@ -334,6 +334,11 @@ pub struct GatewayAppStatus {
     /// Last completed rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<RotationStatus>,
+    /// The accountRef Secret the object last used; when the ref changes, that Secret's in-use
+    /// finalizer is released (unless another object still uses it).
+    #[schemars(length(max = 253))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_secret: Option<String>,
 }
 
 /// Last completed rotation.

@@ -200,6 +200,11 @@ pub struct InferenceApiStatus {
     #[schemars(length(max = 253))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// The accountRef Secret the object last used; when the ref changes, that Secret's in-use
+    /// finalizer is released (unless another object still uses it).
+    #[schemars(length(max = 253))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_secret: Option<String>,
 }
 
 /// An app authorized to the API.

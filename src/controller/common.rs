@@ -129,6 +129,31 @@ where
     }
 }
 
+/// Adds the cleanup finalizer to an object that found its cloud resource without writing a
+/// pending marker (restored from a backup or from Git with the id annotation and no status),
+/// so that deleting it still cleans up. Conflict-checked; no write when it is there.
+pub(crate) async fn ensure_finalizer<K>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if obj.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
+        return Ok(());
+    }
+    let mut finalizers = obj.finalizers().to_vec();
+    finalizers.push(CLEANUP_FINALIZER.to_string());
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+    let written = api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await?;
+    ctx.note_written(&written, obj);
+    Ok(())
+}
+
 /// Whether the cloud rejected this generation of the object as invalid (no cloud call until
 /// the spec changes).
 pub(crate) fn rejected_generation<K: Resource>(obj: &K, ctx: &Context) -> bool {
@@ -188,6 +213,24 @@ pub(crate) async fn resolve_account(
             .await?;
     }
     Ok(account)
+}
+
+/// After a successful reconcile: the account Secret used before, if the ref has changed since,
+/// is released (its in-use finalizer goes when no other object uses it).
+pub(crate) async fn release_previous_account(
+    ctx: &Context,
+    namespace: &str,
+    previous: Option<&str>,
+    current: Option<&LocalObjectReference>,
+    uid: &str,
+) -> Result<()> {
+    let Some(previous) = previous.filter(|p| current.is_none_or(|c| c.name != *p)) else {
+        return Ok(());
+    };
+    let reference = LocalObjectReference {
+        name: previous.to_string(),
+    };
+    release_account(ctx, namespace, Some(&reference), uid).await
 }
 
 /// Drops the in-use finalizer from an account Secret when no other live object needs it.

@@ -252,8 +252,10 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                 })
             },
         );
-    // InferenceApis: a GatewayApp change (Ready, deleted) reaches every API that refers to it.
+    // InferenceApis: a GatewayApp change (Ready, deleted) reaches every API that refers to it,
+    // and an account Secret change every API that uses it.
     let refs_store = apis_store.clone();
+    let api_accounts_store = apis_store.clone();
     let apis = Controller::for_stream(receive(apis_own), apis_store)
         .with_config(config)
         .watches_stream(
@@ -267,6 +269,23 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                     .filter(|a| {
                         a.namespace().as_deref() == Some(ns.as_str())
                             && a.spec.app_refs.iter().any(|r| r.name == name)
+                    })
+                    .map(|a| ObjectRef::from(a.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<PartialObjectMeta<Secret>>(&client, &ns),
+            labelled_secrets(ACCOUNT_LABEL),
+            move |s: PartialObjectMeta<Secret>| {
+                let ns = s.namespace().unwrap_or_default();
+                let name = s.name_any();
+                api_accounts_store
+                    .state()
+                    .iter()
+                    .filter(|a| {
+                        a.namespace().as_deref() == Some(ns.as_str())
+                            && a.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
                     })
                     .map(|a| ObjectRef::from(a.as_ref()))
                     .collect::<Vec<_>>()

@@ -4,6 +4,8 @@ use super::*;
 
 pub(super) async fn pause(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     if app.metadata.deletion_timestamp.is_some() {
+        // Detached: no cloud call, but the account Secret is no longer needed by this object.
+        release_account(app, ctx).await?;
         remove_finalizer(app, ctx).await?;
         ctx.event(
             &app.object_ref(&()),
@@ -69,6 +71,9 @@ pub(super) async fn cleanup(app: &GatewayApp, ctx: &Context) -> Result<Action> {
                     .filter(|a| naming::has_fingerprint(a.remark.as_deref(), &uid))
                     .map(|a| a.id),
             );
+            if ids.is_empty() {
+                wait_for_marker(app, ctx, &uid)?;
+            }
         }
         for id in &ids {
             if let Target::ModelArts { workspace } = &target {
@@ -88,6 +93,28 @@ pub(super) async fn cleanup(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     release_account(app, ctx).await?;
     remove_finalizer(app, ctx).await?;
     Ok(Action::await_change())
+}
+
+/// Nothing found for an open marker: a create sent by a process that died (or by this one, not
+/// answered yet) may still land. Look again once the marker is older than such a create can
+/// be; until then the object keeps its finalizer.
+fn wait_for_marker(app: &GatewayApp, ctx: &Context, uid: &str) -> Result<()> {
+    let Some(marker) = marker_of(app) else {
+        return Ok(());
+    };
+    let unresolved = ctx
+        .unresolved
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains_key(uid);
+    marker::may_create(
+        &marker,
+        &ctx.settings.instance,
+        unresolved,
+        Utc::now(),
+        ctx.settings.marker_grace,
+    )
+    .map_err(|wait| Error::Requeue(wait.max(Duration::from_millis(200))))
 }
 
 /// ModelArts refuses to delete a bound app: remove its API authorizations first.

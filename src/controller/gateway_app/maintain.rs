@@ -30,7 +30,10 @@ pub(super) async fn maintain(
             format!("Secret {name} exists and is not managed by this GatewayApp"),
         ));
     }
-    let read_due = ctx.last_read.due(&uid, ctx.settings.resync);
+    // A spec change (description, ROMA's favorite) reaches the cloud in the reconcile it
+    // triggers, not at the next drift read.
+    let spec_changed = status(app).observed_generation != app.metadata.generation;
+    let read_due = spec_changed || ctx.last_read.due(&uid, ctx.settings.resync);
     let app_name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
     let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
@@ -62,8 +65,11 @@ pub(super) async fn maintain(
     };
     ctx.last_read.mark(&uid);
     let want_description = app.spec.description.clone().unwrap_or_default();
+    // ROMA's favorite is not in its answers: pushed with the remark on a spec change.
+    let favorite_may_differ = spec_changed && matches!(target, Target::Roma { .. });
     if naming::strip_fingerprint(cloud.remark.as_deref().unwrap_or_default()) != want_description
         || !naming::has_fingerprint(cloud.remark.as_deref(), &uid)
+        || favorite_may_differ
     {
         if target.can_update() {
             target

@@ -223,7 +223,10 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     let uid = app.uid().unwrap_or_default();
 
     let delivered = match known_app_id(app) {
-        Some(id) => maintain(app, ctx, &client, &target, &id).await?,
+        Some(id) => {
+            common::ensure_finalizer(app, &api(app, ctx), ctx).await?;
+            maintain(app, ctx, &client, &target, &id).await?
+        }
         None => create_or_recover(app, ctx, &client, &target).await?,
     };
     let st = status(app);
@@ -236,8 +239,18 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         instance: Some(target.instance().to_string()),
         secret_name: Some(delivered.secret_name.clone()),
         rotation: delivered.rotated.clone().or(st.rotation.clone()),
+        account_secret: app.spec.account_ref.as_ref().map(|r| r.name.clone()),
         ..st.clone()
     };
+    // The account used before a ref change, released before the status forgets it.
+    common::release_previous_account(
+        ctx,
+        &app.namespace().unwrap_or_default(),
+        st.account_secret.as_deref(),
+        app.spec.account_ref.as_ref(),
+        &uid,
+    )
+    .await?;
     let fresh = st.app_id.is_none();
     let rotated = delivered.rotated.is_some();
     write_status(

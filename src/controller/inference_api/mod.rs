@@ -368,6 +368,9 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     check_account_unchanged(api, &account)?;
     let refs = bindings::resolve_refs(api, ctx, &account)?;
     let client = ctx.cloud.client(&account);
+    if known_api_id(api).is_some() {
+        common::ensure_finalizer(api, &objects(api, ctx), ctx).await?;
+    }
     let info = ensure_api(api, ctx, &client).await?;
     let bound = bindings::reconcile(api, &client, &info.api_id, &refs).await?;
     let secret_name = match &api.spec.secret {
@@ -383,6 +386,7 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
         region: Some(account.region.clone()),
         authorized_apps: bound.authorized.clone(),
         secret_name,
+        account_secret: api.spec.account_ref.as_ref().map(|r| r.name.clone()),
         ..st.clone()
     };
     let outcome = if bound.waiting.is_empty() {
@@ -397,6 +401,15 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
             format!("waiting for apps: {}", bound.waiting.join("; ")),
         )
     };
+    // The account used before a ref change, released before the status forgets it.
+    common::release_previous_account(
+        ctx,
+        &api.namespace().unwrap_or_default(),
+        st.account_secret.as_deref(),
+        api.spec.account_ref.as_ref(),
+        &api.uid().unwrap_or_default(),
+    )
+    .await?;
     write_status(api, ctx, Some(new_status), &outcome, Some(&bound)).await?;
     if known_api_id(api).is_none()
         || api.annotations().contains_key(annotations::PENDING)
@@ -580,6 +593,14 @@ async fn remove_finalizer(api: &InferenceApi, ctx: &Context) -> Result<()> {
 
 async fn pause(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     if api.metadata.deletion_timestamp.is_some() {
+        // Detached: no cloud call, but the account Secret is no longer needed by this object.
+        common::release_account(
+            ctx,
+            &api.namespace().unwrap_or_default(),
+            api.spec.account_ref.as_ref(),
+            &api.uid().unwrap_or_default(),
+        )
+        .await?;
         remove_finalizer(api, ctx).await?;
         ctx.event(
             &api.object_ref(&()),
@@ -620,6 +641,29 @@ async fn cleanup(api: &InferenceApi, ctx: &Context) -> Result<Action> {
                     .filter(|a| is_ours(api, a))
                     .map(|a| a.api_id),
             );
+            if ids.is_empty()
+                && let Some(marker) = api
+                    .annotations()
+                    .get(annotations::PENDING)
+                    .and_then(|v| PendingMarker::parse(v))
+            {
+                // A create of a dead process (or ours, unanswered) may still land: look again
+                // once the marker is older than such a create can be.
+                let uid = api.uid().unwrap_or_default();
+                let unresolved = ctx
+                    .unresolved
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains_key(&uid);
+                marker::may_create(
+                    &marker,
+                    &ctx.settings.instance,
+                    unresolved,
+                    Utc::now(),
+                    ctx.settings.marker_grace,
+                )
+                .map_err(|wait| Error::Requeue(wait.max(Duration::from_millis(200))))?;
+            }
         }
         for id in &ids {
             let bound = match ma.bindings(&api.spec.service_id, id).await {
