@@ -303,7 +303,7 @@ async fn apig_error_classes() {
         .expect_err("dup key");
     assert_eq!(
         (err.category(), err.code()),
-        (ErrorCategory::AlreadyExists, Some("APIG.3310"))
+        (ErrorCategory::KeyTaken, Some("APIG.3310"))
     );
     assert!(!format!("{err} {err:?}").contains("Leaky_secret_value_1"));
 

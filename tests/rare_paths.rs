@@ -40,6 +40,16 @@ async fn events(ns: &Ns, reason: &str) -> Vec<Event> {
         .collect()
 }
 
+/// How many Events with `reason` there are, once there is at least one (Events are published
+/// off the reconcile path, so they may trail the status that reports the same step).
+async fn events_once(ns: &Ns, reason: &str) -> usize {
+    wait::until(T, &format!("a {reason} Event"), || async {
+        let n = events(ns, reason).await.len();
+        (n > 0).then_some(n)
+    })
+    .await
+}
+
 /// The (status, reason) of a condition.
 fn condition(app: &appauth_operator::api::GatewayApp, type_: &str) -> Option<(String, String)> {
     app.status
@@ -99,7 +109,7 @@ async fn a_refused_reset_records_no_rotation_and_is_retried() {
         "the old credentials still work"
     );
     assert!(
-        !events(&ns, "RotationFailed").await.is_empty(),
+        events_once(&ns, "RotationFailed").await >= 1,
         "Warning Event"
     );
     // The refusal is retried: a second refused reset has been sent, and still nothing is recorded.
@@ -132,7 +142,7 @@ async fn a_refused_reset_records_no_rotation_and_is_retried() {
     assert_eq!(cloud_secret(&sim, &id), new);
     assert!(credentials_work(&sim.url(), &key, &new).await);
     assert!(!credentials_work(&sim.url(), &key, &old).await);
-    assert_eq!(events(&ns, "Rotated").await.len(), 1);
+    assert_eq!(events_once(&ns, "Rotated").await, 1);
     assert!(
         !app.metadata
             .annotations
@@ -182,7 +192,7 @@ async fn a_crash_before_the_reset_is_sent_still_rotates() {
     assert_eq!(cloud_secret(&sim, &id), new);
     assert!(credentials_work(&sim.url(), &key, &new).await);
     assert_eq!(sim.handle.count("roma.reset_secret"), 1);
-    assert_eq!(events(&ns, "Rotated").await.len(), 1);
+    assert_eq!(events_once(&ns, "Rotated").await, 1);
 }
 
 /// A reset whose answer is lost (committed in the cloud, the connection dropped) is not sent
@@ -232,7 +242,7 @@ async fn a_reset_of_unknown_outcome_is_read_back_not_repeated() {
         1,
         "the reset was repeated blindly"
     );
-    assert_eq!(events(&ns, "Rotated").await.len(), 1);
+    assert_eq!(events_once(&ns, "Rotated").await, 1);
 }
 
 /// DataArts has no reset. Once `rotation.interval` has passed, the object warns once per
@@ -518,4 +528,84 @@ async fn a_spec_change_is_in_the_cloud_when_status_says_so() {
         "Ready at the new generation, the cloud still says {remark:?}"
     );
     assert!(favorite().await, "favorite not pushed");
+}
+
+/// A credential source Secret (FromSecret), labelled so that its changes are seen at once.
+async fn source_secret(ns: &Ns, name: &str, key: &str, secret: &str) {
+    let s: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"appauth.hwcloud.dev/credentials-source": "true"}},
+        "stringData": {"app_key": key, "app_secret": secret},
+    }))
+    .expect("Secret");
+    ns.secrets()
+        .create(&kube::api::PostParams::default(), &s)
+        .await
+        .expect("source Secret");
+}
+
+/// FromSecret with an app key another app already holds ends in a terminal condition naming
+/// the collision after a bounded number of cloud calls (not a create every 200 ms forever), and
+/// recovers once the source names a free key.
+#[tokio::test]
+async fn a_from_secret_key_held_by_another_app_is_a_terminal_key_conflict() {
+    let (ns, sim) = setup("key-conflict").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    source_secret(&ns, "src1", "shared-key-0001", "first-secret-value-0001").await;
+    source_secret(&ns, "src2", "shared-key-0001", "second-secret-value-0002").await;
+    let spec = |src: &str| json!({"apig": {"instanceId": "gw1"}, "credentials": "FromSecret", "credentialsFrom": {"name": src}});
+    ns.create("first", spec("src1")).await;
+    ns.wait_ready("first", T).await;
+    let before = sim.handle.count("apig.create");
+    ns.create("second", spec("src2")).await;
+    let app = ns.wait_reason("second", "KeyConflict", T).await;
+    assert_eq!(
+        condition(&app, "Stalled").map(|c| c.0).as_deref(),
+        Some("True")
+    );
+    let message = app.status.as_ref().unwrap().conditions[0].message.clone();
+    assert!(message.contains("app key"), "{message}");
+    assert!(events_once(&ns, "KeyConflict").await >= 1, "Warning Event");
+    let attempts = sim.handle.count("apig.create") - before;
+    assert!(attempts <= 2, "{attempts} creates for one refused key");
+
+    use base64::Engine;
+    let free = base64::engine::general_purpose::STANDARD.encode("free-key-0002");
+    ns.secrets()
+        .patch(
+            "src2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"app_key": free}})),
+        )
+        .await
+        .expect("choose another key");
+    ns.wait_ready("second", T).await;
+    let (key, _) = creds(&ns, "second").await;
+    assert_eq!(key, "free-key-0002");
+    assert_eq!(sim.apps("apig").len(), 2);
+}
+
+/// Generated credentials staged before a create are cleared when the create fails terminally
+/// (here: the cloud refuses the account), not only when it rejects the input.
+#[tokio::test]
+async fn generated_credentials_are_cleared_on_a_terminal_create_failure() {
+    let (ns, sim) = setup("generated-cleared").await;
+    sim.handle
+        .add_fault(
+            hwcloud_sim::FaultSpec::new("apig", "create")
+                .status(403)
+                .error_code("APIG.1005"),
+        )
+        .expect("fault");
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create(
+        "app",
+        json!({"apig": {"instanceId": "gw1"}, "credentials": "Generated"}),
+    )
+    .await;
+    ns.wait_reason("app", "Unauthorized", T).await;
+    wait::until(T, "staged credentials cleared", || async {
+        ns.secret("app").await.is_none().then_some(())
+    })
+    .await;
+    assert!(sim.apps("apig").is_empty());
 }

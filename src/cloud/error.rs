@@ -12,8 +12,10 @@ use super::endpoints::Service;
 pub enum ErrorCategory {
     /// The resource is confirmed gone (only on confirmed codes).
     NotFound,
-    /// A name or key is taken.
+    /// A name is taken.
     AlreadyExists,
+    /// The app key a request chose is held by another app (FromSecret, Generated).
+    KeyTaken,
     /// A quota is exhausted; recoverable with a long backoff.
     QuotaExceeded,
     /// The request is invalid; the spec must change (terminal).
@@ -37,6 +39,7 @@ impl ErrorCategory {
         match self {
             Self::NotFound => "NotFound",
             Self::AlreadyExists => "AlreadyExists",
+            Self::KeyTaken => "KeyTaken",
             Self::QuotaExceeded => "QuotaExceeded",
             Self::InvalidInput => "InvalidInput",
             Self::Conflict => "Conflict",
@@ -52,6 +55,7 @@ impl ErrorCategory {
         [
             Self::NotFound,
             Self::AlreadyExists,
+            Self::KeyTaken,
             Self::QuotaExceeded,
             Self::InvalidInput,
             Self::Conflict,
@@ -168,7 +172,7 @@ const CONFIRMED: &[(&str, ErrorCategory)] = &[
     ("APIG.3002", ErrorCategory::NotFound),
     ("APIG.3082", ErrorCategory::NotFound),
     ("APIG.3203", ErrorCategory::AlreadyExists),
-    ("APIG.3310", ErrorCategory::AlreadyExists),
+    ("APIG.3310", ErrorCategory::KeyTaken),
     ("APIG.3103", ErrorCategory::QuotaExceeded),
     ("APIG.3131", ErrorCategory::QuotaExceeded),
     ("APIG.2011", ErrorCategory::InvalidInput),
@@ -202,7 +206,7 @@ pub const UNCONFIRMED_DEFAULTS: &[(&str, ErrorCategory)] = &[
     ("DLM.4001", ErrorCategory::InvalidInput),
     ("ROMA.00100404", ErrorCategory::NotFound),
     ("ROMA.00100409", ErrorCategory::AlreadyExists),
-    ("ROMA.00100410", ErrorCategory::AlreadyExists),
+    ("ROMA.00100410", ErrorCategory::KeyTaken),
     ("ROMA.00100400", ErrorCategory::InvalidInput),
     ("ROMA.00000101", ErrorCategory::Forbidden),
 ];
@@ -280,9 +284,10 @@ mod tests {
             codes.classify(400, "APIG.3203"),
             ErrorCategory::AlreadyExists
         );
+        assert_eq!(codes.classify(400, "APIG.3310"), ErrorCategory::KeyTaken);
         assert_eq!(
-            codes.classify(400, "APIG.3310"),
-            ErrorCategory::AlreadyExists
+            codes.classify(400, "ROMA.00100410"),
+            ErrorCategory::KeyTaken
         );
         assert_eq!(
             codes.classify(403, "APIG.3103"),

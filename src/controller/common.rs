@@ -50,11 +50,17 @@ impl Error {
             ErrorCategory::QuotaExceeded => Reason::QuotaExceeded,
             ErrorCategory::Unauthorized | ErrorCategory::Forbidden => Reason::Unauthorized,
             ErrorCategory::AlreadyExists => Reason::NameConflict,
+            ErrorCategory::KeyTaken => Reason::KeyConflict,
             _ => Reason::CloudUnavailable,
+        };
+        let message = if e.category() == ErrorCategory::KeyTaken {
+            format!("the app key is already held by another app; choose another key: {e}")
+        } else {
+            e.to_string()
         };
         Error::Failed {
             reason,
-            message: e.to_string(),
+            message,
             retry_after: e.retry_after(),
             // Only a spec change can fix what the cloud rejected as invalid: no retry until then.
             on_change_only: e.category() == ErrorCategory::InvalidInput,

@@ -21,6 +21,8 @@ pub enum Reason {
     Deleting,
     /// A secret reset was refused or failed; the credentials delivered before still work.
     RotationFailed,
+    /// The app key the object chose (FromSecret) is held by another app.
+    KeyConflict,
 }
 
 impl Reason {
@@ -41,6 +43,7 @@ impl Reason {
             Self::Paused => "Paused",
             Self::Deleting => "Deleting",
             Self::RotationFailed => "RotationFailed",
+            Self::KeyConflict => "KeyConflict",
         }
     }
 
@@ -63,6 +66,7 @@ impl Reason {
                 | Self::NameConflict
                 | Self::AlreadyManaged
                 | Self::SecretConflict
+                | Self::KeyConflict
                 | Self::AccountChanged
                 | Self::AccountInvalid
                 | Self::Unauthorized

@@ -12,9 +12,10 @@ use crate::oracle::{CONFIRMED, known_codes};
 use crate::runner::fuzz;
 use crate::strategies::{flip_case, re, text};
 
-const CATEGORIES: [ErrorCategory; 10] = [
+const CATEGORIES: [ErrorCategory; 11] = [
     ErrorCategory::NotFound,
     ErrorCategory::AlreadyExists,
+    ErrorCategory::KeyTaken,
     ErrorCategory::QuotaExceeded,
     ErrorCategory::InvalidInput,
     ErrorCategory::Conflict,
@@ -25,9 +26,10 @@ const CATEGORIES: [ErrorCategory; 10] = [
     ErrorCategory::Unknown,
 ];
 
-const CATEGORY_NAMES: [&str; 10] = [
+const CATEGORY_NAMES: [&str; 11] = [
     "NotFound",
     "AlreadyExists",
+    "KeyTaken",
     "QuotaExceeded",
     "InvalidInput",
     "Conflict",

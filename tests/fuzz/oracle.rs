@@ -215,7 +215,7 @@ pub const CONFIRMED: &[(&str, ErrorCategory)] = &[
     ("APIG.3002", ErrorCategory::NotFound),
     ("APIG.3082", ErrorCategory::NotFound),
     ("APIG.3203", ErrorCategory::AlreadyExists),
-    ("APIG.3310", ErrorCategory::AlreadyExists),
+    ("APIG.3310", ErrorCategory::KeyTaken),
     ("APIG.3103", ErrorCategory::QuotaExceeded),
     ("APIG.3131", ErrorCategory::QuotaExceeded),
     ("APIG.2011", ErrorCategory::InvalidInput),

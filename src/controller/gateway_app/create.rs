@@ -299,10 +299,11 @@ pub(super) async fn create_or_recover(
                 // With a marker set, "already exists" means "look again", never a conflict.
                 return Err(Error::Requeue(Duration::from_millis(200)));
             }
-            if e.category() == ErrorCategory::InvalidInput
-                && app.spec.credentials == CredentialsMode::Generated
-            {
-                // The staged values will never be used: clear them.
+            let failure = Error::cloud(e);
+            let terminal = matches!(&failure, Error::Failed { reason, .. } if reason.is_terminal());
+            if terminal && app.spec.credentials == CredentialsMode::Generated {
+                // The staged values will never be used: clear them (the next attempt, after
+                // the spec changes, chooses new ones).
                 let name = secret_step::secret_name(app);
                 if let Some(s) = get_secret(app, ctx, &name).await?
                     && s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref()
@@ -312,7 +313,7 @@ pub(super) async fn create_or_recover(
                         .await?;
                 }
             }
-            Err(Error::cloud(e))
+            Err(failure)
         }
     }
 }
