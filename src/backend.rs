@@ -73,6 +73,12 @@ impl Target {
         !matches!(self, Target::DataArts { .. })
     }
 
+    /// Whether the service refuses a second app with a taken name (APIG, ROMA). ModelArts and
+    /// DataArts accept it, so a create there must look for the name first.
+    pub fn names_unique(&self) -> bool {
+        matches!(self, Target::Apig { .. } | Target::Roma { .. })
+    }
+
     /// Whether the service can change a description.
     pub fn can_update(&self) -> bool {
         !matches!(self, Target::ModelArts { .. })
@@ -183,6 +189,26 @@ impl Target {
     }
 
     /// Every app named exactly `name` (remarks included, to check fingerprints).
+    /// A second, different read of an app another call said is gone: ROMA's lookup by id, or
+    /// the list by name elsewhere.
+    pub async fn still_exists(
+        &self,
+        client: &CloudClient,
+        id: &str,
+        name: &str,
+    ) -> Result<bool, CloudError> {
+        match self {
+            Target::Roma { instance, .. } => {
+                Ok(client.roma(instance).find_by_id(id).await?.is_some())
+            }
+            _ => Ok(self
+                .find_by_name(client, name)
+                .await?
+                .iter()
+                .any(|a| a.id == id)),
+        }
+    }
+
     pub async fn find_by_name(
         &self,
         client: &CloudClient,

@@ -208,9 +208,10 @@ async fn gateway_app_identity_is_mutable_until_status_app_id_then_locked() {
     patch_spec(&gw, "orders", json!({"description": "now described", "deletionPolicy": "Retain", "rotation": {"interval": "24h"}, "secret": {"name": "renamed-secret"}}))
         .await
         .expect("mutable fields after appId");
-    patch_spec(&gw, "orders", json!({"appName": null}))
+    let err = patch_spec(&gw, "orders", json!({"appName": null}))
         .await
-        .expect("dropping a restated name keeps the name in use");
+        .expect_err("removing the name after appId");
+    assert!(err.contains("spec.appName"), "{err}");
 }
 
 #[tokio::test]

@@ -102,6 +102,12 @@ fn gateway_app_transitions() -> Vec<(&'static str, Value, Value, &'static str)> 
             "spec.appName",
         ),
         (
+            "name removed",
+            apig.clone(),
+            json!({"apig": {"instanceId": "gw1"}}),
+            "spec.appName",
+        ),
+        (
             "credentials",
             apig.clone(),
             json!({"apig": {"instanceId": "gw1"}, "appName": "orders_client", "credentials": "Generated"}),

@@ -259,16 +259,54 @@ async fn pause_stops_cloud_calls_and_deleting_a_paused_object_detaches_it() {
         json!({"spec": {"description": "changed while paused"}}),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The reconcile of that change has run once status reports its generation (unpaused, the
+    // same change is pushed to the cloud in that reconcile: see below).
+    wait::until(T, "the paused change observed", || async {
+        let app = ns.get("app").await?;
+        (app.status?.observed_generation == app.metadata.generation).then_some(())
+    })
+    .await;
     assert_eq!(
         sim.handle.counts().values().sum::<u64>(),
         before,
         "no cloud call while paused"
     );
+    ns.patch(
+        "app",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/paused": null}}, "spec": {"description": "changed after the pause"}}),
+    )
+    .await;
+    ns.wait_ready("app", T).await;
+    assert!(
+        sim.apps("apig")[0]["remark"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("changed after the pause")),
+        "unpaused, the change reaches the cloud"
+    );
+    assert!(sim.handle.counts().values().sum::<u64>() > before);
+    ns.patch(
+        "app",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/paused": "true"}}}),
+    )
+    .await;
+    wait::until(T, "paused again", || async {
+        let app = ns.get("app").await?;
+        app.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Synced" && c.reason == "Paused")
+            .then_some(())
+    })
+    .await;
     ns.delete("app").await;
     ns.wait_gone("app", T).await;
     assert_eq!(sim.apps("apig").len(), 1, "detached: the cloud app stays");
-    assert!(!events(&ns, "Detached").await.is_empty());
+    // Events are published off the reconcile path: it may trail the object's removal.
+    wait::until(T, "a Detached Event", || async {
+        (!events(&ns, "Detached").await.is_empty()).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -325,6 +363,24 @@ async fn name_conflict_then_adoption() {
         .await
         .expect("create claimer");
     ns.wait_reason("claimer", "AlreadyManaged", T).await;
+    // The rightful owner (named by the app's fingerprint) keeps its app when it reconciles.
+    ns.patch("app", json!({"spec": {"description": "still mine"}}))
+        .await;
+    let app = ns.wait_ready("app", T).await;
+    assert_eq!(
+        Ns::ready(&app).map(|r| r.1).as_deref(),
+        Some("Available"),
+        "the owner was refused its own app"
+    );
+    assert_eq!(
+        ns.get("claimer")
+            .await
+            .as_ref()
+            .and_then(Ns::ready)
+            .map(|r| r.1)
+            .as_deref(),
+        Some("AlreadyManaged")
+    );
 }
 
 #[tokio::test]
@@ -567,6 +623,18 @@ async fn secret_rename_key_change_and_foreign_secret() {
     )
     .await;
     ns.wait_ready("app", T).await;
+    // New key names in the same Secret: the old keys go.
+    ns.patch(
+        "app",
+        json!({"spec": {"secret": {"name": "first", "keys": {"appKey": "AK", "appSecret": "SK"}}}}),
+    )
+    .await;
+    wait::until(T, "keys renamed in place", || async {
+        let s = ns.secret("first").await?;
+        let keys: Vec<String> = s.data?.into_keys().collect();
+        (keys == ["AK", "SK", "app_id"]).then_some(())
+    })
+    .await;
     ns.patch("app", json!({"spec": {"secret": {"name": "second", "keys": {"appKey": "AK", "appSecret": "SK"}}}})).await;
     wait::until(T, "renamed", || async {
         let app = ns.get("app").await?;

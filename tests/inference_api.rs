@@ -585,3 +585,52 @@ async fn an_account_change_reaches_an_inference_api_at_once() {
     .await;
     assert_eq!(sim_apis(&sim).len(), 1);
 }
+
+/// The connection Secret is restored promptly when edited (not at the next resync), and a
+/// renamed one replaces the old, which is deleted.
+#[tokio::test]
+async fn the_connection_secret_is_restored_when_edited_and_moved_when_renamed() {
+    let (ns, sim) = setup("conn-secret").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "1h"]);
+    create_api(
+        &ns,
+        "fraud",
+        json!({"serviceId": SVC, "secret": {"name": "conn1"}}),
+    )
+    .await;
+    let api = wait_api(&ns, "fraud", "Ready", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let api_id = api.status.expect("status").api_id.expect("apiId");
+    ns.secrets()
+        .patch(
+            "conn1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"api_id": "tampered"}})),
+        )
+        .await
+        .expect("edit");
+    wait::until(T, "conn1 restored long before the 1h resync", || async {
+        let s = ns.secret("conn1").await?;
+        (Ns::value(&s, "api_id").as_deref() == Some(api_id.as_str())).then_some(())
+    })
+    .await;
+
+    apis(&ns)
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"secret": {"name": "conn2"}}})),
+        )
+        .await
+        .expect("rename");
+    wait::until(T, "conn2 written and conn1 deleted", || async {
+        let new = ns.secret("conn2").await?;
+        (Ns::value(&new, "api_id").as_deref() == Some(api_id.as_str())
+            && ns.secret("conn1").await.is_none())
+        .then_some(())
+    })
+    .await;
+    assert_eq!(sim_apis(&sim).len(), 1);
+}

@@ -286,13 +286,7 @@ async fn dataarts_with_an_elapsed_interval_warns_once_and_does_not_spin() {
         (!events(&ns, "RotationUnsupported").await.is_empty()).then_some(())
     })
     .await;
-    let reconciles = || async {
-        let page = Operator::metrics(&metrics).await;
-        page.lines()
-            .filter(|l| l.starts_with("appauth_reconciles_total{") && l.contains("GatewayApp"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>()
-    };
+    let reconciles = || counter(&metrics, "appauth_reconciles_total", "GatewayApp");
     let before = reconciles().await;
     assert!(before >= 1.0, "the metric counts reconciles");
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -608,4 +602,305 @@ async fn generated_credentials_are_cleared_on_a_terminal_create_failure() {
     })
     .await;
     assert!(sim.apps("apig").is_empty());
+}
+
+/// Waits are visible: an object whose create may still be in flight (a young pending marker of
+/// another process) says `Reconciling=True`, reason Creating, and one being deleted during a
+/// cloud outage says reason Deleting; once a wait has lasted a minute a Warning Event says so.
+/// Both then finish.
+#[tokio::test]
+async fn waits_are_reported_while_they_last_and_long_ones_get_an_event() {
+    let (ns, sim) = setup("waits").await;
+    // The marker grace is the request timeout plus the lease duration: 67 s here.
+    let _op = Operator::start(&ns.name, &sim.url(), &["--request-timeout", "65s"]);
+    ns.create("deleted", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
+    let gone = ns
+        .wait_ready("deleted", T)
+        .await
+        .status
+        .unwrap()
+        .app_id
+        .unwrap();
+    sim.handle
+        .add_fault(hwcloud_sim::FaultSpec::new("apig", "delete").status(503))
+        .expect("fault");
+    ns.delete("deleted").await;
+
+    let marker = json!({"name": "waiting_app", "time": chrono::Utc::now().to_rfc3339(),
+        "instance": "appauth-operator/a-process-that-is-gone"});
+    let waiting: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": "waiting", "finalizers": ["appauth.hwcloud.dev/cleanup"],
+            "annotations": {"appauth.hwcloud.dev/pending": marker.to_string()}},
+        "spec": {"apig": {"instanceId": "gw1"}, "appName": "waiting_app"},
+    }))
+    .expect("GatewayApp");
+    ns.apps()
+        .create(&kube::api::PostParams::default(), &waiting)
+        .await
+        .expect("create");
+
+    for (name, reason) in [("waiting", "Creating"), ("deleted", "Deleting")] {
+        wait::until(T, &format!("{name}: Reconciling=True {reason}"), || async {
+            let app = ns.get(name).await?;
+            (condition(&app, "Reconciling")? == ("True".into(), reason.into())).then_some(())
+        })
+        .await;
+    }
+    let app = ns.get("waiting").await.expect("waiting");
+    assert_eq!(
+        condition(&app, "Ready"),
+        Some(("False".into(), "Creating".into()))
+    );
+    assert!(sim.apps("apig").iter().all(|a| a["name"] != "waiting_app"));
+    for reason in ["Creating", "Deleting"] {
+        wait::until(
+            Duration::from_secs(90),
+            &format!("a Warning Event {reason} after a minute"),
+            || async { (!events(&ns, reason).await.is_empty()).then_some(()) },
+        )
+        .await;
+    }
+
+    sim.handle.clear_faults();
+    // The deletion retries with backoff, at least once a minute.
+    ns.wait_gone("deleted", Duration::from_secs(75)).await;
+    assert!(sim.app(&gone).is_none());
+    ns.wait_ready("waiting", T).await;
+    assert_eq!(sim.apps("apig").len(), 1);
+}
+
+/// The sum of a counter's samples on the operator's metrics page.
+async fn counter(metrics: &str, name: &str, label: &str) -> f64 {
+    Operator::metrics(metrics)
+        .await
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A copied manifest carrying another object's app id is refused (AlreadyManaged); the owner,
+/// whose uid the app's fingerprint names, keeps its app through its own later reconciles.
+#[tokio::test]
+async fn a_copied_app_id_is_refused_and_the_owner_keeps_its_app() {
+    let (ns, sim) = setup("claims-owner").await;
+    let metrics = common::operator::free_metrics_addr();
+    let _op = Operator::start(
+        &ns.name,
+        &sim.url(),
+        &["--resync-period", "2s", "--metrics-addr", &metrics],
+    );
+    ns.create("owner", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
+    let id = ns
+        .wait_ready("owner", T)
+        .await
+        .status
+        .unwrap()
+        .app_id
+        .unwrap();
+    let copy: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": "copy", "annotations": {"appauth.hwcloud.dev/app-id": id}},
+        "spec": {"apig": {"instanceId": "gw1"}},
+    }))
+    .expect("GatewayApp");
+    ns.apps()
+        .create(&kube::api::PostParams::default(), &copy)
+        .await
+        .expect("create copy");
+    ns.wait_reason("copy", "AlreadyManaged", T).await;
+    // Both objects keep reconciling every 2 s; several passes later the owner is still Ready.
+    let reconciles = || counter(&metrics, "appauth_reconciles_total", "GatewayApp");
+    let seen = reconciles().await;
+    wait::until(T, "six more reconciles", || async {
+        (reconciles().await >= seen + 6.0).then_some(())
+    })
+    .await;
+    let owner = ns.get("owner").await.expect("owner");
+    assert_eq!(
+        Ns::ready(&owner),
+        Some(("True".into(), "Available".into())),
+        "the rightful owner was refused its own app"
+    );
+    let copy = ns.get("copy").await.expect("copy");
+    assert_eq!(
+        Ns::ready(&copy).map(|r| r.1).as_deref(),
+        Some("AlreadyManaged")
+    );
+    assert_eq!(sim.apps("apig").len(), 1);
+}
+
+/// Where the cloud accepts a second app with a taken name (ModelArts, DataArts), a GatewayApp
+/// naming a taken name stops at NameConflict instead of duplicating it, and with annotation
+/// adopt: "true" it adopts the named app instead of creating one.
+#[tokio::test]
+async fn a_taken_name_is_a_conflict_or_adopted_where_names_are_not_unique() {
+    let (ns, sim) = setup("non-unique").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption=true"]);
+    let cloud = common::cloud::client(&sim.url());
+    let existing_ma = cloud
+        .modelarts("0")
+        .create_app("taken_ma", Some("made in the console"))
+        .await
+        .expect("ModelArts app");
+    let existing_da = cloud
+        .dataarts("w1", "SHARED")
+        .create("taken_da", Some("made in the console"))
+        .await
+        .expect("DataArts app");
+    ns.create("ma", json!({"modelarts": {}, "appName": "taken_ma"}))
+        .await;
+    ns.create(
+        "da",
+        json!({"dataarts": {"workspaceId": "w1"}, "appName": "taken_da"}),
+    )
+    .await;
+    ns.wait_reason("ma", "NameConflict", T).await;
+    ns.wait_reason("da", "NameConflict", T).await;
+    assert_eq!(
+        sim.apps("modelarts").len(),
+        1,
+        "a taken name was duplicated"
+    );
+    assert_eq!(sim.apps("dataarts").len(), 1, "a taken name was duplicated");
+
+    for name in ["ma", "da"] {
+        ns.patch(
+            name,
+            json!({"metadata": {"annotations": {"appauth.hwcloud.dev/adopt": "true"}}}),
+        )
+        .await;
+    }
+    let ma = ns.wait_ready("ma", T).await;
+    let da = ns.wait_ready("da", T).await;
+    assert_eq!(ma.status.unwrap().app_id, Some(existing_ma.app_id));
+    assert_eq!(da.status.unwrap().app_id, Some(existing_da.id));
+    assert_eq!(sim.apps("modelarts").len(), 1);
+    assert_eq!(sim.apps("dataarts").len(), 1);
+}
+
+/// A not-found code the reference does not confirm (ModelArts.6404, ROMA.00100404) is checked
+/// with a second, different read before the app is taken for gone: an app that read still
+/// finds is not recreated (no new credentials, no twin); one that is really gone is.
+#[tokio::test]
+async fn an_unconfirmed_not_found_is_checked_before_recreating() {
+    let (ns, sim) = setup("unconfirmed-gone").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "2s"]);
+    ns.create("ma", json!({"modelarts": {}})).await;
+    ns.create("roma", json!({"roma": {"instanceId": "r1"}}))
+        .await;
+    let ma = ns.wait_ready("ma", T).await.status.unwrap().app_id.unwrap();
+    let roma = ns
+        .wait_ready("roma", T)
+        .await
+        .status
+        .unwrap()
+        .app_id
+        .unwrap();
+    for (service, code) in [("modelarts", "ModelArts.6404"), ("roma", "ROMA.00100404")] {
+        sim.handle
+            .add_fault(
+                hwcloud_sim::FaultSpec::new(service, "show")
+                    .status(404)
+                    .error_code(code),
+            )
+            .expect("fault");
+    }
+    // Several drift reads answered "not found" while both apps exist.
+    let seen = sim.handle.count("modelarts.show") + sim.handle.count("roma.show");
+    wait::until(T, "four drift reads answered not found", || async {
+        let now = sim.handle.count("modelarts.show") + sim.handle.count("roma.show");
+        (now >= seen + 4).then_some(())
+    })
+    .await;
+    assert_eq!(
+        sim.apps("modelarts").len(),
+        1,
+        "recreated on an unconfirmed code"
+    );
+    assert_eq!(
+        sim.apps("roma").len(),
+        1,
+        "recreated on an unconfirmed code"
+    );
+    for (name, id) in [("ma", &ma), ("roma", &roma)] {
+        let app = ns.get(name).await.expect("object");
+        assert_eq!(app.status.unwrap().app_id.as_ref(), Some(id), "{name}");
+    }
+    assert!(events(&ns, "Recreating").await.is_empty());
+
+    // Really gone (the faults still answer not found): the second read agrees, and it is made again.
+    common::cloud::client(&sim.url())
+        .roma("r1")
+        .delete(&roma)
+        .await
+        .expect("delete behind the operator's back");
+    wait::until(T, "the ROMA app recreated", || async {
+        let app = ns.get("roma").await?;
+        let id = app.status?.app_id?;
+        (id != roma).then_some(())
+    })
+    .await;
+    assert_eq!(sim.apps("roma").len(), 1);
+}
+
+/// A Secret retained by an earlier object (deletionPolicy: Retain) is taken over by a new object
+/// that adopts the same app by name, before that object knows the app's id; it is never given
+/// to an object that would create another app.
+#[tokio::test]
+async fn a_retained_secret_is_taken_over_by_an_object_adopting_its_app() {
+    let (ns, sim) = setup("retained-secret").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption=true"]);
+    ns.create(
+        "old",
+        json!({"apig": {"instanceId": "gw1"}, "appName": "kept_app", "deletionPolicy": "Retain", "secret": {"name": "kept"}}),
+    )
+    .await;
+    let id = ns
+        .wait_ready("old", T)
+        .await
+        .status
+        .unwrap()
+        .app_id
+        .unwrap();
+    let (key, secret) = creds(&ns, "kept").await;
+    ns.delete("old").await;
+    ns.wait_gone("old", T).await;
+    assert!(ns.secret("kept").await.is_some(), "Retain kept the Secret");
+
+    // Another object that would create a new app is refused the retained Secret.
+    ns.create(
+        "stranger",
+        json!({"apig": {"instanceId": "gw1"}, "appName": "other_app", "secret": {"name": "kept"}}),
+    )
+    .await;
+    ns.wait_reason("stranger", "SecretConflict", T).await;
+    ns.delete("stranger").await;
+
+    let adopter: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": "new", "annotations": {"appauth.hwcloud.dev/adopt": "true"}},
+        "spec": {"apig": {"instanceId": "gw1"}, "appName": "kept_app", "secret": {"name": "kept"}},
+    }))
+    .expect("GatewayApp");
+    ns.apps()
+        .create(&kube::api::PostParams::default(), &adopter)
+        .await
+        .expect("create");
+    let app = ns.wait_ready("new", T).await;
+    assert_eq!(app.status.unwrap().app_id.as_deref(), Some(id.as_str()));
+    assert_eq!(creds(&ns, "kept").await, (key, secret));
+    let owner = ns
+        .secret("kept")
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap()["appauth.hwcloud.dev/owner-uid"]
+        .clone();
+    assert_eq!(Some(owner), app.metadata.uid);
+    assert_eq!(sim.apps("apig").len(), 1);
 }

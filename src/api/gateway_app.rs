@@ -51,8 +51,8 @@ macro_rules! before_app {
         .message("spec.dataarts.workspaceId is immutable once status.appId is set"),
     validation = Rule::new(concat!(before_app!(), " || !has(self.spec.dataarts) || !has(oldSelf.spec.dataarts) || self.spec.dataarts.dlmType == oldSelf.spec.dataarts.dlmType"))
         .message("spec.dataarts.dlmType is immutable once status.appId is set"),
-    validation = Rule::new(concat!(before_app!(), " || !has(self.spec.appName) || (has(oldSelf.status.appName) ? self.spec.appName == oldSelf.status.appName : (has(oldSelf.spec.appName) && self.spec.appName == oldSelf.spec.appName))"))
-        .message("spec.appName is immutable once status.appId is set (it may only restate the name in use, status.appName)"),
+    validation = Rule::new(concat!(before_app!(), " || (!has(self.spec.appName) ? !has(oldSelf.spec.appName) : (has(oldSelf.status.appName) ? self.spec.appName == oldSelf.status.appName : (has(oldSelf.spec.appName) && self.spec.appName == oldSelf.spec.appName)))"))
+        .message("spec.appName is immutable once status.appId is set: it can be neither changed nor removed (it may only restate the name in use, status.appName)"),
     validation = Rule::new(concat!(before_app!(), " || self.spec.credentials == oldSelf.spec.credentials"))
         .message("spec.credentials is immutable once status.appId is set"),
 )]

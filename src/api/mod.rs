@@ -13,6 +13,9 @@ pub const GROUP: &str = "appauth.hwcloud.dev";
 /// Label on everything the operator creates.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "appauth-operator";
+/// On Secrets the operator writes for an InferenceApi (its connection Secret): their watch
+/// brings that InferenceApi back, not a GatewayApp.
+pub const OWNER_KIND_LABEL: &str = "appauth.hwcloud.dev/owner-kind";
 /// Finalizer on GatewayApps and InferenceApis.
 pub const CLEANUP_FINALIZER: &str = "appauth.hwcloud.dev/cleanup";
 /// Finalizer on account Secrets referenced by live objects.

@@ -164,6 +164,17 @@ impl CloudError {
     pub fn is_not_found(&self) -> bool {
         self.category() == ErrorCategory::NotFound
     }
+
+    /// A not-found whose code the reference confirms (APIG, DataArts): believed as it is. Any
+    /// other not-found is checked with a second, different read before acting on it.
+    pub fn is_confirmed_not_found(&self) -> bool {
+        self.is_not_found()
+            && self.code().is_some_and(|code| {
+                CONFIRMED
+                    .iter()
+                    .any(|(c, cat)| *c == code && *cat == ErrorCategory::NotFound)
+            })
+    }
 }
 
 /// Error codes the reference confirms. Never configurable.

@@ -128,6 +128,18 @@ impl Roma<'_> {
         }
     }
 
+    /// Exact lookup by id (`validate-apps?id=`); `None` when no app has that id.
+    pub async fn find_by_id(&self, app_id: &str) -> Result<Option<RomaAppBrief>, CloudError> {
+        let req = self
+            .req("validate", Method::GET, "/validate-apps")
+            .query("id", app_id);
+        match self.client.call_json(req).await {
+            Ok(app) => Ok(Some(app)),
+            Err(e) if e.category() == ErrorCategory::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn show(&self, app_id: &str) -> Result<RomaApp, CloudError> {
         self.client
             .call_json(self.req("show", Method::GET, &format!("/apps/{}", seg(app_id))))

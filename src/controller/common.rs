@@ -27,10 +27,40 @@ pub enum Error {
         retry_after: Option<Duration>,
         on_change_only: bool,
     },
-    /// Not an error: try again after this long (a foreign marker is ageing, a conflict).
+    /// Not an error: try again after this long (a conflict, an echo not cached yet).
     #[error("requeue")]
     Requeue(Duration),
+    /// Not an error either, but a wait users should see: the reconcile cannot finish before
+    /// `after` (a create that may still be in flight, deletion held up), reported as
+    /// `Reconciling=True` with `reason`.
+    #[error("{reason:?}: {message}")]
+    Wait {
+        after: Duration,
+        reason: Reason,
+        message: String,
+    },
 }
+
+/// A create that may still be in flight (its answer never arrived, or it was sent by a process
+/// that is gone): wait, then look for what it made before doing anything else. `reason` is
+/// Creating, or Deleting when the object is being deleted.
+pub(crate) fn in_flight(after: Duration, what: &str, reason: Reason) -> Error {
+    let then = if reason == Reason::Deleting {
+        "deletion looks for it again"
+    } else {
+        "the operator looks for it before creating anything"
+    };
+    Error::Wait {
+        after: after.max(Duration::from_millis(200)),
+        reason,
+        message: format!(
+            "a create of {what} may still be in flight; once it cannot land any more, {then}"
+        ),
+    }
+}
+
+/// A wait this long gets a Warning Event besides its condition.
+pub(crate) const LONG_WAIT: Duration = Duration::from_secs(60);
 
 impl Error {
     pub(crate) fn failed(reason: Reason, message: impl Into<String>) -> Self {
@@ -91,6 +121,16 @@ where
             Ok((action, None))
         }
         Err(Error::Requeue(after)) => Ok((Action::requeue(after), None)),
+        Err(Error::Wait {
+            after,
+            reason,
+            message,
+        }) => {
+            report(reason, message.clone()).await?;
+            warn_if_long(obj, ctx, &uid, reason, &message).await;
+            // Back within a minute, so that a long wait is told in an Event while it lasts.
+            Ok((Action::requeue(after.min(LONG_WAIT)), None))
+        }
         Err(Error::Kube(e)) if is_conflict(&e) => {
             Ok((Action::requeue(Duration::from_millis(200)), None))
         }
@@ -101,6 +141,13 @@ where
             retry_after,
             on_change_only,
         }) => {
+            // Deletion held up by a recoverable failure: users see it as such.
+            let deleting = obj.meta().deletion_timestamp.is_some() && !reason.is_terminal();
+            let (reason, message) = if deleting {
+                (Reason::Deleting, format!("deletion waits: {message}"))
+            } else {
+                (reason, message)
+            };
             let name = obj.meta().name.clone().unwrap_or_default();
             let namespace = obj.meta().namespace.clone().unwrap_or_default();
             tracing::info!(object = %name, %namespace, reason = reason.as_str(), "reconcile failed: {message}");
@@ -114,8 +161,9 @@ where
                 )
                 .await;
             }
-            if obj.meta().deletion_timestamp.is_none() {
-                report(reason, message).await?;
+            report(reason, message.clone()).await?;
+            if deleting {
+                warn_if_long(obj, ctx, &uid, reason, &message).await;
             }
             if on_change_only {
                 let generation = obj.meta().generation.unwrap_or_default();
@@ -130,6 +178,8 @@ where
                 None if reason.is_terminal() => ctx.resync(),
                 None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),
             };
+            // A deletion held up retries at least once a minute: someone is waiting for it.
+            let wait = if deleting { wait.min(LONG_WAIT) } else { wait };
             Ok((Action::requeue(wait), Some(reason.as_str())))
         }
     }
@@ -158,6 +208,37 @@ where
         .await?;
     ctx.note_written(&written, obj);
     Ok(())
+}
+
+/// Records that `uid` waits for `reason`; once the wait has lasted `LONG_WAIT`, one Warning
+/// Event says so.
+async fn warn_if_long<K>(obj: &K, ctx: &Context, uid: &str, reason: Reason, message: &str)
+where
+    K: Resource<DynamicType = ()>,
+{
+    let long = {
+        let mut waits = ctx.waits.lock().unwrap_or_else(|e| e.into_inner());
+        let entry =
+            waits
+                .entry(uid.to_string())
+                .or_insert((reason, std::time::Instant::now(), false));
+        if entry.0 != reason {
+            *entry = (reason, std::time::Instant::now(), false);
+        }
+        let long = !entry.2 && entry.1.elapsed() >= LONG_WAIT;
+        entry.2 |= long;
+        long
+    };
+    if long {
+        ctx.event(
+            &obj.object_ref(&()),
+            EventType::Warning,
+            reason.as_str(),
+            "Reconcile",
+            format!("waiting for more than a minute: {message}"),
+        )
+        .await;
+    }
 }
 
 /// Whether the cloud rejected this generation of the object as invalid (no cloud call until

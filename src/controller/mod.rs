@@ -1,6 +1,7 @@
 //! The controllers: shared context, wiring and the per-kind reconcilers.
 
 pub mod account;
+pub mod claims;
 pub mod common;
 pub mod echo;
 pub mod gateway_app;
@@ -87,6 +88,10 @@ pub struct Context {
     events_queued: Arc<std::sync::atomic::AtomicUsize>,
     /// The generation the cloud rejected as invalid, by uid: no cloud call until it changes.
     pub rejected: Mutex<HashMap<String, i64>>,
+    /// Objects waiting (Creating, Deleting): since when, and whether that was told in an Event.
+    pub waits: Mutex<HashMap<String, (status::Reason, Instant, bool)>>,
+    /// Which GatewayApp claims which app id (from the watch).
+    pub claims: claims::Claims,
 }
 
 impl Context {
@@ -126,6 +131,8 @@ impl Context {
             last_read: echo::Reads::default(),
             metrics,
             rejected: Mutex::new(HashMap::new()),
+            waits: Mutex::new(HashMap::new()),
+            claims: claims::Claims::default(),
             own_writes: echo::OwnWrites::default(),
             settled: echo::Settled::default(),
         })
@@ -191,6 +198,10 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);
+        self.waits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
     }
 
     /// Records the resourceVersion one of our writes produced.
@@ -232,6 +243,10 @@ impl Context {
 
     pub fn succeeded(&self, uid: &str) {
         self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+        self.waits
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);

@@ -20,7 +20,7 @@ use super::secret::OWNER_NAME;
 use super::{Context, gateway_app, inference_api};
 use crate::api::{
     ACCOUNT_LABEL, CREDENTIALS_SOURCE_LABEL, GatewayApp, InferenceApi, MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE, annotations,
+    MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
 };
 
 /// Watch events buffered per consumer before the watch waits for it.
@@ -63,6 +63,7 @@ fn fan_out<K>(
     config: watcher::Config,
     ctx: Arc<Context>,
     with_others: bool,
+    observe: impl Fn(&Context, &K, bool) + Send + 'static,
 ) -> FanOut<K, impl Future<Output = ()>>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
@@ -99,6 +100,7 @@ where
                     continue;
                 }
             };
+            observe(&ctx, &obj, deleted);
             if let Some(tx) = &others_tx {
                 let _ = tx.send(Ok(obj.clone())).await;
             }
@@ -127,14 +129,22 @@ fn receive<K: Send + 'static>(
 }
 
 /// Our own Secrets, metadata only and by label: a hand edit or delete brings the owner back
-/// promptly; the echoes of our own applies do not.
+/// promptly; the echoes of our own applies do not. `kind`: the owners' kind (GatewayApps'
+/// credentials, or InferenceApis' connection Secrets).
 fn managed_secrets(
     client: &Client,
     ns: &Option<String>,
     ctx: Arc<Context>,
+    kind: &str,
 ) -> impl Stream<Item = Trigger<PartialObjectMeta<Secret>>> + Send + 'static {
-    let config =
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    let owner_kind = if kind == "InferenceApi" {
+        format!("{OWNER_KIND_LABEL}=InferenceApi")
+    } else {
+        format!("!{OWNER_KIND_LABEL}")
+    };
+    let config = watcher::Config::default().labels(&format!(
+        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{owner_kind}"
+    ));
     watcher(api::<PartialObjectMeta<Secret>>(client, ns), config)
         .default_backoff()
         .filter_map(move |event| {
@@ -198,6 +208,10 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         wc.clone(),
         ctx.clone(),
         true,
+        |ctx: &Context, app: &GatewayApp, deleted| {
+            let (claim, id) = gateway_app::claim_of(app);
+            ctx.claims.observe(claim, id.filter(|_| !deleted));
+        },
     );
     let _ = ctx.gateway_apps.set(apps_store.clone());
     let FanOut {
@@ -205,7 +219,13 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         own: apis_own,
         driver: apis_watch,
         ..
-    } = fan_out(api::<InferenceApi>(&client, &ns), wc, ctx.clone(), false);
+    } = fan_out(
+        api::<InferenceApi>(&client, &ns),
+        wc,
+        ctx.clone(),
+        false,
+        |_: &Context, _: &InferenceApi, _| {},
+    );
     let _ = ctx.inference_apis.set(apis_store.clone());
 
     let (account_store, source_store) = (apps_store.clone(), apps_store.clone());
@@ -213,7 +233,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     let apps = Controller::for_stream(receive(apps_own), apps_store)
         .with_config(config.clone())
         .watches_stream(
-            managed_secrets(&client, &ns, ctx.clone()),
+            managed_secrets(&client, &ns, ctx.clone(), "GatewayApp"),
             move |s: PartialObjectMeta<Secret>| {
                 // Newer than what the owner last wrote or read: it must look even if settled.
                 if let Some(uid) = s.annotations().get(annotations::OWNER_UID) {
@@ -258,6 +278,16 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     let api_accounts_store = apis_store.clone();
     let apis = Controller::for_stream(receive(apis_own), apis_store)
         .with_config(config)
+        // Connection Secrets: an edit or delete brings their InferenceApi back.
+        .watches_stream(
+            managed_secrets(&client, &ns, ctx.clone(), "InferenceApi"),
+            |s: PartialObjectMeta<Secret>| {
+                let owner = s.annotations().get(OWNER_NAME).cloned();
+                owner
+                    .zip(s.namespace())
+                    .map(|(owner, ns)| ObjectRef::<InferenceApi>::new(&owner).within(&ns))
+            },
+        )
         .watches_stream(
             receive(apps_for_apis.expect("requested")),
             move |app: GatewayApp| {

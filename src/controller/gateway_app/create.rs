@@ -84,7 +84,9 @@ pub(super) async fn create_or_recover(
     let mut name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
     // A marker this reconcile wrote (conflict-checked against the object it read) proves no
-    // earlier attempt exists, so the lookup below can be skipped: one cloud call per new app.
+    // earlier attempt exists, so where the cloud refuses taken names the lookup below can be
+    // skipped: one cloud call per new app. Where it does not, the lookup is what finds a taken
+    // name (NameConflict, or the app to adopt).
     let (mut marker, fresh_marker) = match marker_of(app) {
         Some(m) => (m, false),
         None => (write_marker(app, ctx, &name).await?, true),
@@ -112,7 +114,9 @@ pub(super) async fn create_or_recover(
                 Utc::now(),
                 ctx.settings.marker_grace,
             )
-            .map_err(Error::Requeue)?;
+            .map_err(|after| {
+                common::in_flight(after, &format!("app {}", marker.name), Reason::Creating)
+            })?;
             ctx.unresolved
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -129,15 +133,27 @@ pub(super) async fn create_or_recover(
     let ours = existing
         .as_ref()
         .is_some_and(|s| s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref());
-    if !ours && existing.is_some() {
-        return Err(Error::failed(
+    let secret_conflict = || {
+        Error::failed(
             Reason::SecretConflict,
             format!("Secret {secret_name} exists and is not managed by this GatewayApp"),
-        ));
+        )
+    };
+    // A Secret retained for an app (an earlier object's deletionPolicy: Retain) is taken over
+    // by an object that recovers or adopts that very app, and by no other.
+    let retained_for = existing
+        .as_ref()
+        .filter(|_| !ours)
+        .filter(|s| s.annotations().contains_key(annotations::OWNER_UID))
+        .and_then(|s| s.annotations().get(annotations::APP_ID).cloned())
+        .filter(|id| !id.is_empty());
+    if !ours && existing.is_some() && retained_for.is_none() {
+        return Err(secret_conflict());
     }
+    let takes_secret = |id: &str| retained_for.as_deref().is_none_or(|r| r == id);
 
     // Look before creating: an earlier attempt (ours, or a crashed process's) may have made it.
-    let found = if fresh_marker {
+    let found = if fresh_marker && target.names_unique() {
         Vec::new()
     } else {
         target
@@ -150,6 +166,9 @@ pub(super) async fn create_or_recover(
         .partition(|a| naming::has_fingerprint(a.remark.as_deref(), &uid));
     ours.sort_by(|a, b| a.id.cmp(&b.id));
     if let Some(first) = ours.first().cloned() {
+        if !takes_secret(&first.id) {
+            return Err(secret_conflict());
+        }
         // Twins can only exist where names are not unique; keep one, delete the rest.
         for twin in ours.iter().skip(1) {
             target
@@ -201,6 +220,9 @@ pub(super) async fn create_or_recover(
             ));
         }
         let adopted = other.clone();
+        if !takes_secret(&adopted.id) {
+            return Err(secret_conflict());
+        }
         if target.can_update() {
             target
                 .update_remark(client, &adopted, &remark)
@@ -219,6 +241,9 @@ pub(super) async fn create_or_recover(
     }
 
     // Nothing found: create, unless a create of unknown outcome may still land.
+    if retained_for.is_some() {
+        return Err(secret_conflict());
+    }
     let grace = ctx.settings.marker_grace;
     if let Some(at) = ctx
         .unresolved
@@ -229,11 +254,16 @@ pub(super) async fn create_or_recover(
     {
         let since = at.elapsed();
         if since < grace {
-            return Err(Error::Requeue(grace - since));
+            return Err(common::in_flight(
+                grace - since,
+                &format!("app {name}"),
+                Reason::Creating,
+            ));
         }
     }
-    marker::may_create(&marker, &ctx.settings.instance, false, Utc::now(), grace)
-        .map_err(Error::Requeue)?;
+    marker::may_create(&marker, &ctx.settings.instance, false, Utc::now(), grace).map_err(
+        |after| common::in_flight(after, &format!("app {}", marker.name), Reason::Creating),
+    )?;
     let fresh_marker = marker.instance == ctx.settings.instance
         && (Utc::now() - marker.time).to_std().unwrap_or_default() < grace / 2;
     if !fresh_marker {
@@ -289,7 +319,11 @@ pub(super) async fn create_or_recover(
             )
             .await
         }
-        Err(e) if e.outcome_unknown() => Err(Error::Requeue(Duration::from_millis(500))),
+        Err(e) if e.outcome_unknown() => Err(common::in_flight(
+            Duration::from_millis(500),
+            &format!("app {name}"),
+            Reason::Creating,
+        )),
         Err(e) => {
             ctx.unresolved
                 .lock()
@@ -500,7 +534,37 @@ pub(super) async fn write_secret(
     Ok(name)
 }
 
-/// The app is confirmed gone: forget the id and create it again, with the full §3.4 order.
+/// The cloud said app `old_id` is gone (`e`). A not-found code the reference confirms is
+/// believed; any other is checked with a second, different read first, and only an app that
+/// read does not find either is created again.
+pub(super) async fn recreate_if_gone(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    old_id: &str,
+    e: crate::cloud::CloudError,
+) -> Result<Delivered> {
+    if !e.is_confirmed_not_found() {
+        let name = cloud_name(app, ctx);
+        if target
+            .still_exists(client, old_id, &name)
+            .await
+            .map_err(Error::cloud)?
+        {
+            return Err(Error::failed(
+                Reason::CloudUnavailable,
+                format!(
+                    "the cloud answered that app {old_id} is gone ({}), but a second read still finds it; nothing is recreated",
+                    e.code().unwrap_or("no code")
+                ),
+            ));
+        }
+    }
+    recreate(app, ctx, client, target, old_id).await
+}
+
+/// The app is confirmed gone: forget the id and create it again, in the full create order.
 pub(super) async fn recreate(
     app: &GatewayApp,
     ctx: &Context,

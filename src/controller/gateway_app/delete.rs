@@ -114,7 +114,7 @@ fn wait_for_marker(app: &GatewayApp, ctx: &Context, uid: &str) -> Result<()> {
         Utc::now(),
         ctx.settings.marker_grace,
     )
-    .map_err(|wait| Error::Requeue(wait.max(Duration::from_millis(200))))
+    .map_err(|after| common::in_flight(after, &format!("app {}", marker.name), Reason::Deleting))
 }
 
 /// ModelArts refuses to delete a bound app: remove its API authorizations first.

@@ -11,12 +11,7 @@ pub(super) async fn maintain(
     app_id: &str,
 ) -> Result<Delivered> {
     let uid = app.uid().unwrap_or_default();
-    if let Some(owner) = claimed_by_other(app, ctx, app_id) {
-        return Err(Error::failed(
-            Reason::AlreadyManaged,
-            format!("app {app_id} is already managed by {owner}"),
-        ));
-    }
+    check_claims(app, ctx, client, target, app_id).await?;
     let name = secret_step::secret_name(app);
     let existing = get_secret(app, ctx, &name).await?;
     if let Some(s) = &existing {
@@ -60,7 +55,9 @@ pub(super) async fn maintain(
 
     let cloud = match target.show(client, app_id).await {
         Ok(c) => c,
-        Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
+        Err(e) if e.is_not_found() => {
+            return recreate_if_gone(app, ctx, client, target, app_id, e).await;
+        }
         Err(e) => return Err(Error::cloud(e)),
     };
     ctx.last_read.mark(&uid);
@@ -173,7 +170,9 @@ pub(super) async fn push_source(
 ) -> Result<Delivered> {
     let cloud = match target.show(client, app_id).await {
         Ok(c) => c,
-        Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
+        Err(e) if e.is_not_found() => {
+            return recreate_if_gone(app, ctx, client, target, app_id, e).await;
+        }
         Err(e) => return Err(Error::cloud(e)),
     };
     let uid = app.uid().unwrap_or_default();

@@ -1,11 +1,14 @@
 //! The GatewayApp reconciler (SPEC §3): a thin driver over the pure steps in `secret`,
 //! `marker`, `status`, `naming` and the service-neutral `backend`.
 
+mod claim;
 mod create;
 mod delete;
 mod maintain;
 mod rotation;
 
+pub(crate) use claim::claim_of;
+use claim::*;
 use create::*;
 use delete::*;
 use maintain::*;
@@ -129,7 +132,7 @@ fn known_app_id(app: &GatewayApp) -> Option<String> {
     known_app_id_ref(app).map(str::to_string)
 }
 
-/// `known_app_id` without copying: the claims check runs it over every cached object.
+/// `known_app_id` without copying.
 fn known_app_id_ref(app: &GatewayApp) -> Option<&str> {
     app.status
         .as_ref()
@@ -370,13 +373,4 @@ async fn write_marker(app: &GatewayApp, ctx: &Context, name: &str) -> Result<Pen
         .await?;
     ctx.note_written(&written, app);
     Ok(marker)
-}
-
-fn claimed_by_other(app: &GatewayApp, ctx: &Context, app_id: &str) -> Option<String> {
-    let uid = app.metadata.uid.as_deref();
-    ctx.gateway_apps.get().and_then(|store| {
-        store
-            .find(|o| o.metadata.uid.as_deref() != uid && known_app_id_ref(o) == Some(app_id))
-            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
-    })
 }

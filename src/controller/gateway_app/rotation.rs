@@ -146,7 +146,9 @@ pub(super) async fn rotate(
     use crate::cloud::ExposeSecret;
     let cloud = match target.show(client, app_id).await {
         Ok(c) => c,
-        Err(e) if e.is_not_found() => return recreate(app, ctx, client, target, app_id).await,
+        Err(e) if e.is_not_found() => {
+            return recreate_if_gone(app, ctx, client, target, app_id, e).await;
+        }
         Err(e) => return Err(Error::cloud(e)),
     };
     let unreadable = || {

@@ -22,7 +22,7 @@ use super::marker::{self, PendingMarker};
 use super::status::{self, Outcome, Reason};
 use crate::api::{
     ApiMethod, AuthType, CLEANUP_FINALIZER, Condition, DeletionPolicy, InferenceApi,
-    InferenceApiStatus, MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotations,
+    InferenceApiStatus, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
 };
 use crate::cloud::modelarts::{ApiInput, InferenceApiInfo};
 use crate::cloud::{Account, CloudClient};
@@ -303,10 +303,14 @@ async fn create_or_recover(
             .copied()
             && at.elapsed() < grace
         {
-            return Err(Error::Requeue(grace - at.elapsed()));
+            return Err(common::in_flight(
+                grace - at.elapsed(),
+                &format!("API {name}"),
+                Reason::Creating,
+            ));
         }
         marker::may_create(&marker, &ctx.settings.instance, false, Utc::now(), grace)
-            .map_err(Error::Requeue)?;
+            .map_err(|after| common::in_flight(after, &format!("API {name}"), Reason::Creating))?;
         if marker.instance != ctx.settings.instance
             || (Utc::now() - marker.time).to_std().unwrap_or_default() >= grace / 2
         {
@@ -352,7 +356,11 @@ async fn create_or_recover(
             .await;
             Ok(created)
         }
-        Err(e) if e.outcome_unknown() => Err(Error::Requeue(Duration::from_millis(500))),
+        Err(e) if e.outcome_unknown() => Err(common::in_flight(
+            Duration::from_millis(500),
+            &format!("API {name}"),
+            Reason::Creating,
+        )),
         Err(e) => {
             ctx.unresolved
                 .lock()
@@ -378,6 +386,13 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
         None => None,
     };
     let st = status(api);
+    if let Some(old) = st
+        .secret_name
+        .as_deref()
+        .filter(|o| Some(*o) != secret_name.as_deref())
+    {
+        delete_connection_secret(api, ctx, old).await?;
+    }
     let new_status = InferenceApiStatus {
         api_id: Some(info.api_id.clone()),
         api_name: info.api_name.clone().or(st.api_name.clone()),
@@ -436,6 +451,20 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     }
 }
 
+/// A connection Secret this object wrote and no longer names (renamed or dropped from the spec).
+async fn delete_connection_secret(api: &InferenceApi, ctx: &Context, name: &str) -> Result<()> {
+    let secrets: Api<Secret> =
+        Api::namespaced(ctx.client.clone(), &api.namespace().unwrap_or_default());
+    if let Some(old) = secrets.get_opt(name).await?
+        && old.annotations().get(annotations::OWNER_UID) == api.uid().as_ref()
+    {
+        secrets
+            .delete(name, &kube::api::DeleteParams::default())
+            .await?;
+    }
+    Ok(())
+}
+
 /// The optional connection Secret: predict_url and api_id for consumers.
 async fn write_connection_secret(
     api: &InferenceApi,
@@ -464,6 +493,8 @@ async fn write_connection_secret(
                 info.predict_url.as_deref().unwrap_or_default(),
             )
             && wants_ref == has_ref
+            && existing.labels().get(OWNER_KIND_LABEL).map(String::as_str) == Some("InferenceApi")
+            && existing.annotations().get(super::secret::OWNER_NAME) == Some(&api.name_any())
         {
             return Ok(name.to_string());
         }
@@ -491,8 +522,20 @@ async fn write_connection_secret(
         metadata: ObjectMeta {
             name: Some(name.to_string()),
             namespace: api.namespace(),
-            labels: Some([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())].into()),
-            annotations: Some([(annotations::OWNER_UID.to_string(), uid)].into()),
+            labels: Some(
+                [
+                    (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+                    (OWNER_KIND_LABEL.to_string(), "InferenceApi".to_string()),
+                ]
+                .into(),
+            ),
+            annotations: Some(
+                [
+                    (annotations::OWNER_UID.to_string(), uid),
+                    (super::secret::OWNER_NAME.to_string(), api.name_any()),
+                ]
+                .into(),
+            ),
             owner_references,
             ..Default::default()
         },
@@ -662,7 +705,9 @@ async fn cleanup(api: &InferenceApi, ctx: &Context) -> Result<Action> {
                     Utc::now(),
                     ctx.settings.marker_grace,
                 )
-                .map_err(|wait| Error::Requeue(wait.max(Duration::from_millis(200))))?;
+                .map_err(|after| {
+                    common::in_flight(after, &format!("API {}", marker.name), Reason::Deleting)
+                })?;
             }
         }
         for id in &ids {

@@ -1,0 +1,141 @@
+//! Which GatewayApp holds which cloud app id: an index kept up to date from the GatewayApp watch
+//! (so a reconcile asks it instead of scanning every cached object), and the rule for who owns
+//! an id that two objects claim (a copied or restored manifest carrying another object's id).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// One object's claim on an app id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub uid: String,
+    /// namespace/name, for messages.
+    pub object: String,
+    /// Creation time (seconds since the epoch), when known.
+    pub created: Option<i64>,
+}
+
+#[derive(Default)]
+struct Index {
+    by_id: HashMap<String, Vec<Claim>>,
+    id_of: HashMap<String, String>,
+}
+
+#[derive(Default)]
+pub struct Claims {
+    index: Mutex<Index>,
+}
+
+impl Claims {
+    /// What the watch says of an object now: the id it claims (None: none, or deleted).
+    pub fn observe(&self, claim: Claim, id: Option<&str>) {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = index.id_of.get(&claim.uid).cloned();
+        if previous.as_deref() == id {
+            if let Some(id) = id
+                && let Some(c) = index
+                    .by_id
+                    .get_mut(id)
+                    .and_then(|v| v.iter_mut().find(|c| c.uid == claim.uid))
+            {
+                *c = claim;
+            }
+            return;
+        }
+        if let Some(old) = previous {
+            index.id_of.remove(&claim.uid);
+            if let Some(v) = index.by_id.get_mut(&old) {
+                v.retain(|c| c.uid != claim.uid);
+                if v.is_empty() {
+                    index.by_id.remove(&old);
+                }
+            }
+        }
+        if let Some(id) = id {
+            index.id_of.insert(claim.uid.clone(), id.to_string());
+            index.by_id.entry(id.to_string()).or_default().push(claim);
+        }
+    }
+
+    /// The other objects that claim `id`.
+    pub fn others(&self, uid: &str, id: &str) -> Vec<Claim> {
+        let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        index
+            .by_id
+            .get(id)
+            .map(|v| v.iter().filter(|c| c.uid != uid).cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The rightful owner among the objects claiming one app: the one whose uid the app's
+/// fingerprint names, else the oldest (by creation time, then uid, so every process agrees).
+pub fn owner(claims: &[Claim], fingerprinted: impl Fn(&str) -> bool) -> Option<&Claim> {
+    claims.iter().find(|c| fingerprinted(&c.uid)).or_else(|| {
+        claims.iter().min_by(|a, b| {
+            (a.created.unwrap_or(i64::MAX), &a.uid).cmp(&(b.created.unwrap_or(i64::MAX), &b.uid))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(uid: &str, created: Option<i64>) -> Claim {
+        Claim {
+            uid: uid.into(),
+            object: format!("ns/{uid}"),
+            created,
+        }
+    }
+
+    #[test]
+    fn the_owner_is_the_fingerprinted_object_else_the_oldest() {
+        let cases: [(&str, Vec<Claim>, Option<&str>, &str); 4] = [
+            (
+                "fingerprint wins over age",
+                vec![claim("old", Some(1)), claim("new", Some(9))],
+                Some("new"),
+                "new",
+            ),
+            (
+                "no fingerprint: the oldest",
+                vec![claim("new", Some(9)), claim("old", Some(1))],
+                None,
+                "old",
+            ),
+            (
+                "same age: by uid",
+                vec![claim("b", Some(5)), claim("a", Some(5))],
+                None,
+                "a",
+            ),
+            (
+                "unknown age loses",
+                vec![claim("a", None), claim("b", Some(5))],
+                None,
+                "b",
+            ),
+        ];
+        for (name, claims, fingerprinted, want) in cases {
+            let got = owner(&claims, |uid| Some(uid) == fingerprinted).map(|c| c.uid.as_str());
+            assert_eq!(got, Some(want), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_index_follows_objects_as_they_change() {
+        let claims = Claims::default();
+        claims.observe(claim("a", Some(1)), Some("app1"));
+        claims.observe(claim("b", Some(2)), Some("app1"));
+        assert_eq!(claims.others("a", "app1"), vec![claim("b", Some(2))]);
+        claims.observe(claim("b", Some(2)), Some("app2"));
+        assert!(claims.others("a", "app1").is_empty(), "b moved to app2");
+        assert_eq!(claims.others("x", "app2"), vec![claim("b", Some(2))]);
+        claims.observe(claim("b", Some(2)), None);
+        assert!(claims.others("x", "app2").is_empty(), "b deleted");
+        claims.observe(claim("a", Some(1)), Some("app1"));
+        assert_eq!(claims.others("x", "app1").len(), 1, "no duplicate entry");
+    }
+}
