@@ -5,40 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::objects::Ns;
+use common::objects::{Ns, creds, events, setup};
 use common::operator::Operator;
 use common::sim::{Sim, credentials_work};
-use common::{cluster, wait};
-use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use common::wait;
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
-
-async fn setup(test: &str) -> (Ns, Sim) {
-    let client = cluster::client().await;
-    let name = cluster::namespace(&client, test).await;
-    (Ns { client, name }, Sim::start())
-}
-
-async fn creds(ns: &Ns, secret: &str) -> (String, String) {
-    let s = ns.secret(secret).await.expect("Secret");
-    (
-        Ns::value(&s, "app_key").expect("key"),
-        Ns::value(&s, "app_secret").expect("secret"),
-    )
-}
-
-async fn events(ns: &Ns, reason: &str) -> Vec<Event> {
-    let api: Api<Event> = Api::namespaced(ns.client.clone(), &ns.name);
-    api.list(&ListParams::default())
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .collect()
-}
 
 /// How many Events with `reason` there are, once there is at least one (Events are published
 /// off the reconcile path, so they may trail the status that reports the same step).
@@ -68,15 +42,9 @@ fn cloud_secret(sim: &Sim, id: &str) -> String {
         .to_string()
 }
 
-/// A reset the cloud refuses records no rotation: Synced=False RotationFailed with a Warning
-/// Event while Ready stays True and the old credentials keep working; it is retried (with
-/// backoff) and, once the cloud accepts, the rotation happens and is recorded once.
-#[tokio::test]
-async fn a_refused_reset_records_no_rotation_and_is_retried() {
-    let (ns, sim) = setup("refused-reset").await;
-    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "10m"]);
-    ns.create("app", json!({"apig": {"instanceId": "gw1"}}))
-        .await;
+/// An app made Ready: its id, key and secret.
+async fn ready_app(ns: &Ns, spec: serde_json::Value) -> (String, String, String) {
+    ns.create("app", spec).await;
     let id = ns
         .wait_ready("app", T)
         .await
@@ -84,7 +52,47 @@ async fn a_refused_reset_records_no_rotation_and_is_retried() {
         .unwrap()
         .app_id
         .unwrap();
-    let (key, old) = creds(&ns, "app").await;
+    let (key, secret) = creds(ns, "app").await;
+    (id, key, secret)
+}
+
+async fn ask_rotation(ns: &Ns, token: &str) {
+    ns.patch(
+        "app",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": token}}}),
+    )
+    .await;
+}
+
+/// Waits until status records the rotation asked with `token`, then checks that it is real:
+/// the Secret and the cloud hold a new secret that works. Returns the new secret.
+async fn rotated(ns: &Ns, sim: &Sim, id: &str, key: &str, old: &str, token: &str) -> String {
+    wait::until(Duration::from_secs(60), "rotation recorded", || async {
+        let app = ns.get("app").await?;
+        let last = app.status.as_ref()?.rotation.as_ref()?.last_token.clone()?;
+        (last == token).then_some(())
+    })
+    .await;
+    let (_, new) = creds(ns, "app").await;
+    assert_ne!(new, old, "a rotation was recorded without a new secret");
+    assert_eq!(
+        cloud_secret(sim, id),
+        new,
+        "the Secret holds the cloud's secret"
+    );
+    assert!(credentials_work(&sim.url(), key, &new).await);
+    assert_eq!(events_once(ns, "Rotated").await, 1);
+    new
+}
+
+/// A reset the cloud refuses records no rotation: Synced=False RotationFailed with a Warning
+/// Event while Ready stays True and the old credentials keep working; it is retried (with
+/// backoff) and, once the cloud accepts, the rotation happens and is recorded once.
+#[tokio::test]
+async fn a_refused_reset_records_no_rotation_and_is_retried() {
+    let (ns, sim) = setup("refused-reset").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "10m"]);
+    let (id, key, old) = ready_app(&ns, json!({"apig": {"instanceId": "gw1"}})).await;
     sim.handle
         .add_fault(
             hwcloud_sim::FaultSpec::new("apig", "reset_secret")
@@ -93,11 +101,7 @@ async fn a_refused_reset_records_no_rotation_and_is_retried() {
         )
         .expect("fault");
 
-    ns.patch(
-        "app",
-        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "r1"}}}),
-    )
-    .await;
+    ask_rotation(&ns, "r1").await;
     let app = wait::until(T, "Synced=False RotationFailed", || async {
         let app = ns.get("app").await?;
         (condition(&app, "Synced")? == ("False".into(), "RotationFailed".into())).then_some(app)
@@ -131,24 +135,18 @@ async fn a_refused_reset_records_no_rotation_and_is_retried() {
     assert!(credentials_work(&sim.url(), &key, &old).await);
 
     sim.handle.clear_faults();
-    let app = wait::until(Duration::from_secs(60), "rotation recorded", || async {
+    rotated(&ns, &sim, &id, &key, &old, "r1").await;
+    assert!(!credentials_work(&sim.url(), &key, &old).await);
+    wait::until(T, "Synced again, the rotating mark gone", || async {
         let app = ns.get("app").await?;
-        let token = app.status.as_ref()?.rotation.as_ref()?.last_token.clone()?;
-        (token == "r1" && condition(&app, "Synced")?.0 == "True").then_some(app)
+        let marked = app
+            .metadata
+            .annotations
+            .as_ref()?
+            .contains_key("appauth.hwcloud.dev/rotating");
+        (condition(&app, "Synced")?.0 == "True" && !marked).then_some(())
     })
     .await;
-    let (_, new) = creds(&ns, "app").await;
-    assert_ne!(new, old, "recorded without a new secret");
-    assert_eq!(cloud_secret(&sim, &id), new);
-    assert!(credentials_work(&sim.url(), &key, &new).await);
-    assert!(!credentials_work(&sim.url(), &key, &old).await);
-    assert_eq!(events_once(&ns, "Rotated").await, 1);
-    assert!(
-        !app.metadata
-            .annotations
-            .unwrap_or_default()
-            .contains_key("appauth.hwcloud.dev/rotating")
-    );
 }
 
 /// A crash after the rotation began but before the reset was sent: the next process reads the
@@ -157,23 +155,10 @@ async fn a_refused_reset_records_no_rotation_and_is_retried() {
 async fn a_crash_before_the_reset_is_sent_still_rotates() {
     let (ns, sim) = setup("crash-before-reset").await;
     let mut op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "10m"]);
-    ns.create("app", json!({"roma": {"instanceId": "r1"}}))
-        .await;
-    let id = ns
-        .wait_ready("app", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
-    let (key, old) = creds(&ns, "app").await;
+    let (id, key, old) = ready_app(&ns, json!({"roma": {"instanceId": "r1"}})).await;
 
     op.restart_at_failpoint("before-reset");
-    ns.patch(
-        "app",
-        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "r1"}}}),
-    )
-    .await;
+    ask_rotation(&ns, "r1").await;
     assert_eq!(
         op.wait_exit(T),
         Some(86),
@@ -181,18 +166,8 @@ async fn a_crash_before_the_reset_is_sent_still_rotates() {
     );
     assert_eq!(sim.handle.count("roma.reset_secret"), 0, "nothing was sent");
     op.restart(false);
-    wait::until(T, "rotation recorded", || async {
-        let app = ns.get("app").await?;
-        let token = app.status.as_ref()?.rotation.as_ref()?.last_token.clone()?;
-        (token == "r1").then_some(())
-    })
-    .await;
-    let (_, new) = creds(&ns, "app").await;
-    assert_ne!(new, old, "a rotation was recorded without a new secret");
-    assert_eq!(cloud_secret(&sim, &id), new);
-    assert!(credentials_work(&sim.url(), &key, &new).await);
+    rotated(&ns, &sim, &id, &key, &old, "r1").await;
     assert_eq!(sim.handle.count("roma.reset_secret"), 1);
-    assert_eq!(events_once(&ns, "Rotated").await, 1);
 }
 
 /// A reset whose answer is lost (committed in the cloud, the connection dropped) is not sent
@@ -201,16 +176,7 @@ async fn a_crash_before_the_reset_is_sent_still_rotates() {
 async fn a_reset_of_unknown_outcome_is_read_back_not_repeated() {
     let (ns, sim) = setup("unknown-reset").await;
     let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "10m"]);
-    ns.create("app", json!({"apig": {"instanceId": "gw1"}}))
-        .await;
-    let id = ns
-        .wait_ready("app", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
-    let (key, old) = creds(&ns, "app").await;
+    let (id, key, old) = ready_app(&ns, json!({"apig": {"instanceId": "gw1"}})).await;
     sim.handle
         .add_fault(
             hwcloud_sim::FaultSpec::new("apig", "reset_secret")
@@ -218,31 +184,13 @@ async fn a_reset_of_unknown_outcome_is_read_back_not_repeated() {
                 .times(1),
         )
         .expect("fault");
-    ns.patch(
-        "app",
-        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "r1"}}}),
-    )
-    .await;
-    wait::until(Duration::from_secs(60), "rotation recorded", || async {
-        let app = ns.get("app").await?;
-        let token = app.status.as_ref()?.rotation.as_ref()?.last_token.clone()?;
-        (token == "r1").then_some(())
-    })
-    .await;
-    let (_, new) = creds(&ns, "app").await;
-    assert_ne!(new, old);
-    assert_eq!(
-        cloud_secret(&sim, &id),
-        new,
-        "the committed reset is the one delivered"
-    );
-    assert!(credentials_work(&sim.url(), &key, &new).await);
+    ask_rotation(&ns, "r1").await;
+    rotated(&ns, &sim, &id, &key, &old, "r1").await;
     assert_eq!(
         sim.handle.count("apig.reset_secret"),
         1,
         "the reset was repeated blindly"
     );
-    assert_eq!(events_once(&ns, "Rotated").await, 1);
 }
 
 /// DataArts has no reset. Once `rotation.interval` has passed, the object warns once per
@@ -731,6 +679,64 @@ async fn a_copied_app_id_is_refused_and_the_owner_keeps_its_app() {
         Some("AlreadyManaged")
     );
     assert_eq!(sim.apps("apig").len(), 1);
+    // Deleting the refused copy leaves the owner's app alone.
+    ns.delete("copy").await;
+    ns.wait_gone("copy", T).await;
+    assert!(
+        sim.app(&id).is_some(),
+        "deleting the copy deleted the owner's app"
+    );
+    ns.wait_ready("owner", T).await;
+}
+
+/// With `--app-id-annotation=false` a rotation is recorded once: the `rotating` mark set in the
+/// reconcile that rotates is cleared by it, so later reconciles do not record it again.
+#[tokio::test]
+async fn a_rotation_is_recorded_once_without_the_app_id_mirror() {
+    let (ns, sim) = setup("rotate-no-mirror").await;
+    let metrics = common::operator::free_metrics_addr();
+    let _op = Operator::start(
+        &ns.name,
+        &sim.url(),
+        &[
+            "--app-id-annotation=false",
+            "--resync-period",
+            "2s",
+            "--metrics-addr",
+            &metrics,
+        ],
+    );
+    let (id, key, old) = ready_app(&ns, json!({"apig": {"instanceId": "gw1"}})).await;
+    ask_rotation(&ns, "r1").await;
+    rotated(&ns, &sim, &id, &key, &old, "r1").await;
+    let first = ns
+        .get("app")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .rotation
+        .unwrap();
+    let reconciles = || counter(&metrics, "appauth_reconciles_total", "GatewayApp");
+    let seen = reconciles().await;
+    wait::until(T, "three more reconciles", || async {
+        (reconciles().await >= seen + 3.0).then_some(())
+    })
+    .await;
+    let app = ns.get("app").await.unwrap();
+    assert_eq!(
+        app.status.unwrap().rotation.unwrap(),
+        first,
+        "recorded again"
+    );
+    assert!(
+        !app.metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("appauth.hwcloud.dev/rotating")
+    );
+    assert_eq!(events(&ns, "Rotated").await.len(), 1);
+    assert_eq!(sim.handle.count("apig.reset_secret"), 1);
 }
 
 /// Where the cloud accepts a second app with a taken name (ModelArts, DataArts), a GatewayApp

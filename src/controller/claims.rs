@@ -2,7 +2,7 @@
 //! (so a reconcile asks it instead of scanning every cached object), and the rule for who owns
 //! an id that two objects claim (a copied or restored manifest carrying another object's id).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 /// One object's claim on an app id.
@@ -13,12 +13,16 @@ pub struct Claim {
     pub object: String,
     /// Creation time (seconds since the epoch), when known.
     pub created: Option<i64>,
+    /// Being deleted: it lets go of the app.
+    pub deleting: bool,
 }
 
 #[derive(Default)]
 struct Index {
     by_id: HashMap<String, Vec<Claim>>,
     id_of: HashMap<String, String>,
+    /// During a re-list of the watch: the objects it has listed so far.
+    relisted: Option<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -30,6 +34,9 @@ impl Claims {
     /// What the watch says of an object now: the id it claims (None: none, or deleted).
     pub fn observe(&self, claim: Claim, id: Option<&str>) {
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(seen) = index.relisted.as_mut() {
+            seen.insert(claim.uid.clone());
+        }
         let previous = index.id_of.get(&claim.uid).cloned();
         if previous.as_deref() == id {
             if let Some(id) = id
@@ -54,6 +61,38 @@ impl Claims {
         if let Some(id) = id {
             index.id_of.insert(claim.uid.clone(), id.to_string());
             index.by_id.entry(id.to_string()).or_default().push(claim);
+        }
+    }
+
+    /// The watch starts listing every object again (after a restart or a lost watch).
+    pub fn relist_started(&self) {
+        self.index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .relisted = Some(HashSet::new());
+    }
+
+    /// The re-list is complete: objects it did not list were deleted meanwhile.
+    pub fn relist_done(&self) {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(seen) = index.relisted.take() else {
+            return;
+        };
+        let gone: Vec<String> = index
+            .id_of
+            .keys()
+            .filter(|uid| !seen.contains(*uid))
+            .cloned()
+            .collect();
+        for uid in gone {
+            if let Some(id) = index.id_of.remove(&uid)
+                && let Some(v) = index.by_id.get_mut(&id)
+            {
+                v.retain(|c| c.uid != uid);
+                if v.is_empty() {
+                    index.by_id.remove(&id);
+                }
+            }
         }
     }
 
@@ -87,6 +126,7 @@ mod tests {
             uid: uid.into(),
             object: format!("ns/{uid}"),
             created,
+            deleting: false,
         }
     }
 
@@ -137,5 +177,20 @@ mod tests {
         assert!(claims.others("x", "app2").is_empty(), "b deleted");
         claims.observe(claim("a", Some(1)), Some("app1"));
         assert_eq!(claims.others("x", "app1").len(), 1, "no duplicate entry");
+    }
+
+    #[test]
+    fn a_relist_drops_objects_deleted_while_the_watch_was_down() {
+        let claims = Claims::default();
+        claims.observe(claim("a", Some(1)), Some("app1"));
+        claims.observe(claim("b", Some(2)), Some("app1"));
+        claims.relist_started();
+        claims.observe(claim("a", Some(1)), Some("app1"));
+        claims.relist_done();
+        assert!(
+            claims.others("a", "app1").is_empty(),
+            "b was not listed again"
+        );
+        assert_eq!(claims.others("x", "app1").len(), 1);
     }
 }

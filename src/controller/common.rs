@@ -41,27 +41,6 @@ pub enum Error {
     },
 }
 
-/// A create that may still be in flight (its answer never arrived, or it was sent by a process
-/// that is gone): wait, then look for what it made before doing anything else. `reason` is
-/// Creating, or Deleting when the object is being deleted.
-pub(crate) fn in_flight(after: Duration, what: &str, reason: Reason) -> Error {
-    let then = if reason == Reason::Deleting {
-        "deletion looks for it again"
-    } else {
-        "the operator looks for it before creating anything"
-    };
-    Error::Wait {
-        after: after.max(Duration::from_millis(200)),
-        reason,
-        message: format!(
-            "a create of {what} may still be in flight; once it cannot land any more, {then}"
-        ),
-    }
-}
-
-/// A wait this long gets a Warning Event besides its condition.
-pub(crate) const LONG_WAIT: Duration = Duration::from_secs(60);
-
 impl Error {
     pub(crate) fn failed(reason: Reason, message: impl Into<String>) -> Self {
         Error::Failed {
@@ -127,9 +106,9 @@ where
             message,
         }) => {
             report(reason, message.clone()).await?;
-            warn_if_long(obj, ctx, &uid, reason, &message).await;
+            super::waits::warn_if_long(obj, ctx, &uid, reason, &message).await;
             // Back within a minute, so that a long wait is told in an Event while it lasts.
-            Ok((Action::requeue(after.min(LONG_WAIT)), None))
+            Ok((Action::requeue(after.min(super::waits::LONG_WAIT)), None))
         }
         Err(Error::Kube(e)) if is_conflict(&e) => {
             Ok((Action::requeue(Duration::from_millis(200)), None))
@@ -163,7 +142,7 @@ where
             }
             report(reason, message.clone()).await?;
             if deleting {
-                warn_if_long(obj, ctx, &uid, reason, &message).await;
+                super::waits::warn_if_long(obj, ctx, &uid, reason, &message).await;
             }
             if on_change_only {
                 let generation = obj.meta().generation.unwrap_or_default();
@@ -179,7 +158,11 @@ where
                 None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),
             };
             // A deletion held up retries at least once a minute: someone is waiting for it.
-            let wait = if deleting { wait.min(LONG_WAIT) } else { wait };
+            let wait = if deleting {
+                wait.min(super::waits::LONG_WAIT)
+            } else {
+                wait
+            };
             Ok((Action::requeue(wait), Some(reason.as_str())))
         }
     }
@@ -208,37 +191,6 @@ where
         .await?;
     ctx.note_written(&written, obj);
     Ok(())
-}
-
-/// Records that `uid` waits for `reason`; once the wait has lasted `LONG_WAIT`, one Warning
-/// Event says so.
-async fn warn_if_long<K>(obj: &K, ctx: &Context, uid: &str, reason: Reason, message: &str)
-where
-    K: Resource<DynamicType = ()>,
-{
-    let long = {
-        let mut waits = ctx.waits.lock().unwrap_or_else(|e| e.into_inner());
-        let entry =
-            waits
-                .entry(uid.to_string())
-                .or_insert((reason, std::time::Instant::now(), false));
-        if entry.0 != reason {
-            *entry = (reason, std::time::Instant::now(), false);
-        }
-        let long = !entry.2 && entry.1.elapsed() >= LONG_WAIT;
-        entry.2 |= long;
-        long
-    };
-    if long {
-        ctx.event(
-            &obj.object_ref(&()),
-            EventType::Warning,
-            reason.as_str(),
-            "Reconcile",
-            format!("waiting for more than a minute: {message}"),
-        )
-        .await;
-    }
 }
 
 /// Whether the cloud rejected this generation of the object as invalid (no cloud call until
@@ -302,6 +254,25 @@ pub(crate) async fn resolve_account(
     Ok(account)
 }
 
+/// An object letting go of its accounts (deleted, or detached): the one its spec names and the
+/// one its status recorded, when they differ.
+pub(crate) async fn release_accounts(
+    ctx: &Context,
+    namespace: &str,
+    reference: Option<&LocalObjectReference>,
+    recorded: Option<&str>,
+    uid: &str,
+) -> Result<()> {
+    release_account(ctx, namespace, reference, uid).await?;
+    if let Some(recorded) = recorded.filter(|r| reference.is_none_or(|s| s.name != *r)) {
+        let previous = LocalObjectReference {
+            name: recorded.to_string(),
+        };
+        release_account(ctx, namespace, Some(&previous), uid).await?;
+    }
+    Ok(())
+}
+
 /// After a successful reconcile: the account Secret used before, if the ref has changed since,
 /// is released (its in-use finalizer goes when no other object uses it).
 pub(crate) async fn release_previous_account(
@@ -330,13 +301,17 @@ pub(crate) async fn release_account(
     let Some(reference) = reference else {
         return Ok(());
     };
+    // Another live object uses it: by its accountRef, or (its ref moved and no reconcile has
+    // succeeded since) as the account its status still records.
     let uses = |other_uid: Option<String>,
                 other_ns: Option<String>,
                 other_ref: Option<&LocalObjectReference>,
+                recorded: Option<&str>,
                 finalizers: &[String]| {
         other_uid.as_deref() != Some(uid)
             && other_ns.as_deref() == Some(namespace)
-            && other_ref.is_some_and(|r| r.name == reference.name)
+            && (other_ref.is_some_and(|r| r.name == reference.name)
+                || recorded == Some(reference.name.as_str()))
             && finalizers.iter().any(|f| f == CLEANUP_FINALIZER)
     };
     let by_apps = ctx.gateway_apps.get().is_some_and(|store| {
@@ -345,6 +320,7 @@ pub(crate) async fn release_account(
                 o.uid(),
                 o.namespace(),
                 o.spec.account_ref.as_ref(),
+                o.status.as_ref().and_then(|s| s.account_secret.as_deref()),
                 o.finalizers(),
             )
         })
@@ -355,6 +331,7 @@ pub(crate) async fn release_account(
                 o.uid(),
                 o.namespace(),
                 o.spec.account_ref.as_ref(),
+                o.status.as_ref().and_then(|s| s.account_secret.as_deref()),
                 o.finalizers(),
             )
         })

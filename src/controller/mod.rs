@@ -9,6 +9,7 @@ pub mod inference_api;
 pub mod marker;
 pub mod secret;
 pub mod status;
+pub mod waits;
 pub mod wiring;
 
 use std::collections::HashMap;
@@ -92,6 +93,31 @@ pub struct Context {
     pub waits: Mutex<HashMap<String, (status::Reason, Instant, bool)>>,
     /// Which GatewayApp claims which app id (from the watch).
     pub claims: claims::Claims,
+    /// The generation whose spec each object last pushed to the cloud.
+    pub pushed: Pushed,
+}
+
+/// Per object, the metadata.generation whose spec reached the cloud (in memory: after a
+/// restart every object reads its app anyway).
+#[derive(Default)]
+pub struct Pushed(Mutex<HashMap<String, i64>>);
+
+impl Pushed {
+    pub fn is(&self, uid: &str, generation: Option<i64>) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        generation.is_some() && map.get(uid).copied() == generation
+    }
+
+    pub fn record(&self, uid: &str, generation: Option<i64>) {
+        if let Some(g) = generation {
+            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            map.insert(uid.to_string(), g);
+        }
+    }
+
+    pub fn forget(&self, uid: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(uid);
+    }
 }
 
 impl Context {
@@ -133,6 +159,7 @@ impl Context {
             rejected: Mutex::new(HashMap::new()),
             waits: Mutex::new(HashMap::new()),
             claims: claims::Claims::default(),
+            pushed: Pushed::default(),
             own_writes: echo::OwnWrites::default(),
             settled: echo::Settled::default(),
         })
@@ -202,6 +229,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(uid);
+        self.pushed.forget(uid);
     }
 
     /// Records the resourceVersion one of our writes produced.

@@ -57,13 +57,21 @@ where
     driver: D,
 }
 
+/// What a watch reports, for the claims index: an object (and whether it was deleted), or the
+/// start and the end of a full re-list.
+enum Seen<'a, K> {
+    Object(&'a K, bool),
+    RelistStarted,
+    RelistDone,
+}
+
 /// A watch into a cache (without managedFields) whose events go to each consumer.
 fn fan_out<K>(
     api: Api<K>,
     config: watcher::Config,
     ctx: Arc<Context>,
     with_others: bool,
-    observe: impl Fn(&Context, &K, bool) + Send + 'static,
+    observe: impl Fn(&Context, Seen<'_, K>) + Send + 'static,
 ) -> FanOut<K, impl Future<Output = ()>>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
@@ -94,13 +102,20 @@ where
             let (obj, deleted) = match event {
                 Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => (o, false),
                 Ok(watcher::Event::Delete(o)) => (o, true),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
+                Ok(watcher::Event::Init) => {
+                    observe(&ctx, Seen::RelistStarted);
+                    continue;
+                }
+                Ok(watcher::Event::InitDone) => {
+                    observe(&ctx, Seen::RelistDone);
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "watch error; retrying with backoff");
                     continue;
                 }
             };
-            observe(&ctx, &obj, deleted);
+            observe(&ctx, Seen::Object(&obj, deleted));
             if let Some(tx) = &others_tx {
                 let _ = tx.send(Ok(obj.clone())).await;
             }
@@ -208,9 +223,13 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         wc.clone(),
         ctx.clone(),
         true,
-        |ctx: &Context, app: &GatewayApp, deleted| {
-            let (claim, id) = gateway_app::claim_of(app);
-            ctx.claims.observe(claim, id.filter(|_| !deleted));
+        |ctx: &Context, seen: Seen<'_, GatewayApp>| match seen {
+            Seen::Object(app, deleted) => {
+                let (claim, id) = gateway_app::claim_of(app);
+                ctx.claims.observe(claim, id.filter(|_| !deleted));
+            }
+            Seen::RelistStarted => ctx.claims.relist_started(),
+            Seen::RelistDone => ctx.claims.relist_done(),
         },
     );
     let _ = ctx.gateway_apps.set(apps_store.clone());
@@ -224,11 +243,12 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         wc,
         ctx.clone(),
         false,
-        |_: &Context, _: &InferenceApi, _| {},
+        |_: &Context, _: Seen<'_, InferenceApi>| {},
     );
     let _ = ctx.inference_apis.set(apis_store.clone());
 
     let (account_store, source_store) = (apps_store.clone(), apps_store.clone());
+    let apps_listed = apps_store.clone();
     let (secrets_ctx, accounts_ctx, sources_ctx) = (ctx.clone(), ctx.clone(), ctx.clone());
     let apps = Controller::for_stream(receive(apps_own), apps_store)
         .with_config(config.clone())
@@ -346,6 +366,13 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                 tracing::warn!(kind = "InferenceApi", error = %e, "controller error");
             }
         });
+    // InferenceApis read their apps from the GatewayApp cache: before its first list is in,
+    // an app would look deleted and its binding be removed.
+    let apis = async move {
+        if apps_listed.wait_until_ready().await.is_ok() {
+            apis.await;
+        }
+    };
     futures::join!(apps, apis);
 }
 

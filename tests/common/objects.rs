@@ -3,12 +3,41 @@
 use std::time::Duration;
 
 use appauth_operator::api::GatewayApp;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::Value;
 
-use super::wait;
+use super::sim::Sim;
+use super::{cluster, wait};
+
+/// A fresh namespace named after the test, and a simulator of its own.
+pub async fn setup(test: &str) -> (Ns, Sim) {
+    let client = cluster::client().await;
+    let name = cluster::namespace(&client, test).await;
+    (Ns { client, name }, Sim::start())
+}
+
+/// The app key and secret a credentials Secret holds.
+pub async fn creds(ns: &Ns, secret: &str) -> (String, String) {
+    let s = ns.secret(secret).await.expect("Secret");
+    (
+        Ns::value(&s, "app_key").expect("key"),
+        Ns::value(&s, "app_secret").expect("secret"),
+    )
+}
+
+/// The namespace's Events with `reason`.
+pub async fn events(ns: &Ns, reason: &str) -> Vec<Event> {
+    let api: Api<Event> = Api::namespaced(ns.client.clone(), &ns.name);
+    api.list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect()
+}
 
 pub struct Ns {
     pub client: Client,

@@ -36,10 +36,10 @@ ensure_venv() {
   rm -rf "$tmp"
   log "creating venv $VENV (from $REQ)"
   "$PYTHON_BOOT" -m venv "$tmp" >&2
-  # --require-hashes: a package missing from the lock, or a file whose hash differs, fails the
-  # install instead of resolving something new. The venv's own pip is used as it comes (no
+  # --require-hashes: a dependency missing from the lock, or a file whose hash differs, fails
+  # the install instead of resolving something new. The venv's own pip is used as it comes (no
   # upgrade: that would resolve the newest pip at build time).
-  "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+  "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
     -r "$REQ" >&2
   touch "$tmp/.done"
   # venvs record their absolute path in scripts; python -m works regardless, and we only use

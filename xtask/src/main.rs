@@ -111,9 +111,19 @@ fn main() -> ExitCode {
 
 fn run(task: Task) -> Result<()> {
     if !matches!(task, Task::Down { .. }) {
-        let tools_cached = std::fs::read_dir(cache_dir().join("testbin"))
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false);
+        // Every tool has a finished build of some version (a changed module rebuilds one tool).
+        let tools_cached = tools::TOOLS.iter().all(|tool| {
+            std::fs::read_dir(cache_dir().join("tools"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{}-", tool.name))
+                        && e.path().join(".done").is_file()
+                })
+        });
         prereq::check(&prereq::observe(&root(), &cache_dir(), tools_cached))?;
     }
     match task {

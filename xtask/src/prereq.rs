@@ -23,6 +23,8 @@ pub struct Observed {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Python {
     Missing,
+    /// Older than the SDK lock (tests/sdk/requirements.lock) was resolved for.
+    TooOld,
     NoVenv,
     Ready,
 }
@@ -74,6 +76,11 @@ pub fn problems(o: &Observed) -> Vec<String> {
             "python3 is not on PATH: install Python 3 (the SDK conformance tests run in a venv)"
                 .to_string(),
         ),
+        Python::TooOld => out.push(
+            "python3 is older than 3.11, which the SDK tests' lock (tests/sdk/requirements.lock) \
+             is resolved for: install Python 3.11 or newer as python3"
+                .to_string(),
+        ),
         Python::NoVenv => out.push(
             "python3 cannot create virtual environments: install its venv module (Debian: \
              apt-get install python3-venv)"
@@ -122,14 +129,16 @@ fn on_path(cmd: &str) -> bool {
 }
 
 fn python() -> Python {
+    let check = "import sys\nif sys.version_info < (3, 11): sys.exit(3)\nimport venv, ensurepip";
     let status = Command::new("python3")
-        .args(["-c", "import venv, ensurepip"])
+        .args(["-c", check])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
     match status {
         Err(_) => Python::Missing,
         Ok(s) if s.success() => Python::Ready,
+        Ok(s) if s.code() == Some(3) => Python::TooOld,
         Ok(_) => Python::NoVenv,
     }
 }
@@ -253,6 +262,11 @@ mod tests {
                 "no python",
                 |o| o.python = Python::Missing,
                 Some("python3 is not on PATH"),
+            ),
+            (
+                "old python",
+                |o| o.python = Python::TooOld,
+                Some("older than 3.11"),
             ),
             (
                 "no venv",

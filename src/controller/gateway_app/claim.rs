@@ -12,6 +12,7 @@ pub(crate) fn claim_of(app: &GatewayApp) -> (crate::controller::claims::Claim, O
             .creation_timestamp
             .as_ref()
             .map(|t| t.0.as_second()),
+        deleting: app.metadata.deletion_timestamp.is_some(),
     };
     (claim, known_app_id_ref(app))
 }

@@ -102,21 +102,7 @@ pub(super) async fn create_or_recover(
             .iter()
             .any(|a| naming::has_fingerprint(a.remark.as_deref(), &uid))
         {
-            let unresolved = ctx
-                .unresolved
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(&uid);
-            marker::may_create(
-                &marker,
-                &ctx.settings.instance,
-                unresolved,
-                Utc::now(),
-                ctx.settings.marker_grace,
-            )
-            .map_err(|after| {
-                common::in_flight(after, &format!("app {}", marker.name), Reason::Creating)
-            })?;
+            waits::marker_settled(ctx, &uid, &marker, "app", Reason::Creating)?;
             ctx.unresolved
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -153,7 +139,8 @@ pub(super) async fn create_or_recover(
     let takes_secret = |id: &str| retained_for.as_deref().is_none_or(|r| r == id);
 
     // Look before creating: an earlier attempt (ours, or a crashed process's) may have made it.
-    let found = if fresh_marker && target.names_unique() {
+    // A retained Secret needs the lookup too: only the app it was kept for may take it.
+    let found = if fresh_marker && target.names_unique() && retained_for.is_none() {
         Vec::new()
     } else {
         target
@@ -254,7 +241,7 @@ pub(super) async fn create_or_recover(
     {
         let since = at.elapsed();
         if since < grace {
-            return Err(common::in_flight(
+            return Err(waits::in_flight(
                 grace - since,
                 &format!("app {name}"),
                 Reason::Creating,
@@ -262,7 +249,7 @@ pub(super) async fn create_or_recover(
         }
     }
     marker::may_create(&marker, &ctx.settings.instance, false, Utc::now(), grace).map_err(
-        |after| common::in_flight(after, &format!("app {}", marker.name), Reason::Creating),
+        |after| waits::in_flight(after, &format!("app {}", marker.name), Reason::Creating),
     )?;
     let fresh_marker = marker.instance == ctx.settings.instance
         && (Utc::now() - marker.time).to_std().unwrap_or_default() < grace / 2;
@@ -319,7 +306,7 @@ pub(super) async fn create_or_recover(
             )
             .await
         }
-        Err(e) if e.outcome_unknown() => Err(common::in_flight(
+        Err(e) if e.outcome_unknown() => Err(waits::in_flight(
             Duration::from_millis(500),
             &format!("app {name}"),
             Reason::Creating,

@@ -75,6 +75,21 @@ pub(super) async fn cleanup(app: &GatewayApp, ctx: &Context) -> Result<Action> {
                 wait_for_marker(app, ctx, &uid)?;
             }
         }
+        // An app another live object claims is left to it (a refused copy is deleted without
+        // touching its owner's app).
+        let (held, ids): (Vec<String>, Vec<String>) = ids
+            .into_iter()
+            .partition(|id| ctx.claims.others(&uid, id).iter().any(|c| !c.deleting));
+        for id in &held {
+            ctx.event(
+                &app.object_ref(&()),
+                EventType::Normal,
+                "Detached",
+                "Delete",
+                format!("app {id} is held by another object; it was left untouched"),
+            )
+            .await;
+        }
         for id in &ids {
             if let Target::ModelArts { workspace } = &target {
                 unbind_all(app, ctx, &client, workspace, id).await?;
@@ -99,22 +114,10 @@ pub(super) async fn cleanup(app: &GatewayApp, ctx: &Context) -> Result<Action> {
 /// answered yet) may still land. Look again once the marker is older than such a create can
 /// be; until then the object keeps its finalizer.
 fn wait_for_marker(app: &GatewayApp, ctx: &Context, uid: &str) -> Result<()> {
-    let Some(marker) = marker_of(app) else {
-        return Ok(());
-    };
-    let unresolved = ctx
-        .unresolved
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains_key(uid);
-    marker::may_create(
-        &marker,
-        &ctx.settings.instance,
-        unresolved,
-        Utc::now(),
-        ctx.settings.marker_grace,
-    )
-    .map_err(|after| common::in_flight(after, &format!("app {}", marker.name), Reason::Deleting))
+    match marker_of(app) {
+        Some(marker) => waits::marker_settled(ctx, uid, &marker, "app", Reason::Deleting),
+        None => Ok(()),
+    }
 }
 
 /// ModelArts refuses to delete a bound app: remove its API authorizations first.

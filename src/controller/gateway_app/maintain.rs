@@ -12,6 +12,8 @@ pub(super) async fn maintain(
 ) -> Result<Delivered> {
     let uid = app.uid().unwrap_or_default();
     check_claims(app, ctx, client, target, app_id).await?;
+    // Only once the app is known to be this object's: a refused copy must not get to delete it.
+    common::ensure_finalizer(app, &api(app, ctx), ctx).await?;
     let name = secret_step::secret_name(app);
     let existing = get_secret(app, ctx, &name).await?;
     if let Some(s) = &existing {
@@ -27,7 +29,8 @@ pub(super) async fn maintain(
     }
     // A spec change (description, ROMA's favorite) reaches the cloud in the reconcile it
     // triggers, not at the next drift read.
-    let spec_changed = status(app).observed_generation != app.metadata.generation;
+    // Not status.observedGeneration: failures and pause advance that without pushing anything.
+    let spec_changed = !ctx.pushed.is(&uid, app.metadata.generation);
     let read_due = spec_changed || ctx.last_read.due(&uid, ctx.settings.resync);
     let app_name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
@@ -84,6 +87,7 @@ pub(super) async fn maintain(
             .await;
         }
     }
+    ctx.pushed.record(&uid, app.metadata.generation);
     let secret_key_matches = existing
         .as_ref()
         .and_then(|s| secret_step::read_credentials(app, s))

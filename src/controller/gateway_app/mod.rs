@@ -27,7 +27,7 @@ use rand::RngCore;
 use serde_json::{Value, json};
 
 use super::common::{self, Error, Result};
-use super::{Context, echo};
+use super::{Context, echo, waits};
 
 use super::marker::{self, PendingMarker};
 use super::secret::{self as secret_step, Existing};
@@ -175,10 +175,11 @@ async fn resolve_account(app: &GatewayApp, ctx: &Context) -> Result<Account> {
 
 async fn release_account(app: &GatewayApp, ctx: &Context) -> Result<()> {
     let ns = app.namespace().unwrap_or_default();
-    common::release_account(
+    common::release_accounts(
         ctx,
         &ns,
         app.spec.account_ref.as_ref(),
+        status(app).account_secret.as_deref(),
         &app.uid().unwrap_or_default(),
     )
     .await
@@ -226,11 +227,13 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     let uid = app.uid().unwrap_or_default();
 
     let delivered = match known_app_id(app) {
-        Some(id) => {
-            common::ensure_finalizer(app, &api(app, ctx), ctx).await?;
-            maintain(app, ctx, &client, &target, &id).await?
+        Some(id) => maintain(app, ctx, &client, &target, &id).await?,
+        None => {
+            let made = create_or_recover(app, ctx, &client, &target).await?;
+            // The create (or the adoption) sent this generation's description.
+            ctx.pushed.record(&uid, app.metadata.generation);
+            made
         }
-        None => create_or_recover(app, ctx, &client, &target).await?,
     };
     let st = status(app);
     let new_status = GatewayAppStatus {
@@ -271,7 +274,8 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             || rotated
             || app.annotations().get(annotations::APP_ID) != Some(&delivered.app_id)
             || app.annotations().contains_key(annotations::PENDING));
-    if mirror || app.annotations().contains_key(annotations::ROTATING) {
+    // `rotating` goes once the rotation is recorded (set in this very reconcile, or earlier).
+    if mirror || rotated || app.annotations().contains_key(annotations::ROTATING) {
         // Mirror the id for restores (external-name pattern); the markers have done their job.
         // Without the mirror, a pending marker stays: with the id in status it is inert.
         let mut annots = serde_json::Map::new();

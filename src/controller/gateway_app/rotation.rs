@@ -120,8 +120,12 @@ pub(super) fn resume_step(
     }
 }
 
-/// A refused or failed reset: the credentials delivered before still work.
+/// A refused or failed reset: the credentials delivered before still work. Rejected
+/// credentials of the operator's own account are reported as such.
 fn rotation_failed(e: crate::cloud::CloudError) -> Error {
+    if e.category() == ErrorCategory::Unauthorized {
+        return Error::cloud(e);
+    }
     Error::Failed {
         reason: Reason::RotationFailed,
         message: format!("the secret reset failed and is retried: {e}"),
@@ -201,10 +205,13 @@ pub(super) async fn rotate(
             crate::failpoint("before-reset");
             let chosen = (app.spec.credentials == CredentialsMode::Generated)
                 .then(|| SecretString::from(format!("s{}", random_token(39))));
-            let reset = target
-                .reset_secret(client, &cloud, chosen.as_ref())
-                .await
-                .map_err(rotation_failed)?;
+            let reset = match target.reset_secret(client, &cloud, chosen.as_ref()).await {
+                Ok(reset) => reset,
+                Err(e) if e.is_not_found() => {
+                    return recreate_if_gone(app, ctx, client, target, app_id, e).await;
+                }
+                Err(e) => return Err(rotation_failed(e)),
+            };
             crate::failpoint("after-reset");
             match reset.or(chosen) {
                 Some(s) => s,

@@ -16,10 +16,10 @@ use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::Context;
 use super::common::{self, Error, Result};
 use super::marker::{self, PendingMarker};
 use super::status::{self, Outcome, Reason};
+use super::{Context, waits};
 use crate::api::{
     ApiMethod, AuthType, CLEANUP_FINALIZER, Condition, DeletionPolicy, InferenceApi,
     InferenceApiStatus, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
@@ -303,14 +303,14 @@ async fn create_or_recover(
             .copied()
             && at.elapsed() < grace
         {
-            return Err(common::in_flight(
+            return Err(waits::in_flight(
                 grace - at.elapsed(),
                 &format!("API {name}"),
                 Reason::Creating,
             ));
         }
         marker::may_create(&marker, &ctx.settings.instance, false, Utc::now(), grace)
-            .map_err(|after| common::in_flight(after, &format!("API {name}"), Reason::Creating))?;
+            .map_err(|after| waits::in_flight(after, &format!("API {name}"), Reason::Creating))?;
         if marker.instance != ctx.settings.instance
             || (Utc::now() - marker.time).to_std().unwrap_or_default() >= grace / 2
         {
@@ -356,7 +356,7 @@ async fn create_or_recover(
             .await;
             Ok(created)
         }
-        Err(e) if e.outcome_unknown() => Err(common::in_flight(
+        Err(e) if e.outcome_unknown() => Err(waits::in_flight(
             Duration::from_millis(500),
             &format!("API {name}"),
             Reason::Creating,
@@ -376,7 +376,17 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     check_account_unchanged(api, &account)?;
     let refs = bindings::resolve_refs(api, ctx, &account)?;
     let client = ctx.cloud.client(&account);
-    if known_api_id(api).is_some() {
+    if let Some(id) = known_api_id(api) {
+        // A copy carrying the id of an API another object holds in its status is refused, and
+        // gets no finalizer (deleting it must not delete the other's API).
+        if status(api).api_id.is_none()
+            && let Some(owner) = held_by_other(api, ctx, &id, true)
+        {
+            return Err(Error::failed(
+                Reason::AlreadyManaged,
+                format!("API {id} is already managed by {owner}"),
+            ));
+        }
         common::ensure_finalizer(api, &objects(api, ctx), ctx).await?;
     }
     let info = ensure_api(api, ctx, &client).await?;
@@ -463,6 +473,22 @@ async fn delete_connection_secret(api: &InferenceApi, ctx: &Context, name: &str)
             .await?;
     }
     Ok(())
+}
+
+/// Another live InferenceApi that holds API `id` (in its status; with `status_only` false, by
+/// its annotation too): its namespace/name.
+fn held_by_other(api: &InferenceApi, ctx: &Context, id: &str, status_only: bool) -> Option<String> {
+    let uid = api.uid();
+    let store = ctx.inference_apis.get()?;
+    store
+        .state()
+        .iter()
+        .find(|o| {
+            let holds = status(o).api_id.as_deref() == Some(id)
+                || (!status_only && known_api_id(o).as_deref() == Some(id));
+            o.uid() != uid && o.metadata.deletion_timestamp.is_none() && holds
+        })
+        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
 }
 
 /// The optional connection Secret: predict_url and api_id for consumers.
@@ -637,10 +663,11 @@ async fn remove_finalizer(api: &InferenceApi, ctx: &Context) -> Result<()> {
 async fn pause(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     if api.metadata.deletion_timestamp.is_some() {
         // Detached: no cloud call, but the account Secret is no longer needed by this object.
-        common::release_account(
+        common::release_accounts(
             ctx,
             &api.namespace().unwrap_or_default(),
             api.spec.account_ref.as_ref(),
+            status(api).account_secret.as_deref(),
             &api.uid().unwrap_or_default(),
         )
         .await?;
@@ -693,23 +720,11 @@ async fn cleanup(api: &InferenceApi, ctx: &Context) -> Result<Action> {
                 // A create of a dead process (or ours, unanswered) may still land: look again
                 // once the marker is older than such a create can be.
                 let uid = api.uid().unwrap_or_default();
-                let unresolved = ctx
-                    .unresolved
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .contains_key(&uid);
-                marker::may_create(
-                    &marker,
-                    &ctx.settings.instance,
-                    unresolved,
-                    Utc::now(),
-                    ctx.settings.marker_grace,
-                )
-                .map_err(|after| {
-                    common::in_flight(after, &format!("API {}", marker.name), Reason::Deleting)
-                })?;
+                waits::marker_settled(ctx, &uid, &marker, "API", Reason::Deleting)?;
             }
         }
+        // An API another live object holds is left to it.
+        ids.retain(|id| held_by_other(api, ctx, id, false).is_none());
         for id in &ids {
             let bound = match ma.bindings(&api.spec.service_id, id).await {
                 Ok(b) => b,
@@ -738,10 +753,11 @@ async fn cleanup(api: &InferenceApi, ctx: &Context) -> Result<Action> {
         }
     }
     let ns = api.namespace().unwrap_or_default();
-    common::release_account(
+    common::release_accounts(
         ctx,
         &ns,
         api.spec.account_ref.as_ref(),
+        status(api).account_secret.as_deref(),
         &api.uid().unwrap_or_default(),
     )
     .await?;
