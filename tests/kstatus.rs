@@ -74,14 +74,15 @@ fn kstatus_reads_conditions_of_a_custom_resource() {
 #[tokio::test]
 async fn kstatus_of_real_objects() {
     let objects = capture("kstatus").await;
-    assert_eq!(objects.len(), 12, "six states of two kinds");
+    assert_eq!(objects.len(), 13, "six states of two kinds, and a GatewayApp creating");
     for (kind, state, obj) in &objects {
         let (status, message) = kstatus(obj);
         eprintln!("{kind} {state}: {status} ({message})");
         let want = match *state {
             "ready" | "paused" => "Current",
             "stalled" => "Failed",
-            "reconciling" | "behind" => "InProgress",
+            // Waiting for a create that may still be in flight: Reconciling=True, Creating.
+            "reconciling" | "creating" | "behind" => "InProgress",
             // Without any status kstatus cannot know a controller will act: it reports Current
             // (docs/operations.md says so; Argo CD's check says Progressing).
             "fresh" => "Current",

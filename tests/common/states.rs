@@ -1,6 +1,6 @@
 //! Real objects in every state the health checks tell apart (Ready, paused, stalled,
-//! reconciling, no status yet, status behind the spec), captured from a running operator; shared
-//! by the Argo CD health check and kstatus tests.
+//! reconciling, creating, no status yet, status behind the spec), captured from a running
+//! operator; shared by the Argo CD health check and kstatus tests.
 
 use std::time::Duration;
 
@@ -131,7 +131,8 @@ pub async fn capture(test: &str) -> Vec<(&'static str, &'static str, Value)> {
         out.push((kind, "fresh", obj));
     }
 
-    let op = Operator::start(ns, &sim.url(), &[]);
+    // A long request timeout makes the wait for a foreign create (below) last half a minute.
+    let op = Operator::start(ns, &sim.url(), &["--request-timeout", "30s"]);
     for (kind, name, spec) in [
         (
             "GatewayApp",
@@ -170,6 +171,25 @@ pub async fn capture(test: &str) -> Vec<(&'static str, &'static str, Value)> {
     ] {
         create(c, ns, kind, name, json!({}), spec).await;
     }
+    // A create another process may still have in flight (its pending marker is young): the
+    // operator waits for it, visibly (GatewayApp only: the same code path serves both kinds).
+    let marker = json!({"name": "creating_app", "time": chrono::Utc::now().to_rfc3339(),
+        "instance": "appauth-operator/a-process-that-is-gone"});
+    create(
+        c,
+        ns,
+        "GatewayApp",
+        "creating",
+        json!({"appauth.hwcloud.dev/pending": marker.to_string()}),
+        json!({"apig": {"instanceId": "gw1"}, "appName": "creating_app"}),
+    )
+    .await;
+    let creating = wait_for(c, ns, "GatewayApp", "creating", "Creating", |o| {
+        is(o, "Reconciling", "True")
+            && condition(o, "Reconciling").is_some_and(|r| r["reason"] == "Creating")
+    })
+    .await;
+    out.push(("GatewayApp", "creating", creating));
     for kind in KINDS {
         let ready = wait_for(c, ns, kind, "ready", "Ready", |o| is(o, "Ready", "True")).await;
         out.push((kind, "ready", ready));
