@@ -114,7 +114,11 @@ fn odd_shapes_are_handled() {
 #[tokio::test]
 async fn health_of_real_objects() {
     let objects = capture("argocd-health").await;
-    assert_eq!(objects.len(), 13, "six states of two kinds, and a GatewayApp creating");
+    assert_eq!(
+        objects.len(),
+        13,
+        "six states of two kinds, and a GatewayApp creating"
+    );
     for (kind, state, obj) in &objects {
         let (status, message) = health(kind, obj);
         eprintln!("{kind} {state}: {status} ({message})");

@@ -326,16 +326,12 @@ async fn name_conflict_then_adoption() {
     assert!(credentials_work(&sim.url(), &key, &secret).await);
 
     // A second object naming the same app (e.g. restored with its app-id annotation) is refused.
-    let claim: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
-        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": "claimer", "annotations": {"appauth.hwcloud.dev/app-id": existing.id}},
-        "spec": {"apig": {"instanceId": "gw1"}},
-    }))
-    .expect("object");
-    ns.apps()
-        .create(&PostParams::default(), &claim)
-        .await
-        .expect("create claimer");
+    ns.create_annotated(
+        "claimer",
+        json!({"appauth.hwcloud.dev/app-id": existing.id}),
+        json!({"apig": {"instanceId": "gw1"}}),
+    )
+    .await;
     ns.wait_reason("claimer", "AlreadyManaged", T).await;
     // The rightful owner (named by the app's fingerprint) keeps its app when it reconciles.
     ns.patch("app", json!({"spec": {"description": "still mine"}}))

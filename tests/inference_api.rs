@@ -60,6 +60,18 @@ async fn wait_api<F: Fn(&InferenceApi) -> bool>(
     .await
 }
 
+/// Deletes an InferenceApi and waits until it is gone (its finalizer done).
+async fn delete_api(ns: &Ns, name: &str) {
+    apis(ns)
+        .delete(name, &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait::until(T, &format!("{name} gone"), || async {
+        apis(ns).get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
+
 fn bound_names(api: &InferenceApi) -> Vec<String> {
     let mut v: Vec<String> = api
         .status
@@ -193,19 +205,7 @@ async fn lifecycle_bindings_follow_app_refs() {
         bound_names(x) == vec!["a"]
     })
     .await;
-    apis(&ns)
-        .delete("fraud", &DeleteParams::default())
-        .await
-        .expect("delete");
-    wait::until(T, "API deleted", || async {
-        apis(&ns)
-            .get_opt("fraud")
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    delete_api(&ns, "fraud").await;
     assert!(sim_apis(&sim).is_empty(), "the cloud API is gone");
     ns.delete("a").await;
     ns.wait_gone("a", T).await;
@@ -491,19 +491,7 @@ async fn a_restored_inference_api_deletes_its_api_when_deleted() {
     })
     .await;
     let api_id = api.status.expect("status").api_id.expect("apiId");
-    apis(&ns)
-        .delete("fraud", &DeleteParams::default())
-        .await
-        .expect("delete");
-    wait::until(T, "fraud gone", || async {
-        apis(&ns)
-            .get_opt("fraud")
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    delete_api(&ns, "fraud").await;
     assert_eq!(sim_apis(&sim).len(), 1, "Retain kept the API");
 
     let restored: InferenceApi = serde_json::from_value(json!({

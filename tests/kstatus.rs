@@ -74,7 +74,11 @@ fn kstatus_reads_conditions_of_a_custom_resource() {
 #[tokio::test]
 async fn kstatus_of_real_objects() {
     let objects = capture("kstatus").await;
-    assert_eq!(objects.len(), 13, "six states of two kinds, and a GatewayApp creating");
+    assert_eq!(
+        objects.len(),
+        13,
+        "six states of two kinds, and a GatewayApp creating"
+    );
     for (kind, state, obj) in &objects {
         let (status, message) = kstatus(obj);
         eprintln!("{kind} {state}: {status} ({message})");

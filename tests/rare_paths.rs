@@ -276,16 +276,12 @@ async fn a_restored_gateway_app_deletes_its_app_when_deleted() {
     ns.wait_gone("app", T).await;
     assert!(sim.app(&id).is_some(), "Retain kept the app");
 
-    let restored: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
-        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": "app", "annotations": {"appauth.hwcloud.dev/app-id": id}},
-        "spec": {"apig": {"instanceId": "gw1"}},
-    }))
-    .expect("GatewayApp");
-    ns.apps()
-        .create(&kube::api::PostParams::default(), &restored)
-        .await
-        .expect("restore");
+    ns.create_annotated(
+        "app",
+        json!({"appauth.hwcloud.dev/app-id": id}),
+        json!({"apig": {"instanceId": "gw1"}}),
+    )
+    .await;
     let app = ns.wait_ready("app", T).await;
     assert_eq!(app.status.unwrap().app_id.as_deref(), Some(id.as_str()));
     assert!(
@@ -577,17 +573,12 @@ async fn waits_are_reported_while_they_last_and_long_ones_get_an_event() {
 
     let marker = json!({"name": "waiting_app", "time": chrono::Utc::now().to_rfc3339(),
         "instance": "appauth-operator/a-process-that-is-gone"});
-    let waiting: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
-        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": "waiting", "finalizers": ["appauth.hwcloud.dev/cleanup"],
-            "annotations": {"appauth.hwcloud.dev/pending": marker.to_string()}},
-        "spec": {"apig": {"instanceId": "gw1"}, "appName": "waiting_app"},
-    }))
-    .expect("GatewayApp");
-    ns.apps()
-        .create(&kube::api::PostParams::default(), &waiting)
-        .await
-        .expect("create");
+    ns.create_annotated(
+        "waiting",
+        json!({"appauth.hwcloud.dev/pending": marker.to_string()}),
+        json!({"apig": {"instanceId": "gw1"}, "appName": "waiting_app"}),
+    )
+    .await;
 
     for (name, reason) in [("waiting", "Creating"), ("deleted", "Deleting")] {
         wait::until(T, &format!("{name}: Reconciling=True {reason}"), || async {
@@ -649,16 +640,12 @@ async fn a_copied_app_id_is_refused_and_the_owner_keeps_its_app() {
         .unwrap()
         .app_id
         .unwrap();
-    let copy: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
-        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": "copy", "annotations": {"appauth.hwcloud.dev/app-id": id}},
-        "spec": {"apig": {"instanceId": "gw1"}},
-    }))
-    .expect("GatewayApp");
-    ns.apps()
-        .create(&kube::api::PostParams::default(), &copy)
-        .await
-        .expect("create copy");
+    ns.create_annotated(
+        "copy",
+        json!({"appauth.hwcloud.dev/app-id": id}),
+        json!({"apig": {"instanceId": "gw1"}}),
+    )
+    .await;
     ns.wait_reason("copy", "AlreadyManaged", T).await;
     // Both objects keep reconciling every 2 s; several passes later the owner is still Ready.
     let reconciles = || counter(&metrics, "appauth_reconciles_total", "GatewayApp");
@@ -886,16 +873,12 @@ async fn a_retained_secret_is_taken_over_by_an_object_adopting_its_app() {
     ns.wait_reason("stranger", "SecretConflict", T).await;
     ns.delete("stranger").await;
 
-    let adopter: appauth_operator::api::GatewayApp = serde_json::from_value(json!({
-        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": "new", "annotations": {"appauth.hwcloud.dev/adopt": "true"}},
-        "spec": {"apig": {"instanceId": "gw1"}, "appName": "kept_app", "secret": {"name": "kept"}},
-    }))
-    .expect("GatewayApp");
-    ns.apps()
-        .create(&kube::api::PostParams::default(), &adopter)
-        .await
-        .expect("create");
+    ns.create_annotated(
+        "new",
+        json!({"appauth.hwcloud.dev/adopt": "true"}),
+        json!({"apig": {"instanceId": "gw1"}, "appName": "kept_app", "secret": {"name": "kept"}}),
+    )
+    .await;
     let app = ns.wait_ready("new", T).await;
     assert_eq!(app.status.unwrap().app_id.as_deref(), Some(id.as_str()));
     assert_eq!(creds(&ns, "kept").await, (key, secret));

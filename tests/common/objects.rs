@@ -65,6 +65,24 @@ impl Ns {
             .unwrap_or_else(|e| panic!("create {name}: {e}"))
     }
 
+    /// Creates a GatewayApp with annotations (a restore, a copy, an adoption).
+    pub async fn create_annotated(
+        &self,
+        name: &str,
+        annotations: Value,
+        spec: Value,
+    ) -> GatewayApp {
+        let obj: GatewayApp = serde_json::from_value(serde_json::json!({
+            "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+            "metadata": {"name": name, "annotations": annotations}, "spec": spec,
+        }))
+        .expect("GatewayApp");
+        self.apps()
+            .create(&PostParams::default(), &obj)
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"))
+    }
+
     pub async fn patch(&self, name: &str, patch: Value) {
         self.apps()
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))
