@@ -45,13 +45,7 @@ fn cloud_secret(sim: &Sim, id: &str) -> String {
 /// An app made Ready: its id, key and secret.
 async fn ready_app(ns: &Ns, spec: serde_json::Value) -> (String, String, String) {
     ns.create("app", spec).await;
-    let id = ns
-        .wait_ready("app", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
+    let id = ns.ready_id("app", T).await;
     let (key, secret) = creds(ns, "app").await;
     (id, key, secret)
 }
@@ -265,13 +259,7 @@ async fn a_restored_gateway_app_deletes_its_app_when_deleted() {
         json!({"apig": {"instanceId": "gw1"}, "deletionPolicy": "Retain"}),
     )
     .await;
-    let id = ns
-        .wait_ready("app", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
+    let id = ns.ready_id("app", T).await;
     ns.delete("app").await;
     ns.wait_gone("app", T).await;
     assert!(sim.app(&id).is_some(), "Retain kept the app");
@@ -429,14 +417,8 @@ async fn a_spec_change_is_in_the_cloud_when_status_says_so() {
     .await;
     ns.create("roma", json!({"roma": {"instanceId": "r1"}}))
         .await;
-    let gw = ns.wait_ready("gw", T).await.status.unwrap().app_id.unwrap();
-    let roma = ns
-        .wait_ready("roma", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
+    let gw = ns.ready_id("gw", T).await;
+    let roma = ns.ready_id("roma", T).await;
     let favorite = || async {
         common::cloud::client(&sim.url())
             .roma("r1")
@@ -559,13 +541,7 @@ async fn waits_are_reported_while_they_last_and_long_ones_get_an_event() {
     let _op = Operator::start(&ns.name, &sim.url(), &["--request-timeout", "65s"]);
     ns.create("deleted", json!({"apig": {"instanceId": "gw1"}}))
         .await;
-    let gone = ns
-        .wait_ready("deleted", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
+    let gone = ns.ready_id("deleted", T).await;
     sim.handle
         .add_fault(hwcloud_sim::FaultSpec::new("apig", "delete").status(503))
         .expect("fault");
@@ -633,13 +609,7 @@ async fn a_copied_app_id_is_refused_and_the_owner_keeps_its_app() {
     );
     ns.create("owner", json!({"apig": {"instanceId": "gw1"}}))
         .await;
-    let id = ns
-        .wait_ready("owner", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
+    let id = ns.ready_id("owner", T).await;
     ns.create_annotated(
         "copy",
         json!({"appauth.hwcloud.dev/app-id": id}),
@@ -785,14 +755,8 @@ async fn an_unconfirmed_not_found_is_checked_before_recreating() {
     ns.create("ma", json!({"modelarts": {}})).await;
     ns.create("roma", json!({"roma": {"instanceId": "r1"}}))
         .await;
-    let ma = ns.wait_ready("ma", T).await.status.unwrap().app_id.unwrap();
-    let roma = ns
-        .wait_ready("roma", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
+    let ma = ns.ready_id("ma", T).await;
+    let roma = ns.ready_id("roma", T).await;
     for (service, code) in [("modelarts", "ModelArts.6404"), ("roma", "ROMA.00100404")] {
         sim.handle
             .add_fault(
@@ -852,13 +816,7 @@ async fn a_retained_secret_is_taken_over_by_an_object_adopting_its_app() {
         json!({"apig": {"instanceId": "gw1"}, "appName": "kept_app", "deletionPolicy": "Retain", "secret": {"name": "kept"}}),
     )
     .await;
-    let id = ns
-        .wait_ready("old", T)
-        .await
-        .status
-        .unwrap()
-        .app_id
-        .unwrap();
+    let id = ns.ready_id("old", T).await;
     let (key, secret) = creds(&ns, "kept").await;
     ns.delete("old").await;
     ns.wait_gone("old", T).await;

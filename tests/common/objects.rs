@@ -125,6 +125,12 @@ impl Ns {
         .await
     }
 
+    /// Waits for Ready=True at the current generation; returns the app id.
+    pub async fn ready_id(&self, name: &str, timeout: Duration) -> String {
+        let app = self.wait_ready(name, timeout).await;
+        app.status.and_then(|s| s.app_id).expect("status.appId")
+    }
+
     /// Waits for Ready to carry `reason`.
     pub async fn wait_reason(&self, name: &str, reason: &str, timeout: Duration) -> GatewayApp {
         wait::until(
