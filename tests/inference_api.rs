@@ -622,3 +622,60 @@ async fn the_connection_secret_is_restored_when_edited_and_moved_when_renamed() 
     .await;
     assert_eq!(sim_apis(&sim).len(), 1);
 }
+
+/// A paused InferenceApi deleted is detached (no cloud call) and lets go of its account
+/// Secret's in-use finalizer.
+#[tokio::test]
+async fn a_detached_inference_api_releases_its_account() {
+    use common::operator::{AK, PROJECT, REGION, SK};
+    let (ns, sim) = setup("api-detach").await;
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "acct", "labels": {"appauth.hwcloud.dev/account": "true"}},
+        "stringData": {"accessKey": AK, "secretKey": SK, "region": REGION, "projectId": PROJECT},
+    }))
+    .expect("Secret");
+    ns.secrets()
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("account Secret");
+    create_api(
+        &ns,
+        "fraud",
+        json!({"serviceId": SVC, "accountRef": {"name": "acct"}}),
+    )
+    .await;
+    wait_api(&ns, "fraud", "Ready", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let in_use = || async {
+        ns.secret("acct")
+            .await
+            .and_then(|s| s.metadata.finalizers)
+            .unwrap_or_default()
+            .iter()
+            .any(|f| f == "appauth.hwcloud.dev/in-use")
+    };
+    assert!(in_use().await, "the account is in use");
+    apis(&ns)
+        .patch(
+            "fraud",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"appauth.hwcloud.dev/paused": "true"}}}),
+            ),
+        )
+        .await
+        .expect("pause");
+    wait_api(&ns, "fraud", "Paused", |x| {
+        condition(x, "Synced").is_some_and(|c| c.1 == "Paused")
+    })
+    .await;
+    delete_api(&ns, "fraud").await;
+    wait::until(T, "the account released", || async {
+        (!in_use().await).then_some(())
+    })
+    .await;
+    assert_eq!(sim_apis(&sim).len(), 1, "detached: the API stays");
+}
