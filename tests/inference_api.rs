@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use appauth_operator::api::InferenceApi;
-use common::objects::Ns;
+use common::objects::{Ns, account_secret, in_use};
 use common::operator::Operator;
 use common::sim::Sim;
 use common::{cloud, cluster, wait};
@@ -531,18 +531,9 @@ async fn a_restored_inference_api_deletes_its_api_when_deleted() {
 /// A change of an InferenceApi's account Secret reaches it at once, not at its next resync.
 #[tokio::test]
 async fn an_account_change_reaches_an_inference_api_at_once() {
-    use common::operator::{AK, PROJECT, REGION, SK};
     let (ns, sim) = setup("api-account").await;
     let _op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "1h"]);
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": "acct", "labels": {"appauth.hwcloud.dev/account": "true"}},
-        "stringData": {"accessKey": AK, "secretKey": SK, "region": REGION, "projectId": PROJECT},
-    }))
-    .expect("Secret");
-    ns.secrets()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("account Secret");
+    account_secret(&ns, "acct").await;
     create_api(
         &ns,
         "fraud",
@@ -627,18 +618,9 @@ async fn the_connection_secret_is_restored_when_edited_and_moved_when_renamed() 
 /// Secret's in-use finalizer.
 #[tokio::test]
 async fn a_detached_inference_api_releases_its_account() {
-    use common::operator::{AK, PROJECT, REGION, SK};
     let (ns, sim) = setup("api-detach").await;
     let _op = Operator::start(&ns.name, &sim.url(), &[]);
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": "acct", "labels": {"appauth.hwcloud.dev/account": "true"}},
-        "stringData": {"accessKey": AK, "secretKey": SK, "region": REGION, "projectId": PROJECT},
-    }))
-    .expect("Secret");
-    ns.secrets()
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("account Secret");
+    account_secret(&ns, "acct").await;
     create_api(
         &ns,
         "fraud",
@@ -649,15 +631,7 @@ async fn a_detached_inference_api_releases_its_account() {
         condition(x, "Ready").is_some_and(|c| c.0 == "True")
     })
     .await;
-    let in_use = || async {
-        ns.secret("acct")
-            .await
-            .and_then(|s| s.metadata.finalizers)
-            .unwrap_or_default()
-            .iter()
-            .any(|f| f == "appauth.hwcloud.dev/in-use")
-    };
-    assert!(in_use().await, "the account is in use");
+    assert!(in_use(&ns, "acct").await, "the account is in use");
     apis(&ns)
         .patch(
             "fraud",
@@ -674,7 +648,7 @@ async fn a_detached_inference_api_releases_its_account() {
     .await;
     delete_api(&ns, "fraud").await;
     wait::until(T, "the account released", || async {
-        (!in_use().await).then_some(())
+        (!in_use(&ns, "acct").await).then_some(())
     })
     .await;
     assert_eq!(sim_apis(&sim).len(), 1, "detached: the API stays");

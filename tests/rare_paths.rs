@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::objects::{Ns, creds, events, setup};
+use common::objects::{Ns, account_secret, creds, events, in_use, setup};
 use common::operator::Operator;
 use common::sim::{Sim, credentials_work};
 use common::wait;
@@ -323,29 +323,6 @@ async fn deletion_waits_for_a_create_still_in_flight() {
         "the app of a create in flight was left behind: {:?}",
         sim.apps("apig")
     );
-}
-
-/// An account Secret for the simulator's default account, labelled so changes are seen at once.
-async fn account_secret(ns: &Ns, name: &str) {
-    use common::operator::{AK, PROJECT, REGION, SK};
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {"appauth.hwcloud.dev/account": "true"}},
-        "stringData": {"accessKey": AK, "secretKey": SK, "region": REGION, "projectId": PROJECT},
-    }))
-    .expect("Secret");
-    ns.secrets()
-        .create(&kube::api::PostParams::default(), &secret)
-        .await
-        .expect("account Secret");
-}
-
-async fn in_use(ns: &Ns, name: &str) -> bool {
-    ns.secret(name)
-        .await
-        .and_then(|s| s.metadata.finalizers)
-        .unwrap_or_default()
-        .iter()
-        .any(|f| f == "appauth.hwcloud.dev/in-use")
 }
 
 /// The account Secret's in-use finalizer goes when the object that used it lets go: a paused

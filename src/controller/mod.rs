@@ -5,6 +5,7 @@ pub mod claims;
 pub mod common;
 pub mod echo;
 pub mod gateway_app;
+mod gauges;
 pub mod inference_api;
 pub mod marker;
 pub mod secret;

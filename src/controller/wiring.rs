@@ -188,13 +188,40 @@ fn referring_apps(
     secret: &PartialObjectMeta<Secret>,
     refers: fn(&GatewayApp, &str) -> bool,
 ) -> Vec<ObjectRef<GatewayApp>> {
-    let ns = secret.namespace().unwrap_or_default();
-    let name = secret.name_any();
+    referring(store, secret, refers)
+        .into_iter()
+        .inspect(|app| ctx.settled.unsettle(&app.uid().unwrap_or_default()))
+        .map(|app| ObjectRef::from(app.as_ref()))
+        .collect()
+}
+
+/// The cached objects in the namespace of `other` that `refers` to it by name.
+fn referring<K, O>(store: &Store<K>, other: &O, refers: fn(&K, &str) -> bool) -> Vec<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+    O: Resource,
+{
+    let ns = other.namespace().unwrap_or_default();
+    let name = other.name_any();
     store
         .state()
-        .iter()
+        .into_iter()
         .filter(|o| o.namespace().as_deref() == Some(ns.as_str()) && refers(o, &name))
-        .inspect(|o| ctx.settled.unsettle(&o.uid().unwrap_or_default()))
+        .collect()
+}
+
+/// `referring`, as the references a controller's watch mapping returns.
+fn referring_refs<K, O>(
+    store: &Store<K>,
+    other: &O,
+    refers: fn(&K, &str) -> bool,
+) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+    O: Resource,
+{
+    referring(store, other, refers)
+        .iter()
         .map(|o| ObjectRef::from(o.as_ref()))
         .collect()
 }
@@ -311,40 +338,24 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         .watches_stream(
             receive(apps_for_apis.expect("requested")),
             move |app: GatewayApp| {
-                let ns = app.namespace().unwrap_or_default();
-                let name = app.name_any();
-                refs_store
-                    .state()
-                    .iter()
-                    .filter(|a| {
-                        a.namespace().as_deref() == Some(ns.as_str())
-                            && a.spec.app_refs.iter().any(|r| r.name == name)
-                    })
-                    .map(|a| ObjectRef::from(a.as_ref()))
-                    .collect::<Vec<_>>()
+                referring_refs(&refs_store, &app, |a: &InferenceApi, name| {
+                    a.spec.app_refs.iter().any(|r| r.name == name)
+                })
             },
         )
         .watches(
             api::<PartialObjectMeta<Secret>>(&client, &ns),
             labelled_secrets(ACCOUNT_LABEL),
             move |s: PartialObjectMeta<Secret>| {
-                let ns = s.namespace().unwrap_or_default();
-                let name = s.name_any();
-                api_accounts_store
-                    .state()
-                    .iter()
-                    .filter(|a| {
-                        a.namespace().as_deref() == Some(ns.as_str())
-                            && a.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
-                    })
-                    .map(|a| ObjectRef::from(a.as_ref()))
-                    .collect::<Vec<_>>()
+                referring_refs(&api_accounts_store, &s, |a: &InferenceApi, name| {
+                    a.spec.account_ref.as_ref().is_some_and(|r| r.name == name)
+                })
             },
         );
 
     tokio::spawn(apps_watch);
     tokio::spawn(apis_watch);
-    tokio::spawn(count_managed(ctx.clone()));
+    tokio::spawn(super::gauges::count_managed(ctx.clone()));
     ready.store(true, Ordering::Relaxed);
     let apps = apps
         .shutdown_on_signal()
@@ -374,34 +385,4 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         }
     };
     futures::join!(apps, apis);
-}
-
-/// Keeps the managed-objects gauge (by kind and Ready state) current from the caches.
-async fn count_managed(ctx: Arc<Context>) {
-    fn ready(conditions: &[crate::api::Condition]) -> bool {
-        conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    }
-    loop {
-        if let Some(store) = ctx.gateway_apps.get() {
-            let all = store.state();
-            let up = all
-                .iter()
-                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
-                .count() as i64;
-            ctx.metrics
-                .set_managed("GatewayApp", up, all.len() as i64 - up);
-        }
-        if let Some(store) = ctx.inference_apis.get() {
-            let all = store.state();
-            let up = all
-                .iter()
-                .filter(|a| a.status.as_ref().is_some_and(|s| ready(&s.conditions)))
-                .count() as i64;
-            ctx.metrics
-                .set_managed("InferenceApi", up, all.len() as i64 - up);
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    }
 }

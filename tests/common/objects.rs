@@ -164,6 +164,30 @@ impl Ns {
     }
 }
 
+/// An account Secret for the simulator's default account, labelled so changes are seen at once.
+pub async fn account_secret(ns: &Ns, name: &str) {
+    use super::operator::{AK, PROJECT, REGION, SK};
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"appauth.hwcloud.dev/account": "true"}},
+        "stringData": {"accessKey": AK, "secretKey": SK, "region": REGION, "projectId": PROJECT},
+    }))
+    .expect("Secret");
+    ns.secrets()
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("account Secret");
+}
+
+/// Whether the Secret carries the operator's in-use finalizer.
+pub async fn in_use(ns: &Ns, name: &str) -> bool {
+    ns.secret(name)
+        .await
+        .and_then(|s| s.metadata.finalizers)
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f == "appauth.hwcloud.dev/in-use")
+}
+
 /// Object `i` of a burst spread over the four services, round robin (1 in 4 is ModelArts).
 pub fn spread_spec(i: usize) -> Value {
     match i % 4 {

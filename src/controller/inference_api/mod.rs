@@ -2,6 +2,9 @@
 //! real-time service, authorizes the referenced GatewayApps to it, and keeps that true.
 
 mod bindings;
+mod connection;
+
+use connection::{delete_connection_secret, write_connection_secret};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -461,20 +464,6 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     }
 }
 
-/// A connection Secret this object wrote and no longer names (renamed or dropped from the spec).
-async fn delete_connection_secret(api: &InferenceApi, ctx: &Context, name: &str) -> Result<()> {
-    let secrets: Api<Secret> =
-        Api::namespaced(ctx.client.clone(), &api.namespace().unwrap_or_default());
-    if let Some(old) = secrets.get_opt(name).await?
-        && old.annotations().get(annotations::OWNER_UID) == api.uid().as_ref()
-    {
-        secrets
-            .delete(name, &kube::api::DeleteParams::default())
-            .await?;
-    }
-    Ok(())
-}
-
 /// Another live InferenceApi that holds API `id` (in its status; with `status_only` false, by
 /// its annotation too): its namespace/name.
 fn held_by_other(api: &InferenceApi, ctx: &Context, id: &str, status_only: bool) -> Option<String> {
@@ -489,95 +478,6 @@ fn held_by_other(api: &InferenceApi, ctx: &Context, id: &str, status_only: bool)
             o.uid() != uid && o.metadata.deletion_timestamp.is_none() && holds
         })
         .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
-}
-
-/// The optional connection Secret: predict_url and api_id for consumers.
-async fn write_connection_secret(
-    api: &InferenceApi,
-    ctx: &Context,
-    name: &str,
-    info: &InferenceApiInfo,
-) -> Result<String> {
-    let secrets: Api<Secret> =
-        Api::namespaced(ctx.client.clone(), &api.namespace().unwrap_or_default());
-    let uid = api.uid().unwrap_or_default();
-    if let Some(existing) = secrets.get_opt(name).await? {
-        let ours = existing.annotations().get(annotations::OWNER_UID) == Some(&uid);
-        if !ours {
-            return Err(Error::failed(
-                Reason::SecretConflict,
-                format!("Secret {name} exists and is not managed by this InferenceApi"),
-            ));
-        }
-        let data = existing.data.clone().unwrap_or_default();
-        let same = |k: &str, v: &str| data.get(k).map(|b| b.0.as_slice()) == Some(v.as_bytes());
-        let wants_ref = api.spec.deletion_policy == DeletionPolicy::Delete;
-        let has_ref = existing.owner_references().iter().any(|r| r.uid == uid);
-        if same("api_id", &info.api_id)
-            && same(
-                "predict_url",
-                info.predict_url.as_deref().unwrap_or_default(),
-            )
-            && wants_ref == has_ref
-            && existing.labels().get(OWNER_KIND_LABEL).map(String::as_str) == Some("InferenceApi")
-            && existing.annotations().get(super::secret::OWNER_NAME) == Some(&api.name_any())
-        {
-            return Ok(name.to_string());
-        }
-    }
-    let mut data = std::collections::BTreeMap::new();
-    data.insert(
-        "api_id".to_string(),
-        ByteString(info.api_id.as_bytes().to_vec()),
-    );
-    data.insert(
-        "predict_url".to_string(),
-        ByteString(info.predict_url.clone().unwrap_or_default().into_bytes()),
-    );
-    let owner_references = (api.spec.deletion_policy == DeletionPolicy::Delete).then(|| {
-        vec![OwnerReference {
-            api_version: "appauth.hwcloud.dev/v1alpha1".into(),
-            kind: "InferenceApi".into(),
-            name: api.name_any(),
-            uid: uid.clone(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }]
-    });
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: api.namespace(),
-            labels: Some(
-                [
-                    (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
-                    (OWNER_KIND_LABEL.to_string(), "InferenceApi".to_string()),
-                ]
-                .into(),
-            ),
-            annotations: Some(
-                [
-                    (annotations::OWNER_UID.to_string(), uid),
-                    (super::secret::OWNER_NAME.to_string(), api.name_any()),
-                ]
-                .into(),
-            ),
-            owner_references,
-            ..Default::default()
-        },
-        type_: Some("Opaque".into()),
-        data: Some(data),
-        ..Default::default()
-    };
-    let written = secrets
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
-        .await?;
-    ctx.note_secret_written(&written);
-    Ok(name.to_string())
 }
 
 async fn write_status(
