@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
@@ -146,10 +146,7 @@ where
             }
             if on_change_only {
                 let generation = obj.meta().generation.unwrap_or_default();
-                ctx.rejected
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(uid, generation);
+                ctx.memory.with(&uid, |m| m.rejected = Some(generation));
                 return Ok((Action::await_change(), Some(reason.as_str())));
             }
             let wait = match retry_after {
@@ -168,41 +165,11 @@ where
     }
 }
 
-/// Adds the cleanup finalizer to an object that found its cloud resource without writing a
-/// pending marker (restored from a backup or from Git with the id annotation and no status),
-/// so that deleting it still cleans up. Conflict-checked; no write when it is there.
-pub(crate) async fn ensure_finalizer<K>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<()>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    if obj.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
-        return Ok(());
-    }
-    let mut finalizers = obj.finalizers().to_vec();
-    finalizers.push(CLEANUP_FINALIZER.to_string());
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
-    let written = api
-        .patch(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await?;
-    ctx.note_written(&written, obj);
-    Ok(())
-}
-
 /// Whether the cloud rejected this generation of the object as invalid (no cloud call until
 /// the spec changes).
 pub(crate) fn rejected_generation<K: Resource>(obj: &K, ctx: &Context) -> bool {
     let uid = obj.meta().uid.clone().unwrap_or_default();
-    let rejected = ctx
-        .rejected
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&uid)
-        .copied();
+    let rejected = ctx.memory.get(&uid, |m| m.rejected).flatten();
     rejected.is_some() && rejected == obj.meta().generation
 }
 
@@ -243,13 +210,7 @@ pub(crate) async fn resolve_account(
         let mut finalizers = secret.finalizers().to_vec();
         finalizers.push(IN_USE_FINALIZER.to_string());
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
-        secrets
-            .patch(
-                &reference.name,
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            )
-            .await?;
+        ctx.patch(&secret, &patch).await?;
     }
     Ok(account)
 }
@@ -349,13 +310,7 @@ pub(crate) async fn release_account(
             .filter(|f| *f != IN_USE_FINALIZER)
             .collect();
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
-        secrets
-            .patch(
-                &reference.name,
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            )
-            .await?;
+        ctx.patch(&secret, &patch).await?;
     }
     Ok(())
 }

@@ -3,19 +3,22 @@
 pub mod account;
 pub mod claims;
 pub mod common;
-pub mod echo;
+pub mod driver;
 pub mod gateway_app;
 mod gauges;
 pub mod inference_api;
 pub mod marker;
+pub mod memory;
+pub mod plan;
+mod rewake;
 pub mod secret;
 pub mod status;
 pub mod waits;
 pub mod wiring;
+pub mod writes;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
@@ -72,53 +75,15 @@ pub struct Context {
     pub recorder: Recorder,
     pub gateway_apps: OnceLock<Store<GatewayApp>>,
     pub inference_apis: OnceLock<Store<InferenceApi>>,
-    /// Our own creates whose outcome is unknown (timeout, dropped connection), by object uid.
-    pub unresolved: Mutex<HashMap<String, Instant>>,
-    /// Consecutive failures per object, for exponential backoff.
-    pub failures: Mutex<HashMap<String, u32>>,
-    /// When each object was last read from the cloud (drift check), by uid.
-    pub last_read: echo::Reads,
     pub metrics: Arc<Metrics>,
-    /// The resourceVersions our own writes produced, by uid: their watch events trigger
-    /// nothing, and an older cached object is stale (its newer version is on the way).
-    pub own_writes: echo::OwnWrites,
-    /// GatewayApps whose last reconcile left nothing to do (see `echo::Settled`).
-    pub settled: echo::Settled,
+    /// What is remembered about each object between reconciles (`memory.rs`).
+    pub memory: memory::Memories,
     /// Events go out from a background task, so that a reconcile never waits on one.
     events: tokio::sync::mpsc::Sender<(Event, ObjectReference)>,
     /// Events queued and not yet taken by the publisher.
     events_queued: Arc<std::sync::atomic::AtomicUsize>,
-    /// The generation the cloud rejected as invalid, by uid: no cloud call until it changes.
-    pub rejected: Mutex<HashMap<String, i64>>,
-    /// Objects waiting (Creating, Deleting): since when, and whether that was told in an Event.
-    pub waits: Mutex<HashMap<String, (status::Reason, Instant, bool)>>,
     /// Which GatewayApp claims which app id (from the watch).
     pub claims: claims::Claims,
-    /// The generation whose spec each object last pushed to the cloud.
-    pub pushed: Pushed,
-}
-
-/// Per object, the metadata.generation whose spec reached the cloud (in memory: after a
-/// restart every object reads its app anyway).
-#[derive(Default)]
-pub struct Pushed(Mutex<HashMap<String, i64>>);
-
-impl Pushed {
-    pub fn is(&self, uid: &str, generation: Option<i64>) -> bool {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        generation.is_some() && map.get(uid).copied() == generation
-    }
-
-    pub fn record(&self, uid: &str, generation: Option<i64>) {
-        if let Some(g) = generation {
-            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            map.insert(uid.to_string(), g);
-        }
-    }
-
-    pub fn forget(&self, uid: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(uid);
-    }
 }
 
 impl Context {
@@ -153,16 +118,9 @@ impl Context {
             settings,
             gateway_apps: OnceLock::new(),
             inference_apis: OnceLock::new(),
-            unresolved: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
-            last_read: echo::Reads::default(),
             metrics,
-            rejected: Mutex::new(HashMap::new()),
-            waits: Mutex::new(HashMap::new()),
+            memory: memory::Memories::default(),
             claims: claims::Claims::default(),
-            pushed: Pushed::default(),
-            own_writes: echo::OwnWrites::default(),
-            settled: echo::Settled::default(),
         })
     }
 
@@ -191,9 +149,10 @@ impl Context {
     }
 
     pub fn backoff(&self, uid: &str, long: bool) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = failures.entry(uid.to_string()).or_insert(0);
-        *n = n.saturating_add(1);
+        let n = self.memory.with(uid, |m| {
+            m.failures = m.failures.saturating_add(1);
+            m.failures
+        });
         let base = if long {
             self.settings.quota_backoff
         } else {
@@ -204,81 +163,46 @@ impl Context {
         } else {
             Duration::from_secs(300)
         };
-        let d = base.saturating_mul(1u32 << (*n - 1).min(12)).min(cap);
+        let d = base.saturating_mul(1u32 << (n - 1).min(12)).min(cap);
         d / 2 + Duration::from_millis(rand::random_range(0..=(d / 2).as_millis().max(1) as u64))
     }
 
-    /// The object is gone from the apiserver: drop everything remembered about it, so that
-    /// create-and-delete churn does not grow the operator.
+    /// The object is gone from the apiserver: drop everything remembered about it.
     pub fn forget(&self, uid: &str) {
-        self.own_writes.forget(uid);
-        self.settled.forget(uid);
-        self.last_read.forget(uid);
-        self.unresolved
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
-        self.rejected
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
-        self.waits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
-        self.pushed.forget(uid);
+        self.memory.forget(uid);
     }
 
-    /// Records the resourceVersion one of our writes produced.
-    /// Records the version our write left one of our objects at (its watch event is an echo),
-    /// unless the answer shows a change by someone else since the version we read: then that
-    /// event must bring a reconcile like any other change.
-    pub fn note_written<K: kube::Resource>(&self, written: &K, read: &K) {
-        if !echo::changed_by_others(read.meta(), written.meta()) {
-            self.note_secret_written(written);
-        }
+    /// The object's cloud resource was read (or made) just now: the drift check's clock.
+    pub fn mark_read(&self, uid: &str) {
+        self.memory
+            .with(uid, |m| m.last_read = Some(std::time::Instant::now()));
     }
 
-    /// Records the version our apply left a Secret at. A concurrent edit needs no reconcile:
-    /// the apply reasserted our keys and others' keys survive it.
-    pub fn note_secret_written<K: kube::Resource>(&self, obj: &K) {
-        let rv = echo::version_of(obj.meta());
-        if let (Some(uid), true) = (obj.meta().uid.as_deref(), rv != 0) {
-            self.own_writes.record(uid, rv);
-        }
+    /// Whether the object's drift check is due (a resync period since its last read).
+    pub fn read_due(&self, uid: &str) -> bool {
+        self.memory
+            .get(uid, |m| m.read_due(self.settings.resync))
+            .unwrap_or(true)
     }
 
-    /// Whether this watch event only reports one of our own writes.
-    pub fn is_echo<K: kube::Resource>(&self, obj: &K) -> bool {
-        obj.meta()
-            .uid
-            .as_deref()
-            .is_some_and(|uid| self.own_writes.is_echo(uid, echo::version_of(obj.meta())))
+    /// How long a create of ours for the object has gone unanswered, if one has.
+    pub fn unresolved_for(&self, uid: &str) -> Option<Duration> {
+        self.memory
+            .get(uid, |m| m.unresolved.map(|t| t.elapsed()))
+            .flatten()
     }
 
-    /// Whether the cached object is older than our own last write to it.
-    pub fn is_stale<K: kube::Resource>(&self, obj: &K) -> bool {
-        let rv = echo::version_of(obj.meta());
-        obj.meta()
-            .uid
-            .as_deref()
-            .and_then(|uid| self.own_writes.latest(uid))
-            .is_some_and(|latest| rv < latest)
+    /// A create of ours is about to be sent (`true`), or its outcome is known (`false`).
+    pub fn set_unresolved(&self, uid: &str, unresolved: bool) {
+        let since = unresolved.then(std::time::Instant::now);
+        self.memory.with(uid, |m| m.unresolved = since);
     }
 
     pub fn succeeded(&self, uid: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
-        self.waits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+        self.memory.with(uid, |m| {
+            m.failures = 0;
+            m.wait = None;
+        });
     }
 
     /// The resync period with ±10% jitter.

@@ -229,6 +229,32 @@ pub fn conditions(
     out
 }
 
+/// A condition besides the standard four (`reason` as written), keeping its transition time
+/// when its status did not change.
+pub fn extra_condition(
+    previous: &[Condition],
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &str,
+) -> Condition {
+    let status = if ok { "True" } else { "False" };
+    let transition = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map_or_else(|| now.to_string(), |c| c.last_transition_time.clone());
+    Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message: message.chars().take(1024).collect(),
+        observed_generation: generation,
+        last_transition_time: transition,
+    }
+}
+
 /// Whether two condition lists differ in anything but transition times.
 pub fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
     let strip = |cs: &[Condition]| {
@@ -372,5 +398,25 @@ mod tests {
         assert_eq!(find(&cs, "Synced").reason, "RotationFailed");
         assert_eq!(find(&cs, "Synced").message, "reset refused: 403");
         assert!(Reason::RotationFailed.warns() && !Reason::RotationFailed.is_terminal());
+    }
+
+    #[test]
+    fn an_extra_condition_keeps_its_transition_time_while_its_status_holds() {
+        let before = vec![Condition {
+            type_: "AppsBound".into(),
+            status: "False".into(),
+            reason: "WaitingForApps".into(),
+            message: "a".into(),
+            observed_generation: Some(1),
+            last_transition_time: "t0".into(),
+        }];
+        let cases = [("still waiting", false, "t0"), ("bound now", true, "t1")];
+        for (name, ok, want) in cases {
+            let c = extra_condition(&before, "AppsBound", ok, "r", "m", Some(2), "t1");
+            assert_eq!(c.last_transition_time, want, "{name}");
+            assert_eq!(c.observed_generation, Some(2), "{name}");
+        }
+        let fresh = extra_condition(&[], "AppsBound", true, "Bound", "", None, "t1");
+        assert_eq!(fresh.last_transition_time, "t1");
     }
 }

@@ -29,9 +29,25 @@ pub(crate) fn in_flight(after: Duration, what: &str, reason: Reason) -> Error {
     }
 }
 
-/// Ok when the create an open marker stands for can no longer land (this process wrote it and
-/// has no create unanswered, or the marker is older than a create can take); otherwise the
-/// wait, reported with `reason` (Creating or Deleting). `what`: "app" or "API".
+/// How long until the create an open marker stands for can no longer land (none when this
+/// process wrote it and has no create unanswered, or the marker is older than a create can take).
+pub(crate) fn marker_wait(
+    ctx: &Context,
+    uid: &str,
+    marker: &super::marker::PendingMarker,
+) -> Option<Duration> {
+    super::marker::may_create(
+        marker,
+        &ctx.settings.instance,
+        ctx.unresolved_for(uid).is_some(),
+        chrono::Utc::now(),
+        ctx.settings.marker_grace,
+    )
+    .err()
+}
+
+/// Ok when the create an open marker stands for can no longer land; otherwise the wait,
+/// reported with `reason` (Creating or Deleting). `what`: "app" or "API".
 pub(crate) fn marker_settled(
     ctx: &Context,
     uid: &str,
@@ -39,19 +55,10 @@ pub(crate) fn marker_settled(
     what: &str,
     reason: Reason,
 ) -> Result<()> {
-    let unresolved = ctx
-        .unresolved
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains_key(uid);
-    super::marker::may_create(
-        marker,
-        &ctx.settings.instance,
-        unresolved,
-        chrono::Utc::now(),
-        ctx.settings.marker_grace,
-    )
-    .map_err(|after| in_flight(after, &format!("{what} {}", marker.name), reason))
+    match marker_wait(ctx, uid, marker) {
+        Some(after) => Err(in_flight(after, &format!("{what} {}", marker.name), reason)),
+        None => Ok(()),
+    }
 }
 
 /// A wait this long gets a Warning Event besides its condition.
@@ -68,19 +75,15 @@ pub(crate) async fn warn_if_long<K>(
 ) where
     K: Resource<DynamicType = ()>,
 {
-    let long = {
-        let mut waits = ctx.waits.lock().unwrap_or_else(|e| e.into_inner());
-        let entry =
-            waits
-                .entry(uid.to_string())
-                .or_insert((reason, std::time::Instant::now(), false));
-        if entry.0 != reason {
-            *entry = (reason, std::time::Instant::now(), false);
-        }
+    let long = ctx.memory.with(uid, |m| {
+        let entry = match &mut m.wait {
+            Some(wait) if wait.0 == reason => wait,
+            other => other.insert((reason, std::time::Instant::now(), false)),
+        };
         let long = !entry.2 && entry.1.elapsed() >= LONG_WAIT;
         entry.2 |= long;
         long
-    };
+    });
     if long {
         ctx.event(
             &obj.object_ref(&()),

@@ -1,123 +1,70 @@
-//! Pause, detach and deletion (SPEC §3.7, §3.8).
+//! Deleting the app (with `deletionPolicy: Delete`): observe (the known id, or a lookup by name
+//! for an open marker), plan (`plan::plan_delete`), execute. The driver releases the account
+//! Secrets and removes the finalizer afterwards.
 
 use super::*;
 
-pub(super) async fn pause(app: &GatewayApp, ctx: &Context) -> Result<Action> {
-    if app.metadata.deletion_timestamp.is_some() {
-        // Detached: no cloud call, but the account Secret is no longer needed by this object.
-        release_account(app, ctx).await?;
-        remove_finalizer(app, ctx).await?;
+pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<()> {
+    let target = Target::from_spec(&app.spec)
+        .ok_or_else(|| Error::failed(Reason::InvalidSpec, "no service block"))?;
+    let account = driver::resolve_account(app, ctx).await?;
+    driver::check_account_unchanged(app, &account, Some(target.instance()))?;
+    let client = ctx.cloud.client(&account);
+    let uid = app.uid().unwrap_or_default();
+    let known = known_app_id(app);
+    let marker = marker_of(app);
+    let mut found: Vec<String> = known.clone().into_iter().collect();
+    let mut marker_wait = None;
+    if plan::delete_needs_lookup(known.as_deref(), marker.is_some()) {
+        // Resolve the open marker: a create may have happened before we saw its answer.
+        let name = cloud_name(app, ctx);
+        found.extend(
+            target
+                .find_by_name(&client, &name)
+                .await
+                .map_err(Error::cloud)?
+                .into_iter()
+                .filter(|a| naming::has_fingerprint(a.remark.as_deref(), &uid))
+                .map(|a| a.id),
+        );
+        // Nothing found: a create sent by a process that died (or by this one, not answered
+        // yet) may still land. Look again once the marker is older than such a create can be.
+        marker_wait = marker
+            .as_ref()
+            .and_then(|m| waits::marker_wait(ctx, &uid, m));
+    }
+    // An app another live object claims is left to it (a refused copy is deleted without
+    // touching its owner's app).
+    let held = |id: &str| ctx.claims.others(&uid, id).iter().any(|c| !c.deleting);
+    let planned = plan::plan_delete(found, held, marker_wait).map_err(|after| {
+        let name = marker.map(|m| m.name).unwrap_or_default();
+        waits::in_flight(after, &format!("app {name}"), Reason::Deleting)
+    })?;
+    for id in &planned.held {
         ctx.event(
             &app.object_ref(&()),
             EventType::Normal,
             "Detached",
             "Delete",
-            "paused object deleted: the cloud app was left untouched".into(),
+            format!("app {id} is held by another object; it was left untouched"),
         )
         .await;
-        return Ok(Action::await_change());
     }
-    let outcome = Outcome {
-        paused: true,
-        ..Outcome::available(format!("{}: \"true\": no cloud calls", annotations::PAUSED))
-    };
-    write_status(app, ctx, None, &outcome).await?;
-    Ok(Action::await_change())
-}
-
-pub(super) async fn remove_finalizer(app: &GatewayApp, ctx: &Context) -> Result<()> {
-    if !app.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
-        return Ok(());
-    }
-    let finalizers: Vec<&String> = app
-        .finalizers()
-        .iter()
-        .filter(|f| *f != CLEANUP_FINALIZER)
-        .collect();
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": app.resource_version()}});
-    api(app, ctx)
-        .patch(
-            &app.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
+    for id in &planned.delete {
+        if let Target::ModelArts { workspace } = &target {
+            unbind_all(app, ctx, &client, workspace, id).await?;
+        }
+        target.delete(&client, id).await.map_err(Error::cloud)?;
+        ctx.event(
+            &app.object_ref(&()),
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            format!("deleted {} app {id}", target.service()),
         )
-        .await?;
+        .await;
+    }
     Ok(())
-}
-
-pub(super) async fn cleanup(app: &GatewayApp, ctx: &Context) -> Result<Action> {
-    if !app.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
-        return Ok(Action::await_change());
-    }
-    if app.spec.deletion_policy == DeletionPolicy::Delete {
-        let target = Target::from_spec(&app.spec)
-            .ok_or_else(|| Error::failed(Reason::InvalidSpec, "no service block"))?;
-        let account = resolve_account(app, ctx).await?;
-        check_account_unchanged(app, &account, &target)?;
-        let client = ctx.cloud.client(&account);
-        let uid = app.uid().unwrap_or_default();
-        let mut ids: Vec<String> = known_app_id(app).into_iter().collect();
-        if ids.is_empty() && marker_of(app).is_some() {
-            // Resolve the open marker: a create may have happened before we saw its answer.
-            let name = cloud_name(app, ctx);
-            let found = target
-                .find_by_name(&client, &name)
-                .await
-                .map_err(Error::cloud)?;
-            ids.extend(
-                found
-                    .into_iter()
-                    .filter(|a| naming::has_fingerprint(a.remark.as_deref(), &uid))
-                    .map(|a| a.id),
-            );
-            if ids.is_empty() {
-                wait_for_marker(app, ctx, &uid)?;
-            }
-        }
-        // An app another live object claims is left to it (a refused copy is deleted without
-        // touching its owner's app).
-        let (held, ids): (Vec<String>, Vec<String>) = ids
-            .into_iter()
-            .partition(|id| ctx.claims.others(&uid, id).iter().any(|c| !c.deleting));
-        for id in &held {
-            ctx.event(
-                &app.object_ref(&()),
-                EventType::Normal,
-                "Detached",
-                "Delete",
-                format!("app {id} is held by another object; it was left untouched"),
-            )
-            .await;
-        }
-        for id in &ids {
-            if let Target::ModelArts { workspace } = &target {
-                unbind_all(app, ctx, &client, workspace, id).await?;
-            }
-            target.delete(&client, id).await.map_err(Error::cloud)?;
-            ctx.event(
-                &app.object_ref(&()),
-                EventType::Normal,
-                "Deleted",
-                "Delete",
-                format!("deleted {} app {id}", target.service()),
-            )
-            .await;
-        }
-    }
-    release_account(app, ctx).await?;
-    remove_finalizer(app, ctx).await?;
-    Ok(Action::await_change())
-}
-
-/// Nothing found for an open marker: a create sent by a process that died (or by this one, not
-/// answered yet) may still land. Look again once the marker is older than such a create can
-/// be; until then the object keeps its finalizer.
-fn wait_for_marker(app: &GatewayApp, ctx: &Context, uid: &str) -> Result<()> {
-    match marker_of(app) {
-        Some(marker) => waits::marker_settled(ctx, uid, &marker, "app", Reason::Deleting),
-        None => Ok(()),
-    }
 }
 
 /// ModelArts refuses to delete a bound app: remove its API authorizations first.

@@ -13,13 +13,9 @@ pub(super) async fn maintain(
     let uid = app.uid().unwrap_or_default();
     check_claims(app, ctx, client, target, app_id).await?;
     // Only once the app is known to be this object's: a refused copy must not get to delete it.
-    common::ensure_finalizer(app, &api(app, ctx), ctx).await?;
+    driver::ensure_finalizer(app, ctx).await?;
     let name = secret_step::secret_name(app);
     let existing = get_secret(app, ctx, &name).await?;
-    if let Some(s) = &existing {
-        ctx.settled
-            .secret_known(&uid, &name, echo::version_of(&s.metadata));
-    }
     let state = secret_step::classify(app, existing.as_ref(), app_id);
     if state == Existing::Foreign {
         return Err(Error::failed(
@@ -30,8 +26,9 @@ pub(super) async fn maintain(
     // A spec change (description, ROMA's favorite) reaches the cloud in the reconcile it
     // triggers, not at the next drift read.
     // Not status.observedGeneration: failures and pause advance that without pushing anything.
-    let spec_changed = !ctx.pushed.is(&uid, app.metadata.generation);
-    let read_due = spec_changed || ctx.last_read.due(&uid, ctx.settings.resync);
+    let pushed = ctx.memory.get(&uid, |m| m.pushed).flatten();
+    let spec_changed = app.metadata.generation.is_none() || pushed != app.metadata.generation;
+    let read_due = spec_changed || ctx.read_due(&uid);
     let app_name = cloud_name(app, ctx);
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
     let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
@@ -63,7 +60,7 @@ pub(super) async fn maintain(
         }
         Err(e) => return Err(Error::cloud(e)),
     };
-    ctx.last_read.mark(&uid);
+    ctx.mark_read(&uid);
     let want_description = app.spec.description.clone().unwrap_or_default();
     // ROMA's favorite is not in its answers: pushed with the remark on a spec change.
     let favorite_may_differ = spec_changed && matches!(target, Target::Roma { .. });
@@ -87,7 +84,9 @@ pub(super) async fn maintain(
             .await;
         }
     }
-    ctx.pushed.record(&uid, app.metadata.generation);
+    if let Some(generation) = app.metadata.generation {
+        ctx.memory.with(&uid, |m| m.pushed = Some(generation));
+    }
     let secret_key_matches = existing
         .as_ref()
         .and_then(|s| secret_step::read_credentials(app, s))
@@ -137,8 +136,7 @@ pub(super) async fn cleanup_old_secret(
     if let Some(s) = get_secret(app, ctx, &old).await?
         && s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref()
     {
-        secrets(app, ctx)
-            .delete(&old, &DeleteParams::default())
+        ctx.delete_secret(&app.namespace().unwrap_or_default(), &old)
             .await?;
     }
     Ok(())

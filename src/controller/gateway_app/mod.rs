@@ -1,117 +1,87 @@
-//! The GatewayApp reconciler (SPEC §3): a thin driver over the pure steps in `secret`,
-//! `marker`, `status`, `naming` and the service-neutral `backend`.
+//! The GatewayApp reconciler: what is a GatewayApp's own for the shared driver, over the pure
+//! steps in `secret`, `marker`, `status`, `plan`, `naming` and the service-neutral `backend`.
 
 mod claim;
 mod create;
 mod delete;
+mod deliver;
 mod maintain;
+mod recreate;
 mod rotation;
 
 pub(crate) use claim::claim_of;
 use claim::*;
 use create::*;
-use delete::*;
+use deliver::*;
 use maintain::*;
+use recreate::*;
 use rotation::*;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use rand::RngCore;
 use serde_json::{Value, json};
 
-use super::common::{self, Error, Result};
-use super::{Context, echo, waits};
+use super::common::{Error, Result};
+use super::driver::{self, Location, Managed, marker_of, write_marker};
+use super::{Context, plan, waits};
 
-use super::marker::{self, PendingMarker};
 use super::secret::{self as secret_step, Existing};
-use super::status::{self, Outcome, Reason};
+use super::status::{Outcome, Reason};
 use crate::api::{
-    CLEANUP_FINALIZER, CredentialsMode, DeletionPolicy, GatewayApp, GatewayAppStatus,
+    Condition, CredentialsMode, DeletionPolicy, GatewayApp, GatewayAppStatus, LocalObjectReference,
     RotationStatus, annotations,
 };
 use crate::backend::{ChosenCredentials, CloudApp, Target};
-use crate::cloud::{Account, CloudClient, ErrorCategory, SecretString};
+use crate::cloud::{CloudClient, ErrorCategory, SecretString};
 use crate::naming;
 
-pub const FIELD_MANAGER: &str = "appauth-operator";
+impl Managed for GatewayApp {
+    type Status = GatewayAppStatus;
+    const WHAT: &'static str = "app";
 
-/// Entry point for the controller runtime.
-pub async fn reconcile(app: Arc<GatewayApp>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
-    let started = Instant::now();
-    let result = reconcile_inner(&app, &ctx).await;
-    let reason = match &result {
-        Ok((_, reason)) => *reason,
-        Err(_) => Some("KubernetesApi"),
-    };
-    ctx.metrics
-        .reconciled("GatewayApp", started.elapsed(), reason);
-    if let Ok((action, _)) = &result {
-        tracing::debug!(object = %app.name_any(), ?action, "reconciled");
+    fn status_or_default(&self) -> GatewayAppStatus {
+        status(self)
     }
-    result.map(|(action, _)| action)
-}
-
-/// The action, and the failure reason (for metrics) when the reconcile reported one.
-async fn reconcile_inner(
-    app: &Arc<GatewayApp>,
-    ctx: &Arc<Context>,
-) -> Result<(Action, Option<&'static str>), kube::Error> {
-    if ctx.is_stale(app.as_ref()) {
-        // Our own newer write has not reached the cache yet; its watch event brings it.
-        ctx.metrics.skipped("GatewayApp", "stale");
-        return Ok((Action::requeue(Duration::from_secs(2)), None));
+    fn conditions(status: &GatewayAppStatus) -> &[Condition] {
+        &status.conditions
     }
-    let uid = app.uid().unwrap_or_default();
-    let secret = secret_step::secret_name(app);
-    let rv = echo::version_of(&app.metadata);
-    if let Some(wait) = ctx.settled.remaining(&uid, rv, &secret, Instant::now()) {
-        // Exactly as our last reconcile left it (an echo of our own write that raced its
-        // response): nothing to do until the next resync or rotation.
-        ctx.metrics.skipped("GatewayApp", "settled");
-        return Ok((Action::requeue(wait), None));
+    fn observed_generation(status: &GatewayAppStatus) -> Option<i64> {
+        status.observed_generation
     }
-    ctx.settled.begin(&uid);
-    if app.metadata.deletion_timestamp.is_none()
-        && !is_paused(app)
-        && common::rejected_generation(app.as_ref(), ctx)
-    {
-        // The cloud rejected this spec as invalid; wait for it to change.
-        return Ok((Action::await_change(), None));
+    fn stamp(status: &mut GatewayAppStatus, generation: Option<i64>, conditions: Vec<Condition>) {
+        status.observed_generation = generation;
+        status.conditions = conditions;
     }
-    let result = if is_paused(app) {
-        pause(app, ctx).await
-    } else if app.metadata.deletion_timestamp.is_some() {
-        cleanup(app, ctx).await
-    } else {
-        apply(app, ctx).await
-    };
-    common::settle(app.as_ref(), ctx, result, |reason, message| async move {
-        write_status(app, ctx, None, &Outcome::failed(reason, message)).await
-    })
-    .await
-}
-
-/// Errors that escaped `reconcile` (API failures): retry with per-object backoff.
-pub fn error_policy(app: Arc<GatewayApp>, error: &kube::Error, ctx: Arc<Context>) -> Action {
-    tracing::warn!(object = %app.name_any(), error = %error, "reconcile error");
-    Action::requeue(ctx.backoff(&app.uid().unwrap_or_default(), false))
-}
-
-fn is_paused(app: &GatewayApp) -> bool {
-    app.annotations()
-        .get(annotations::PAUSED)
-        .is_some_and(|v| v == "true")
-}
-
-fn api(app: &GatewayApp, ctx: &Context) -> Api<GatewayApp> {
-    Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default())
+    fn account_ref(&self) -> Option<&LocalObjectReference> {
+        self.spec.account_ref.as_ref()
+    }
+    fn recorded_account(&self) -> Option<String> {
+        self.status.as_ref().and_then(|s| s.account_secret.clone())
+    }
+    fn location(&self) -> Location {
+        let st = status(self);
+        Location {
+            project: st.project,
+            region: st.region,
+            instance: st.instance,
+        }
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    async fn apply(&self, ctx: &Context) -> Result<Action> {
+        apply(self, ctx).await
+    }
+    async fn delete_in_cloud(&self, ctx: &Context) -> Result<()> {
+        delete::delete_in_cloud(self, ctx).await
+    }
 }
 
 fn secrets(app: &GatewayApp, ctx: &Context) -> Api<Secret> {
@@ -146,12 +116,6 @@ fn known_app_id_ref(app: &GatewayApp) -> Option<&str> {
         })
 }
 
-fn marker_of(app: &GatewayApp) -> Option<PendingMarker> {
-    app.annotations()
-        .get(annotations::PENDING)
-        .and_then(|v| PendingMarker::parse(v))
-}
-
 /// The cloud name: never recomputed once in use.
 fn cloud_name(app: &GatewayApp, ctx: &Context) -> String {
     status(app)
@@ -167,45 +131,6 @@ fn cloud_name(app: &GatewayApp, ctx: &Context) -> String {
         })
 }
 
-async fn resolve_account(app: &GatewayApp, ctx: &Context) -> Result<Account> {
-    let ns = app.namespace().unwrap_or_default();
-    let deleting = app.metadata.deletion_timestamp.is_some();
-    common::resolve_account(ctx, &ns, app.spec.account_ref.as_ref(), deleting).await
-}
-
-async fn release_account(app: &GatewayApp, ctx: &Context) -> Result<()> {
-    let ns = app.namespace().unwrap_or_default();
-    common::release_accounts(
-        ctx,
-        &ns,
-        app.spec.account_ref.as_ref(),
-        status(app).account_secret.as_deref(),
-        &app.uid().unwrap_or_default(),
-    )
-    .await
-}
-
-/// SPEC §3.5: the object must still resolve to the account, region and instance it was created in.
-fn check_account_unchanged(app: &GatewayApp, account: &Account, target: &Target) -> Result<()> {
-    let st = status(app);
-    let changed = |have: &Option<String>, want: &str| have.as_deref().is_some_and(|h| h != want);
-    if changed(&st.project, &account.project_id)
-        || changed(&st.region, &account.region)
-        || changed(&st.instance, target.instance())
-    {
-        return Err(Error::failed(
-            Reason::AccountChanged,
-            format!(
-                "the app lives in project {} / region {} / instance {}; the object now resolves elsewhere. Restore the account, or set deletionPolicy: Retain and delete the object",
-                st.project.unwrap_or_default(),
-                st.region.unwrap_or_default(),
-                st.instance.unwrap_or_default()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 struct Delivered {
     app_id: String,
     app_name: String,
@@ -214,6 +139,10 @@ struct Delivered {
     rotated: Option<RotationStatus>,
 }
 
+/// Where the app must be: resolves the target and account, creates or maintains the app, then
+/// writes in order: status (by server-side apply, only when it changed), one merge patch for
+/// the app-id mirror and clearing the markers, then the release of an account Secret the
+/// object moved away from.
 async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     let target = Target::from_spec(&app.spec).ok_or_else(|| {
         Error::failed(
@@ -221,8 +150,8 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             "spec: exactly one of apig, modelarts, dataarts or roma must be set",
         )
     })?;
-    let account = resolve_account(app, ctx).await?;
-    check_account_unchanged(app, &account, &target)?;
+    let account = driver::resolve_account(app, ctx).await?;
+    driver::check_account_unchanged(app, &account, Some(target.instance()))?;
     let client = ctx.cloud.client(&account);
     let uid = app.uid().unwrap_or_default();
 
@@ -231,7 +160,8 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         None => {
             let made = create_or_recover(app, ctx, &client, &target).await?;
             // The create (or the adoption) sent this generation's description.
-            ctx.pushed.record(&uid, app.metadata.generation);
+            ctx.memory
+                .with(&uid, |m| m.pushed = app.metadata.generation);
             made
         }
     };
@@ -248,18 +178,10 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         account_secret: app.spec.account_ref.as_ref().map(|r| r.name.clone()),
         ..st.clone()
     };
-    // The account used before a ref change, released before the status forgets it.
-    common::release_previous_account(
-        ctx,
-        &app.namespace().unwrap_or_default(),
-        st.account_secret.as_deref(),
-        app.spec.account_ref.as_ref(),
-        &uid,
-    )
-    .await?;
+    driver::release_previous_account(app, ctx).await?;
     let fresh = st.app_id.is_none();
     let rotated = delivered.rotated.is_some();
-    write_status(
+    driver::write_status(
         app,
         ctx,
         Some(new_status),
@@ -284,97 +206,61 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             annots.insert(annotations::APP_ID.into(), json!(delivered.app_id));
             annots.insert(annotations::PENDING.into(), Value::Null);
         }
-        let patch = json!({"metadata": {"annotations": annots}});
-        let written = api(app, ctx)
-            .patch(
-                &app.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            )
-            .await?;
-        ctx.note_written(&written, app);
+        driver::annotate(app, ctx, annots).await?;
     }
     ctx.succeeded(&uid);
     // A service that cannot reset has no rotation to schedule (it warns at its resyncs).
     let rotation_at = next_rotation(app, delivered.rotated.as_ref()).filter(|_| target.can_reset());
-    let next = match rotation_at {
-        Some(at) => ctx.resync().min(
-            (at - Utc::now())
+    Ok(Action::requeue(requeue_after(
+        ctx.resync(),
+        rotation_at,
+        Utc::now(),
+    )))
+}
+
+/// The next reconcile: at the resync, or sooner when a rotation falls due (at least a second
+/// away, so that a due rotation is not spun on).
+fn requeue_after(
+    resync: Duration,
+    rotation_at: Option<chrono::DateTime<Utc>>,
+    now: chrono::DateTime<Utc>,
+) -> Duration {
+    match rotation_at {
+        Some(at) => resync.min(
+            (at - now)
                 .to_std()
                 .unwrap_or_default()
                 .max(Duration::from_secs(1)),
         ),
-        None => ctx.resync(),
-    };
-    let rv = ctx
-        .own_writes
-        .latest(&uid)
-        .unwrap_or(0)
-        .max(echo::version_of(&app.metadata));
-    ctx.settled.record(&uid, rv, Instant::now() + next);
-    Ok(Action::requeue(next))
+        None => resync,
+    }
 }
 
-/// Writes status (observedGeneration, conditions, and the given fields) by server-side apply,
-/// only when something changed.
-async fn write_status(
-    app: &GatewayApp,
-    ctx: &Context,
-    fields: Option<GatewayAppStatus>,
-    outcome: &Outcome,
-) -> Result<(), kube::Error> {
-    let old = status(app);
-    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let conditions = status::conditions(&old.conditions, outcome, app.metadata.generation, &now);
-    let mut new = fields.unwrap_or_else(|| old.clone());
-    new.observed_generation = app.metadata.generation;
-    new.conditions = conditions;
-    let unchanged = GatewayAppStatus {
-        conditions: Vec::new(),
-        ..new.clone()
-    } == GatewayAppStatus {
-        conditions: Vec::new(),
-        ..old.clone()
-    } && status::same_conditions(&new.conditions, &old.conditions);
-    if unchanged {
-        return Ok(());
-    }
-    let patch =
-        json!({"apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp", "status": new});
-    let written = api(app, ctx)
-        .patch_status(
-            &app.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(patch),
-        )
-        .await?;
-    ctx.note_written(&written, app);
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Step (1) of §3.4: one conflict-checked patch adds the finalizer and the pending marker.
-async fn write_marker(app: &GatewayApp, ctx: &Context, name: &str) -> Result<PendingMarker> {
-    let marker = PendingMarker {
-        name: name.to_string(),
-        time: Utc::now(),
-        instance: ctx.settings.instance.clone(),
-    };
-    let mut finalizers = app.finalizers().to_vec();
-    if !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) {
-        finalizers.push(CLEANUP_FINALIZER.to_string());
+    #[test]
+    fn the_next_reconcile_is_the_resync_or_a_rotation_falling_due() {
+        let now = Utc::now();
+        let resync = Duration::from_secs(600);
+        let secs = chrono::Duration::seconds;
+        let cases = [
+            ("no rotation", None, resync),
+            ("rotation after the resync", Some(now + secs(900)), resync),
+            (
+                "rotation before the resync",
+                Some(now + secs(60)),
+                Duration::from_secs(60),
+            ),
+            (
+                "rotation overdue",
+                Some(now - secs(60)),
+                Duration::from_secs(1),
+            ),
+        ];
+        for (name, at, want) in cases {
+            assert_eq!(requeue_after(resync, at, now), want, "{name}");
+        }
     }
-    let patch = json!({"metadata": {
-        "finalizers": finalizers,
-        "annotations": {annotations::PENDING: marker.to_annotation()},
-        "resourceVersion": app.resource_version(),
-    }});
-    let written = api(app, ctx)
-        .patch(
-            &app.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        )
-        .await?;
-    ctx.note_written(&written, app);
-    Ok(marker)
 }

@@ -74,8 +74,11 @@ pub(super) async fn warn_rotation_unsupported(
         (None, Some(period)) => format!("interval:{period}"),
         (None, None) => "interval".to_string(),
     };
-    let key = format!("rotation-warned:{}:{which}", app.uid().unwrap_or_default());
-    let first = ctx.last_read.mark(&key);
+    let first = ctx.memory.with(&app.uid().unwrap_or_default(), |m| {
+        let first = m.rotation_warned.as_deref() != Some(which.as_str());
+        m.rotation_warned = Some(which);
+        first
+    });
     if first {
         let note = format!(
             "{} has no secret reset; the secret was not rotated",
@@ -189,15 +192,9 @@ pub(super) async fn rotate(
             Resume::Reset => {}
         }
     } else {
-        let patch = json!({"metadata": {"annotations": {annotations::ROTATING: attempt}}});
-        let written = api(app, ctx)
-            .patch(
-                &app.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            )
-            .await?;
-        ctx.note_written(&written, app);
+        let mut begin = serde_json::Map::new();
+        begin.insert(annotations::ROTATING.into(), json!(attempt));
+        driver::annotate(app, ctx, begin).await?;
     }
     let secret = match new_secret {
         Some(s) => s,

@@ -14,8 +14,7 @@ pub(super) async fn delete_connection_secret(
     if let Some(old) = secrets.get_opt(name).await?
         && old.annotations().get(annotations::OWNER_UID) == api.uid().as_ref()
     {
-        secrets
-            .delete(name, &kube::api::DeleteParams::default())
+        ctx.delete_secret(&api.namespace().unwrap_or_default(), name)
             .await?;
     }
     Ok(())
@@ -105,13 +104,7 @@ pub(super) async fn write_connection_secret(
         data: Some(data),
         ..Default::default()
     };
-    let written = secrets
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
+    ctx.apply_secret(&api.namespace().unwrap_or_default(), &secret, true)
         .await?;
-    ctx.note_secret_written(&written);
     Ok(name.to_string())
 }

@@ -1,0 +1,249 @@
+//! Delivering an app's credentials into its Secret: the client-chosen ones (Generated, staged
+//! in the Secret before the create; FromSecret, from the source Secret), the cloud's answer, or
+//! the secret read back (reset only where nothing can be read).
+
+use super::*;
+
+pub(super) fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Client-chosen credentials for Generated (kept in the target Secret before the create) and
+/// FromSecret (from the source Secret).
+pub(super) async fn chosen_credentials(
+    app: &GatewayApp,
+    ctx: &Context,
+) -> Result<Option<(String, SecretString)>> {
+    match app.spec.credentials {
+        CredentialsMode::CloudGenerated => Ok(None),
+        CredentialsMode::FromSecret => {
+            let name = app
+                .spec
+                .credentials_from
+                .as_ref()
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            let source = get_secret(app, ctx, &name).await?.ok_or_else(|| {
+                Error::failed(
+                    Reason::InvalidSpec,
+                    format!("spec.credentialsFrom: Secret {name} not found"),
+                )
+            })?;
+            let data = source.data.unwrap_or_default();
+            let read = |k: &str| {
+                data.get(k)
+                    .and_then(|v| String::from_utf8(v.0.clone()).ok())
+            };
+            match (read("app_key"), read("app_secret")) {
+                (Some(k), Some(s)) => Ok(Some((k, SecretString::from(s)))),
+                _ => Err(Error::failed(
+                    Reason::InvalidSpec,
+                    format!(
+                        "spec.credentialsFrom: Secret {name} needs keys app_key and app_secret"
+                    ),
+                )),
+            }
+        }
+        CredentialsMode::Generated => {
+            // Reuse what an earlier attempt stored, so a retried create sends the same values.
+            let name = secret_step::secret_name(app);
+            if let Some(existing) = get_secret(app, ctx, &name).await?
+                && existing.annotations().get(annotations::OWNER_UID) == app.uid().as_ref()
+                && let Some(found) = secret_step::read_credentials(app, &existing)
+            {
+                return Ok(Some(found));
+            }
+            let creds = (
+                format!("k{}", random_token(31)),
+                SecretString::from(format!("s{}", random_token(39))),
+            );
+            let staged = secret_step::Credentials {
+                app_id: String::new(),
+                app_key: creds.0.clone(),
+                app_secret: creds.1.clone(),
+                app_code: None,
+            };
+            write_secret(app, ctx, &staged, SecretWrite::default()).await?;
+            Ok(Some(creds))
+        }
+    }
+}
+
+/// How a Secret write goes about it.
+#[derive(Default)]
+pub(super) struct SecretWrite<'a> {
+    /// The Secret as this reconcile read it earlier (saves a read); if it was absent then, the
+    /// apply does not force, so a Secret someone else created meanwhile is not taken over.
+    pub read_before: Option<Option<Secret>>,
+    /// Marks the Secret as holding this rotation attempt's new secret.
+    pub rotation_attempt: Option<&'a str>,
+}
+
+/// Steps (3) for a new or recovered app: credentials into the Secret.
+/// The app's key, secret, id (and AppCode when asked for) into the Secret; returns its name.
+pub(super) async fn deliver_credentials(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    cloud: &CloudApp,
+    secret: SecretString,
+    how: SecretWrite<'_>,
+) -> Result<String> {
+    let key = cloud.key.clone().ok_or_else(|| {
+        Error::failed(
+            Reason::CloudUnavailable,
+            format!("app {} has no key in the cloud's answer", cloud.id),
+        )
+    })?;
+    let app_code = if app.spec.app_code {
+        target
+            .ensure_app_code(client, cloud)
+            .await
+            .map_err(Error::cloud)?
+    } else {
+        None
+    };
+    let creds = secret_step::Credentials {
+        app_id: cloud.id.clone(),
+        app_key: key,
+        app_secret: secret,
+        app_code,
+    };
+    write_secret(app, ctx, &creds, how).await
+}
+
+pub(super) async fn deliver_new(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    cloud: CloudApp,
+    known_secret: Option<SecretString>,
+    read_before: Option<Option<Secret>>,
+) -> Result<Delivered> {
+    let secret = match known_secret.or_else(|| cloud.secret.clone()) {
+        Some(s) => s,
+        None => obtain_secret(app, ctx, client, target, &cloud).await?,
+    };
+    let secret_name = deliver_credentials(
+        app,
+        ctx,
+        client,
+        target,
+        &cloud,
+        secret,
+        SecretWrite {
+            read_before,
+            rotation_attempt: None,
+        },
+    )
+    .await?;
+    crate::failpoint("after-secret");
+    ctx.mark_read(&app.uid().unwrap_or_default());
+    crate::failpoint("before-status");
+    Ok(Delivered {
+        app_id: cloud.id,
+        app_name: cloud.name,
+        secret_name,
+        rotated: None,
+    })
+}
+
+/// The secret of an existing app: read back (show, ROMA's secret endpoint, ModelArts' plaintext
+/// flag); where nothing can be read, reset it and say so.
+pub(super) async fn obtain_secret(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    cloud: &CloudApp,
+) -> Result<SecretString> {
+    if let Some(s) = target
+        .read_secret(client, cloud)
+        .await
+        .map_err(Error::cloud)?
+    {
+        return Ok(s);
+    }
+    if !target.can_reset() {
+        return Err(Error::failed(
+            Reason::CloudUnavailable,
+            format!("the secret of app {} cannot be read back", cloud.id),
+        ));
+    }
+    let reset = target
+        .reset_secret(client, cloud, None)
+        .await
+        .map_err(Error::cloud)?;
+    let secret = match reset {
+        Some(s) => s,
+        None => target
+            .read_secret(client, cloud)
+            .await
+            .map_err(Error::cloud)?
+            .ok_or_else(|| {
+                Error::failed(
+                    Reason::CloudUnavailable,
+                    "the reset secret could not be read",
+                )
+            })?,
+    };
+    ctx.event(
+        &app.object_ref(&()),
+        EventType::Warning,
+        "SecretReset",
+        "Deliver",
+        format!(
+            "the secret of app {} could not be read back, so it was reset",
+            cloud.id
+        ),
+    )
+    .await;
+    Ok(secret)
+}
+
+/// Server-side applies the Secret, refusing to touch one that is not ours. Returns its name.
+pub(super) async fn write_secret(
+    app: &GatewayApp,
+    ctx: &Context,
+    creds: &secret_step::Credentials,
+    how: SecretWrite<'_>,
+) -> Result<String> {
+    let name = secret_step::secret_name(app);
+    let (existing, force) = match how.read_before {
+        Some(existing) => {
+            let force = existing.is_some();
+            (existing, force)
+        }
+        None => (get_secret(app, ctx, &name).await?, true),
+    };
+    let staged_by_us = existing
+        .as_ref()
+        .is_some_and(|s| s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref());
+    if !staged_by_us
+        && secret_step::classify(app, existing.as_ref(), &creds.app_id) == Existing::Foreign
+    {
+        return Err(Error::failed(
+            Reason::SecretConflict,
+            format!("Secret {name} exists and is not managed by this GatewayApp"),
+        ));
+    }
+    let mut desired = secret_step::desired(app, creds);
+    if let Some(attempt) = how.rotation_attempt {
+        desired
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(ROTATION_ATTEMPT.to_string(), attempt.to_string());
+    }
+    ctx.apply_secret(&app.namespace().unwrap_or_default(), &desired, force)
+        .await?;
+    Ok(name)
+}

@@ -1,0 +1,203 @@
+//! The API in the cloud: found by id (read once per resync period), recovered after a crash by
+//! fingerprint, or created: observe, plan (`plan::plan_create`, the same decision as for apps),
+//! execute.
+
+use super::*;
+use crate::controller::driver::{marker_of, write_marker};
+use crate::controller::plan::{Adoption, CreateFacts, CreatePlan};
+
+pub(super) async fn ensure_api(
+    api: &InferenceApi,
+    ctx: &Context,
+    client: &CloudClient,
+) -> Result<InferenceApiInfo> {
+    let uid = api.uid().unwrap_or_default();
+    let ma = client.modelarts(workspace(api));
+    let Some(id) = known_api_id(api) else {
+        return create_or_recover(api, ctx, client, false).await;
+    };
+    let st = status(api);
+    if !ctx.read_due(&uid) && st.api_id.as_deref() == Some(id.as_str()) {
+        return Ok(InferenceApiInfo {
+            api_id: id,
+            api_name: st.api_name,
+            predict_url: st.predict_url,
+            service_id: Some(api.spec.service_id.clone()),
+            api_method: None,
+            api_remark: None,
+            auth_type: None,
+            support_app_code: None,
+        });
+    }
+    let apis = ma
+        .list_apis(&api.spec.service_id)
+        .await
+        .map_err(Error::cloud)?;
+    ctx.mark_read(&uid);
+    if let Some(found) = apis.into_iter().find(|a| a.api_id == id) {
+        return Ok(found);
+    }
+    let note = format!(
+        "API {id} no longer exists in the cloud; creating it again and re-binding its apps"
+    );
+    ctx.event(
+        &api.object_ref(&()),
+        EventType::Warning,
+        "Recreating",
+        "Drift",
+        note,
+    )
+    .await;
+    let mut forget_id = serde_json::Map::new();
+    forget_id.insert(annotations::API_ID.into(), serde_json::Value::Null);
+    let mut fresh = driver::annotate(api, ctx, forget_id).await?;
+    fresh.status = Some(InferenceApiStatus {
+        api_id: None,
+        authorized_apps: Vec::new(),
+        ..status(api)
+    });
+    Box::pin(create_or_recover(&fresh, ctx, client, true)).await
+}
+
+async fn create_or_recover(
+    api: &InferenceApi,
+    ctx: &Context,
+    client: &CloudClient,
+    force_new_marker: bool,
+) -> Result<InferenceApiInfo> {
+    let uid = api.uid().unwrap_or_default();
+    let name = api.spec.api_name.clone().unwrap_or_else(|| {
+        naming::default_app_name(
+            &ctx.settings.cluster_name,
+            &api.namespace().unwrap_or_default(),
+            &api.name_any(),
+        )
+    });
+    let (marker, fresh) = match marker_of(api) {
+        Some(m) if !force_new_marker => (m, false),
+        _ => (write_marker(api, ctx, &name).await?, !force_new_marker),
+    };
+    let ma = client.modelarts(workspace(api));
+    if !fresh {
+        let ours = ma
+            .list_apis(&api.spec.service_id)
+            .await
+            .map_err(Error::cloud)?
+            .into_iter()
+            .filter(|a| is_ours(api, a))
+            .collect();
+        let facts = CreateFacts {
+            ours,
+            foreign: Vec::new(),
+            adopt: Adoption::NotAsked,
+            foreign_claimed_by: None,
+            secret_retained_for: None,
+            unresolved_for: ctx.unresolved_for(&uid),
+            marker_wait: crate::controller::marker::may_create(
+                &marker,
+                &ctx.settings.instance,
+                false,
+                Utc::now(),
+                ctx.settings.marker_grace,
+            )
+            .err(),
+            grace: ctx.settings.marker_grace,
+        };
+        match plan::plan_create(facts) {
+            CreatePlan::Recover { keep, twins } => {
+                for twin in &twins {
+                    ma.delete_api(&api.spec.service_id, &twin.api_id)
+                        .await
+                        .map_err(Error::cloud)?;
+                    let note = format!("deleted duplicate API {}", twin.api_id);
+                    ctx.event(
+                        &api.object_ref(&()),
+                        EventType::Warning,
+                        "DuplicateRemoved",
+                        "Recover",
+                        note,
+                    )
+                    .await;
+                }
+                return Ok(keep);
+            }
+            CreatePlan::Wait(after) => {
+                return Err(waits::in_flight(
+                    after,
+                    &format!("API {name}"),
+                    Reason::Creating,
+                ));
+            }
+            // Nothing foreign is looked at for APIs: there is nothing to adopt or refuse.
+            CreatePlan::Adopt(_) | CreatePlan::Refuse(_) | CreatePlan::Create => {}
+        }
+        let age = (Utc::now() - marker.time).to_std().unwrap_or_default();
+        let marker_ours = marker.instance == ctx.settings.instance;
+        if plan::restamp_marker(marker_ours, age, ctx.settings.marker_grace) {
+            let current = Api::<InferenceApi>::namespaced(
+                ctx.client.clone(),
+                &api.namespace().unwrap_or_default(),
+            )
+            .get(&api.name_any())
+            .await?;
+            write_marker(&current, ctx, &name).await?;
+        }
+    }
+    create(api, ctx, client, &name).await
+}
+
+async fn create(
+    api: &InferenceApi,
+    ctx: &Context,
+    client: &CloudClient,
+    name: &str,
+) -> Result<InferenceApiInfo> {
+    let uid = api.uid().unwrap_or_default();
+    let input = ApiInput {
+        workspace_id: api.spec.workspace_id.clone(),
+        support_app_code: api.spec.support_app_code,
+        auth_type: auth(api.spec.auth_type).to_string(),
+        api_name: Some(name.to_string()),
+        api_url: api.spec.api_url.clone(),
+        api_path: api.spec.api_path.clone(),
+        api_method: method(api.spec.method).to_string(),
+        api_remark: Some(naming::remark_with_fingerprint(
+            api.spec.description.as_deref(),
+            &uid,
+        )),
+    };
+    ctx.set_unresolved(&uid, true);
+    match client
+        .modelarts(workspace(api))
+        .create_api(&api.spec.service_id, &input)
+        .await
+    {
+        Ok(created) => {
+            ctx.set_unresolved(&uid, false);
+            crate::failpoint("after-create-api");
+            ctx.mark_read(&uid);
+            let note = format!(
+                "created API {} on service {}",
+                created.api_id, api.spec.service_id
+            );
+            ctx.event(
+                &api.object_ref(&()),
+                EventType::Normal,
+                "Created",
+                "Create",
+                note,
+            )
+            .await;
+            Ok(created)
+        }
+        Err(e) if e.outcome_unknown() => Err(waits::in_flight(
+            Duration::from_millis(500),
+            &format!("API {name}"),
+            Reason::Creating,
+        )),
+        Err(e) => {
+            ctx.set_unresolved(&uid, false);
+            Err(Error::cloud(e))
+        }
+    }
+}

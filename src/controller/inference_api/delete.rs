@@ -1,0 +1,66 @@
+//! Deleting the API (with `deletionPolicy: Delete`): unbind every app, then delete it. Observe
+//! (the known id, or a lookup for an open marker), plan (`plan::plan_delete`), execute.
+
+use super::*;
+
+pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result<()> {
+    let account = driver::resolve_account(api, ctx).await?;
+    driver::check_account_unchanged(api, &account, None)?;
+    let client = ctx.cloud.client(&account);
+    let ma = client.modelarts(workspace(api));
+    let uid = api.uid().unwrap_or_default();
+    let known = known_api_id(api);
+    let mut found: Vec<String> = known.clone().into_iter().collect();
+    let mut marker_wait = None;
+    let marker_open = api.annotations().contains_key(annotations::PENDING);
+    let marker = driver::marker_of(api);
+    if plan::delete_needs_lookup(known.as_deref(), marker_open) {
+        let apis = ma
+            .list_apis(&api.spec.service_id)
+            .await
+            .map_err(Error::cloud)?;
+        found.extend(
+            apis.into_iter()
+                .filter(|a| is_ours(api, a))
+                .map(|a| a.api_id),
+        );
+        // A create of a dead process (or ours, unanswered) may still land: look again once
+        // the marker is older than such a create can be.
+        marker_wait = marker
+            .as_ref()
+            .and_then(|m| waits::marker_wait(ctx, &uid, m));
+    }
+    // An API another live object holds is left to it.
+    let held = |id: &str| held_by_other(api, ctx, id, false).is_some();
+    let planned = plan::plan_delete(found, held, marker_wait).map_err(|after| {
+        let name = marker.map(|m| m.name).unwrap_or_default();
+        waits::in_flight(after, &format!("API {name}"), Reason::Deleting)
+    })?;
+    for id in &planned.delete {
+        let bound = match ma.bindings(&api.spec.service_id, id).await {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(Error::cloud(e)),
+        };
+        let app_ids: Vec<&str> = bound.iter().map(|a| a.app_id.as_str()).collect();
+        if !app_ids.is_empty() {
+            ma.unbind(&api.spec.service_id, id, &app_ids)
+                .await
+                .map_err(Error::cloud)?;
+        }
+        match ma.delete_api(&api.spec.service_id, id).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(Error::cloud(e)),
+        }
+        ctx.event(
+            &api.object_ref(&()),
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            format!("unbound {} app(s) and deleted API {id}", app_ids.len()),
+        )
+        .await;
+    }
+    Ok(())
+}

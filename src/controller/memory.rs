@@ -1,0 +1,200 @@
+//! What the operator remembers about each object between reconciles, in one record per object
+//! uid: forgetting an object (it is gone from the apiserver) is one removal, so create-and-delete
+//! churn does not grow the process.
+//!
+//! Everything here is a cache of facts that a restart may lose: after a restart every object
+//! reads its app once, backoff starts over, and a create of unknown outcome is covered by the
+//! pending marker written before it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::status::Reason;
+
+/// An object uid as a map key: the apiserver's uids are UUIDs, 16 bytes without a heap copy
+/// per entry (the map holds every object). Anything else is hashed.
+type UidKey = u128;
+
+fn uid_key(uid: &str) -> UidKey {
+    let mut value: u128 = 0;
+    let mut digits = 0;
+    for c in uid.chars().filter(|c| *c != '-') {
+        match c.to_digit(16) {
+            Some(d) if digits < 32 => {
+                value = (value << 4) | u128::from(d);
+                digits += 1;
+            }
+            _ => {
+                digits = 0;
+                break;
+            }
+        }
+    }
+    match digits {
+        32 => value,
+        _ => {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            let h = |salt: u8| {
+                BuildHasherDefault::<DefaultHasher>::default().hash_one((salt, uid)) as u128
+            };
+            (h(0) << 64) | h(1)
+        }
+    }
+}
+
+/// How many recent writes per object are remembered: a create costs three or four, and echoes
+/// arrive within milliseconds of the write's response.
+const REMEMBERED: usize = 4;
+
+/// One object's record.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Memory {
+    /// The resourceVersions our latest writes left the object at (0: none).
+    pub writes: [u64; REMEMBERED],
+    /// When the cloud resource was last read (the drift check's clock).
+    pub last_read: Option<Instant>,
+    /// Since when a create of ours has had no answer (timeout, dropped connection).
+    pub unresolved: Option<Instant>,
+    /// Consecutive failures, for exponential backoff.
+    pub failures: u32,
+    /// The generation the cloud rejected as invalid: no cloud call until it changes.
+    pub rejected: Option<i64>,
+    /// Waiting (Creating, Deleting): for what, since when, and whether an Event said so.
+    pub wait: Option<(Reason, Instant, bool)>,
+    /// The generation whose spec last reached the cloud.
+    pub pushed: Option<i64>,
+    /// The rotation a Warning already said cannot happen (a service without a reset).
+    pub rotation_warned: Option<String>,
+}
+
+impl Memory {
+    /// Records that our write left the object at `rv`, replacing the oldest remembered one.
+    pub fn wrote(&mut self, rv: u64) {
+        if rv == 0 || self.writes.contains(&rv) {
+            return;
+        }
+        if let Some(slot) = self.writes.iter_mut().min_by_key(|v| **v) {
+            *slot = rv;
+        }
+    }
+
+    /// Whether `rv` is exactly a version one of our writes produced.
+    pub fn is_own_write(&self, rv: u64) -> bool {
+        rv != 0 && self.writes.contains(&rv)
+    }
+
+    /// The newest version our writes produced, if any.
+    pub fn latest_write(&self) -> Option<u64> {
+        self.writes.iter().copied().max().filter(|v| *v != 0)
+    }
+
+    /// Whether the last cloud read is at least `period` ago, or there was none.
+    pub fn read_due(&self, period: Duration) -> bool {
+        self.last_read.is_none_or(|t| t.elapsed() >= period)
+    }
+}
+
+/// Every object's record, by uid.
+#[derive(Debug, Default)]
+pub struct Memories(Mutex<HashMap<UidKey, Memory>>);
+
+impl Memories {
+    /// Reads or changes one object's record (created empty on first use).
+    pub fn with<R>(&self, uid: &str, f: impl FnOnce(&mut Memory) -> R) -> R {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(map.entry(uid_key(uid)).or_default())
+    }
+
+    /// Reads one object's record without creating it.
+    pub fn get<R>(&self, uid: &str, f: impl FnOnce(&Memory) -> R) -> Option<R> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&uid_key(uid)).map(f)
+    }
+
+    /// The object is gone: nothing more to remember.
+    pub fn forget(&self, uid: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid_key(uid));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_versions_of_our_writes_are_ours() {
+        let m = Memories::default();
+        m.with("u", |r| {
+            r.wrote(10);
+            r.wrote(12);
+        });
+        let ours = |uid: &str, rv| m.get(uid, |r| r.is_own_write(rv)).unwrap_or(false);
+        assert!(ours("u", 10));
+        assert!(ours("u", 12));
+        // A user's edit between our two writes is not ours.
+        assert!(!ours("u", 11));
+        assert!(!ours("other", 10));
+        assert!(!ours("u", 0));
+        assert_eq!(m.get("u", Memory::latest_write), Some(Some(12)));
+    }
+
+    #[test]
+    fn the_oldest_write_is_forgotten_first() {
+        let mut r = Memory::default();
+        for rv in [5, 6, 7, 8, 9] {
+            r.wrote(rv);
+        }
+        assert!(!r.is_own_write(5));
+        assert!((6..=9).all(|rv| r.is_own_write(rv)));
+        assert_eq!(r.latest_write(), Some(9));
+    }
+
+    #[test]
+    fn forgetting_an_object_is_one_removal_of_everything() {
+        let m = Memories::default();
+        m.with("u", |r| {
+            r.wrote(3);
+            r.failures = 2;
+            r.unresolved = Some(Instant::now());
+            r.pushed = Some(1);
+            r.rotation_warned = Some("token:a".into());
+        });
+        m.with("v", |r| r.failures = 1);
+        assert_eq!(m.len(), 2);
+        m.forget("u");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.get("u", |r| r.clone()), None);
+    }
+
+    #[test]
+    fn a_read_is_due_after_the_period_or_when_there_was_none() {
+        let mut r = Memory::default();
+        assert!(r.read_due(Duration::from_secs(60)));
+        r.last_read = Some(Instant::now());
+        assert!(!r.read_due(Duration::from_secs(60)));
+        assert!(r.read_due(Duration::ZERO));
+    }
+
+    #[test]
+    fn uuid_keys_are_exact_and_other_uids_still_distinct() {
+        let a = "0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e6f";
+        assert_eq!(uid_key(a), 0x0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f);
+        assert_ne!(uid_key(a), uid_key("0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e60"));
+        assert_ne!(uid_key("u"), uid_key("v"));
+        assert_ne!(uid_key("u"), 0);
+        // Too long, or not hex: hashed, not truncated.
+        assert_ne!(uid_key(&format!("{a}0")), uid_key(a));
+    }
+}
