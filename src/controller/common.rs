@@ -2,18 +2,13 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
+use kube::Resource;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::Context;
-use super::account;
 use super::status::Reason;
-use crate::api::{CLEANUP_FINALIZER, IN_USE_FINALIZER, LocalObjectReference};
-use crate::cloud::{Account, CloudError, ErrorCategory};
+use crate::cloud::{CloudError, ErrorCategory};
 
 /// Errors that end a reconcile early: either a condition to report or an API failure.
 #[derive(Debug, thiserror::Error)]
@@ -175,142 +170,4 @@ pub(crate) fn rejected_generation<K: Resource>(obj: &K, ctx: &Context) -> bool {
 
 pub(crate) fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
-}
-
-/// The account for an object: its accountRef Secret (same namespace, never merged with the
-/// default) or the operator's default. A live object's account Secret gets the in-use finalizer.
-pub(crate) async fn resolve_account(
-    ctx: &Context,
-    namespace: &str,
-    reference: Option<&LocalObjectReference>,
-    deleting: bool,
-) -> Result<Account> {
-    let Some(reference) = reference else {
-        return ctx.default_account.clone().ok_or_else(|| {
-            Error::failed(
-                Reason::AccountInvalid,
-                "no spec.accountRef and the operator has no default account configured",
-            )
-        });
-    };
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let secret = secrets.get_opt(&reference.name).await?.ok_or_else(|| {
-        Error::failed(
-            Reason::AccountInvalid,
-            format!(
-                "spec.accountRef: Secret {} not found in this namespace",
-                reference.name
-            ),
-        )
-    })?;
-    let account =
-        account::from_secret_data(&reference.name, &secret.data.clone().unwrap_or_default())
-            .map_err(|m| Error::failed(Reason::AccountInvalid, format!("spec.accountRef: {m}")))?;
-    if !deleting && !secret.finalizers().iter().any(|f| f == IN_USE_FINALIZER) {
-        let mut finalizers = secret.finalizers().to_vec();
-        finalizers.push(IN_USE_FINALIZER.to_string());
-        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
-        ctx.patch(&secret, &patch).await?;
-    }
-    Ok(account)
-}
-
-/// An object letting go of its accounts (deleted, or detached): the one its spec names and the
-/// one its status recorded, when they differ.
-pub(crate) async fn release_accounts(
-    ctx: &Context,
-    namespace: &str,
-    reference: Option<&LocalObjectReference>,
-    recorded: Option<&str>,
-    uid: &str,
-) -> Result<()> {
-    release_account(ctx, namespace, reference, uid).await?;
-    if let Some(recorded) = recorded.filter(|r| reference.is_none_or(|s| s.name != *r)) {
-        let previous = LocalObjectReference {
-            name: recorded.to_string(),
-        };
-        release_account(ctx, namespace, Some(&previous), uid).await?;
-    }
-    Ok(())
-}
-
-/// After a successful reconcile: the account Secret used before, if the ref has changed since,
-/// is released (its in-use finalizer goes when no other object uses it).
-pub(crate) async fn release_previous_account(
-    ctx: &Context,
-    namespace: &str,
-    previous: Option<&str>,
-    current: Option<&LocalObjectReference>,
-    uid: &str,
-) -> Result<()> {
-    let Some(previous) = previous.filter(|p| current.is_none_or(|c| c.name != *p)) else {
-        return Ok(());
-    };
-    let reference = LocalObjectReference {
-        name: previous.to_string(),
-    };
-    release_account(ctx, namespace, Some(&reference), uid).await
-}
-
-/// Drops the in-use finalizer from an account Secret when no other live object needs it.
-pub(crate) async fn release_account(
-    ctx: &Context,
-    namespace: &str,
-    reference: Option<&LocalObjectReference>,
-    uid: &str,
-) -> Result<()> {
-    let Some(reference) = reference else {
-        return Ok(());
-    };
-    // Another live object uses it: by its accountRef, or (its ref moved and no reconcile has
-    // succeeded since) as the account its status still records.
-    let uses = |other_uid: Option<String>,
-                other_ns: Option<String>,
-                other_ref: Option<&LocalObjectReference>,
-                recorded: Option<&str>,
-                finalizers: &[String]| {
-        other_uid.as_deref() != Some(uid)
-            && other_ns.as_deref() == Some(namespace)
-            && (other_ref.is_some_and(|r| r.name == reference.name)
-                || recorded == Some(reference.name.as_str()))
-            && finalizers.iter().any(|f| f == CLEANUP_FINALIZER)
-    };
-    let by_apps = ctx.gateway_apps.get().is_some_and(|store| {
-        store.state().iter().any(|o| {
-            uses(
-                o.uid(),
-                o.namespace(),
-                o.spec.account_ref.as_ref(),
-                o.status.as_ref().and_then(|s| s.account_secret.as_deref()),
-                o.finalizers(),
-            )
-        })
-    });
-    let by_apis = ctx.inference_apis.get().is_some_and(|store| {
-        store.state().iter().any(|o| {
-            uses(
-                o.uid(),
-                o.namespace(),
-                o.spec.account_ref.as_ref(),
-                o.status.as_ref().and_then(|s| s.account_secret.as_deref()),
-                o.finalizers(),
-            )
-        })
-    });
-    if by_apps || by_apis {
-        return Ok(());
-    }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    if let Some(secret) = secrets.get_opt(&reference.name).await?
-        && secret.finalizers().iter().any(|f| f == IN_USE_FINALIZER)
-    {
-        let finalizers: Vec<&String> = secret
-            .finalizers()
-            .iter()
-            .filter(|f| *f != IN_USE_FINALIZER)
-            .collect();
-        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
-        ctx.patch(&secret, &patch).await?;
-    }
-    Ok(())
 }

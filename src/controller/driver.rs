@@ -17,12 +17,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::Context;
-use super::common::{self, Error, Result};
+use super::common::{self, Result};
 use super::marker::PendingMarker;
-use super::status::{self, Outcome, Reason};
+use super::status::{self, Outcome};
+use super::{Context, account_use};
 use crate::api::{CLEANUP_FINALIZER, Condition, DeletionPolicy, LocalObjectReference, annotations};
-use crate::cloud::Account;
 
 /// Where an object's cloud resource lives, as its status recorded it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -82,7 +81,7 @@ pub fn is_paused<K: Resource>(obj: &K) -> bool {
         .is_some_and(|v| v == "true")
 }
 
-fn is_deleting<K: Resource>(obj: &K) -> bool {
+pub fn is_deleting<K: Resource>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_some()
 }
 
@@ -153,7 +152,7 @@ async fn reconcile_inner<K: Managed>(
 /// goes (and the account Secret is released) and the cloud resource stays.
 async fn pause<K: Managed>(obj: &K, ctx: &Context) -> Result<Action> {
     if is_deleting(obj) {
-        release_accounts(obj, ctx).await?;
+        account_use::release_all(obj, ctx).await?;
         remove_finalizer(obj, ctx).await?;
         let note = format!(
             "paused object deleted: the cloud {} was left untouched",
@@ -186,7 +185,7 @@ async fn delete<K: Managed>(obj: &K, ctx: &Context) -> Result<Action> {
     if obj.deletion_policy() == DeletionPolicy::Delete {
         obj.delete_in_cloud(ctx).await?;
     }
-    release_accounts(obj, ctx).await?;
+    account_use::release_all(obj, ctx).await?;
     remove_finalizer(obj, ctx).await?;
     Ok(Action::await_change())
 }
@@ -305,78 +304,6 @@ async fn remove_finalizer<K: Managed>(obj: &K, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// The account for an object: its accountRef Secret or the operator's default.
-pub async fn resolve_account<K: Managed>(obj: &K, ctx: &Context) -> Result<Account> {
-    let ns = obj.namespace().unwrap_or_default();
-    common::resolve_account(ctx, &ns, obj.account_ref(), is_deleting(obj)).await
-}
-
-/// The object must still resolve to the project, region (and instance) its resource was made
-/// in: a resource is never looked for, or made, somewhere else.
-pub fn check_account_unchanged<K: Managed>(
-    obj: &K,
-    account: &Account,
-    instance: Option<&str>,
-) -> Result<()> {
-    let was = obj.location();
-    let now = Location {
-        project: Some(account.project_id.clone()),
-        region: Some(account.region.clone()),
-        instance: instance.map(str::to_string),
-    };
-    if !location_changed(&was, &now) {
-        return Ok(());
-    }
-    let instance = match &was.instance {
-        Some(i) => format!(" / instance {i}"),
-        None => String::new(),
-    };
-    Err(Error::failed(
-        Reason::AccountChanged,
-        format!(
-            "the {} lives in project {} / region {}{instance}; the object now resolves elsewhere. Restore the account, or set deletionPolicy: Retain and delete the object",
-            K::WHAT,
-            was.project.unwrap_or_default(),
-            was.region.unwrap_or_default(),
-        ),
-    ))
-}
-
-/// Pure: a recorded part of the location that differs from the current one (a part not
-/// recorded yet is no change).
-pub fn location_changed(was: &Location, now: &Location) -> bool {
-    let differs =
-        |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a != b);
-    differs(&was.project, &now.project)
-        || differs(&was.region, &now.region)
-        || differs(&was.instance, &now.instance)
-}
-
-/// An object letting go of its accounts (deleted, or detached).
-pub async fn release_accounts<K: Managed>(obj: &K, ctx: &Context) -> Result<()> {
-    common::release_accounts(
-        ctx,
-        &obj.namespace().unwrap_or_default(),
-        obj.account_ref(),
-        obj.recorded_account().as_deref(),
-        &uid(obj),
-    )
-    .await
-}
-
-/// After a successful reconcile: the account used before a ref change, released before the
-/// status forgets it.
-pub async fn release_previous_account<K: Managed>(obj: &K, ctx: &Context) -> Result<()> {
-    common::release_previous_account(
-        ctx,
-        &obj.namespace().unwrap_or_default(),
-        obj.recorded_account().as_deref(),
-        obj.account_ref(),
-        &uid(obj),
-    )
-    .await
-}
-
 /// Our annotations on the object (the id mirror, the markers): one merge patch.
 pub async fn annotate<K: Managed>(
     obj: &K,
@@ -390,51 +317,4 @@ pub async fn annotate<K: Managed>(
 /// The object's metadata, for kinds' helpers that take only metadata.
 pub fn meta<K: Resource>(obj: &K) -> &ObjectMeta {
     obj.meta()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_recorded_part_that_differs_is_a_changed_account() {
-        let at = |p: Option<&str>, r: Option<&str>, i: Option<&str>| Location {
-            project: p.map(str::to_string),
-            region: r.map(str::to_string),
-            instance: i.map(str::to_string),
-        };
-        let now = at(Some("p1"), Some("r1"), Some("i1"));
-        let cases = [
-            ("nothing recorded yet", at(None, None, None), false),
-            ("the same", at(Some("p1"), Some("r1"), Some("i1")), false),
-            (
-                "another project",
-                at(Some("p2"), Some("r1"), Some("i1")),
-                true,
-            ),
-            (
-                "another region",
-                at(Some("p1"), Some("r2"), Some("i1")),
-                true,
-            ),
-            (
-                "another instance",
-                at(Some("p1"), Some("r1"), Some("i2")),
-                true,
-            ),
-            (
-                "instance not recorded",
-                at(Some("p1"), Some("r1"), None),
-                false,
-            ),
-        ];
-        for (name, was, changed) in cases {
-            assert_eq!(location_changed(&was, &now), changed, "{name}");
-        }
-        // A kind without instances never compares one.
-        assert!(!location_changed(
-            &at(Some("p1"), Some("r1"), Some("i1")),
-            &at(Some("p1"), Some("r1"), None)
-        ));
-    }
 }

@@ -1,6 +1,7 @@
 //! The controllers: shared context, wiring and the per-kind reconcilers.
 
 pub mod account;
+pub mod account_use;
 pub mod claims;
 pub mod common;
 pub mod driver;

@@ -7,8 +7,8 @@ use super::*;
 pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<()> {
     let target = Target::from_spec(&app.spec)
         .ok_or_else(|| Error::failed(Reason::InvalidSpec, "no service block"))?;
-    let account = driver::resolve_account(app, ctx).await?;
-    driver::check_account_unchanged(app, &account, Some(target.instance()))?;
+    let account = account_use::resolve(app, ctx).await?;
+    account_use::check_unchanged(app, &account, Some(target.instance()))?;
     let client = ctx.cloud.client(&account);
     let uid = app.uid().unwrap_or_default();
     let known = known_app_id(app);

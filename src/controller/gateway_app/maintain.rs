@@ -33,17 +33,20 @@ pub(super) async fn maintain(
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
     let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
     let rotation = rotation_due(app, Utc::now());
-    if resuming_rotation || rotation.is_some() {
-        if target.can_reset() {
+    match rotation_step(resuming_rotation, rotation.is_some(), target.can_reset()) {
+        RotationStep::Rotate => {
             let cause = rotation.unwrap_or_default();
             return rotate(app, ctx, client, target, app_id, existing.as_ref(), cause).await;
         }
-        warn_rotation_unsupported(app, ctx, target, &rotation.unwrap_or_default()).await;
+        RotationStep::Unsupported => {
+            warn_rotation_unsupported(app, ctx, target, &rotation.unwrap_or_default()).await;
+        }
+        RotationStep::None => {}
     }
     if let Some((key, value)) = from_secret_changed(app, ctx, existing.as_ref()).await? {
         return push_source(app, ctx, client, target, app_id, &key, &value).await;
     }
-    if state == Existing::UpToDate && !read_due {
+    if !needs_read(&state, read_due) {
         cleanup_old_secret(app, ctx, &name).await?;
         return Ok(Delivered {
             app_id: app_id.to_string(),
@@ -64,16 +67,22 @@ pub(super) async fn maintain(
     let want_description = app.spec.description.clone().unwrap_or_default();
     // ROMA's favorite is not in its answers: pushed with the remark on a spec change.
     let favorite_may_differ = spec_changed && matches!(target, Target::Roma { .. });
-    if naming::strip_fingerprint(cloud.remark.as_deref().unwrap_or_default()) != want_description
-        || !naming::has_fingerprint(cloud.remark.as_deref(), &uid)
-        || favorite_may_differ
-    {
-        if target.can_update() {
+    let action = remark_action(
+        cloud.remark.as_deref(),
+        &want_description,
+        &uid,
+        favorite_may_differ,
+        target.can_update(),
+    );
+    match action {
+        RemarkAction::Keep => {}
+        RemarkAction::Update => {
             target
                 .update_remark(client, &cloud, &remark)
                 .await
                 .map_err(Error::cloud)?;
-        } else {
+        }
+        RemarkAction::Unsupported => {
             ctx.event(
                 &app.object_ref(&()),
                 EventType::Normal,
@@ -241,3 +250,58 @@ pub(super) async fn push_source(
         rotated: None,
     })
 }
+
+/// What a due or begun rotation does on this pass.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum RotationStep {
+    Rotate,
+    /// The service cannot reset a secret: say so, and go on maintaining.
+    Unsupported,
+    None,
+}
+
+/// Pure: a begun rotation resumes, a due one starts, where the service can reset.
+pub(super) fn rotation_step(begun: bool, due: bool, can_reset: bool) -> RotationStep {
+    match (begun || due, can_reset) {
+        (false, _) => RotationStep::None,
+        (true, true) => RotationStep::Rotate,
+        (true, false) => RotationStep::Unsupported,
+    }
+}
+
+/// Pure: whether this pass reads the app from the cloud: when the Secret is not as delivered,
+/// or the drift check (or a spec change) is due. Otherwise nothing is asked of the cloud.
+pub(super) fn needs_read(secret: &Existing, read_due: bool) -> bool {
+    *secret != Existing::UpToDate || read_due
+}
+
+/// What to do about the app's remark (description and fingerprint) after a read.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum RemarkAction {
+    Keep,
+    Update,
+    /// It differs, but the service cannot update an app: say so.
+    Unsupported,
+}
+
+/// Pure: the remark is pushed when its description differs from the spec's, its fingerprint is
+/// missing, or fields the cloud does not answer with (`unanswered_may_differ`) were changed.
+pub(super) fn remark_action(
+    cloud_remark: Option<&str>,
+    want_description: &str,
+    uid: &str,
+    unanswered_may_differ: bool,
+    can_update: bool,
+) -> RemarkAction {
+    let differs = naming::strip_fingerprint(cloud_remark.unwrap_or_default()) != want_description
+        || !naming::has_fingerprint(cloud_remark, uid)
+        || unanswered_may_differ;
+    match (differs, can_update) {
+        (false, _) => RemarkAction::Keep,
+        (true, true) => RemarkAction::Update,
+        (true, false) => RemarkAction::Unsupported,
+    }
+}
+
+#[cfg(test)]
+mod tests;

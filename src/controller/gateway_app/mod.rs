@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use super::common::{Error, Result};
 use super::driver::{self, Location, Managed, marker_of, write_marker};
-use super::{Context, plan, waits};
+use super::{Context, account_use, plan, waits};
 
 use super::secret::{self as secret_step, Existing};
 use super::status::{Outcome, Reason};
@@ -150,8 +150,8 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             "spec: exactly one of apig, modelarts, dataarts or roma must be set",
         )
     })?;
-    let account = driver::resolve_account(app, ctx).await?;
-    driver::check_account_unchanged(app, &account, Some(target.instance()))?;
+    let account = account_use::resolve(app, ctx).await?;
+    account_use::check_unchanged(app, &account, Some(target.instance()))?;
     let client = ctx.cloud.client(&account);
     let uid = app.uid().unwrap_or_default();
 
@@ -178,7 +178,7 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         account_secret: app.spec.account_ref.as_ref().map(|r| r.name.clone()),
         ..st.clone()
     };
-    driver::release_previous_account(app, ctx).await?;
+    account_use::release_previous(app, ctx).await?;
     let fresh = st.app_id.is_none();
     let rotated = delivered.rotated.is_some();
     driver::write_status(

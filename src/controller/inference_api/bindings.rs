@@ -4,12 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use kube::ResourceExt;
+use std::sync::Arc;
 
-use super::super::Context;
 use super::super::common::{Error, Result};
 use super::super::status::Reason;
-use crate::api::{AuthType, AuthorizedApp, InferenceApi};
+use crate::api::{AuthType, AuthorizedApp, GatewayApp, InferenceApi};
 use crate::cloud::{Account, CloudClient};
 
 /// A referenced GatewayApp and what it resolves to.
@@ -30,23 +29,17 @@ pub(super) struct Bound {
     pub waiting: Vec<String>,
 }
 
-/// Looks up every appRef in the shared GatewayApp cache. A ref to a non-modelarts app or to an
-/// app in another account is a terminal error naming the ref.
+/// Looks up every appRef with `lookup` (the shared GatewayApp cache, by name in the object's
+/// namespace). A ref to a non-modelarts app or to an app in another account is a terminal error
+/// naming the ref. Pure.
 pub(super) fn resolve_refs(
     api: &InferenceApi,
-    ctx: &Context,
+    lookup: impl Fn(&str) -> Option<Arc<GatewayApp>>,
     account: &Account,
 ) -> Result<Vec<Ref>> {
-    let ns = api.namespace().unwrap_or_default();
-    let store = ctx.gateway_apps.get();
     let mut out = Vec::new();
     for (i, r) in api.spec.app_refs.iter().enumerate() {
-        let found = store.and_then(|s| {
-            s.state()
-                .into_iter()
-                .find(|g| g.namespace().as_deref() == Some(ns.as_str()) && g.name_any() == r.name)
-        });
-        let Some(app) = found else {
+        let Some(app) = lookup(&r.name) else {
             out.push(Ref {
                 name: r.name.clone(),
                 app_id: None,
@@ -211,69 +204,4 @@ pub(super) async fn reconcile(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn r(ready_id: Option<&str>, held_id: Option<&str>) -> Ref {
-        Ref {
-            name: "x".into(),
-            app_id: ready_id.map(str::to_string),
-            held_id: held_id.map(str::to_string),
-            waiting: None,
-        }
-    }
-
-    #[test]
-    fn bindings_are_removed_only_when_no_ref_holds_the_app() {
-        let current: BTreeSet<String> = ["a", "b"].map(String::from).into();
-        let cases = [
-            (
-                "both Ready",
-                vec![r(Some("a"), Some("a")), r(Some("b"), Some("b"))],
-                vec![],
-                vec![],
-            ),
-            (
-                "b not Ready for a moment",
-                vec![r(Some("a"), Some("a")), r(None, Some("b"))],
-                vec![],
-                vec![],
-            ),
-            (
-                "b left appRefs",
-                vec![r(Some("a"), Some("a"))],
-                vec![],
-                vec!["b"],
-            ),
-            (
-                "b being deleted or gone",
-                vec![r(Some("a"), Some("a")), r(None, None)],
-                vec![],
-                vec!["b"],
-            ),
-            (
-                "b replaced by c",
-                vec![r(Some("a"), Some("a")), r(Some("c"), Some("c"))],
-                vec!["c"],
-                vec!["b"],
-            ),
-            (
-                "b replaced, c not Ready yet",
-                vec![r(Some("a"), Some("a")), r(None, Some("c"))],
-                vec![],
-                vec!["b"],
-            ),
-        ];
-        for (name, refs, bind, unbind) in cases {
-            let (to_bind, to_unbind) = plan(&refs, &current);
-            assert_eq!(
-                (to_bind, to_unbind),
-                (
-                    bind.iter().map(|s| s.to_string()).collect(),
-                    unbind.iter().map(|s| s.to_string()).collect()
-                ),
-                "{name}"
-            );
-        }
-    }
-}
+mod tests;

@@ -4,8 +4,8 @@
 use super::*;
 
 pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result<()> {
-    let account = driver::resolve_account(api, ctx).await?;
-    driver::check_account_unchanged(api, &account, None)?;
+    let account = account_use::resolve(api, ctx).await?;
+    account_use::check_unchanged(api, &account, None)?;
     let client = ctx.cloud.client(&account);
     let ma = client.modelarts(workspace(api));
     let uid = api.uid().unwrap_or_default();

@@ -19,13 +19,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::common::{Error, Result};
 use super::driver::{self, Location, Managed};
 use super::status::{self, Outcome, Reason};
-use super::{Context, plan, waits};
+use super::{Context, account_use, plan, waits};
 use crate::api::{
     ApiMethod, AuthType, Condition, DeletionPolicy, InferenceApi, InferenceApiStatus,
     LocalObjectReference, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
@@ -171,9 +172,12 @@ fn held_by_other(api: &InferenceApi, ctx: &Context, id: &str, status_only: bool)
 }
 
 async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
-    let account = driver::resolve_account(api, ctx).await?;
-    driver::check_account_unchanged(api, &account, None)?;
-    let refs = bindings::resolve_refs(api, ctx, &account)?;
+    let account = account_use::resolve(api, ctx).await?;
+    account_use::check_unchanged(api, &account, None)?;
+    let ns = api.namespace().unwrap_or_default();
+    let apps = ctx.gateway_apps.get();
+    let lookup = |name: &str| apps.and_then(|s| s.get(&ObjectRef::new(name).within(&ns)));
+    let refs = bindings::resolve_refs(api, lookup, &account)?;
     let client = ctx.cloud.client(&account);
     if let Some(id) = known_api_id(api) {
         // A copy carrying the id of an API another object holds in its status is refused, and
@@ -226,7 +230,7 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
         )
     };
     // The account used before a ref change, released before the status forgets it.
-    driver::release_previous_account(api, ctx).await?;
+    account_use::release_previous(api, ctx).await?;
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let apps_bound = apps_bound(api, &bound, &now);
     driver::write_status_with(api, ctx, Some(new_status), &outcome, vec![apps_bound]).await?;
