@@ -177,39 +177,14 @@ async fn release_one(
     };
     // Another live object uses it: by its accountRef, or (its ref moved and no reconcile has
     // succeeded since) as the account its status still records.
-    let uses = |other_uid: Option<String>,
-                other_ns: Option<String>,
-                other_ref: Option<&LocalObjectReference>,
-                recorded: Option<&str>,
-                finalizers: &[String]| {
-        other_uid.as_deref() != Some(uid)
-            && other_ns.as_deref() == Some(namespace)
-            && (other_ref.is_some_and(|r| r.name == reference.name)
-                || recorded == Some(reference.name.as_str()))
-            && finalizers.iter().any(|f| f == CLEANUP_FINALIZER)
-    };
-    let by_apps = ctx.gateway_apps.get().is_some_and(|store| {
-        store.state().iter().any(|o| {
-            uses(
-                o.uid(),
-                o.namespace(),
-                o.spec.account_ref.as_ref(),
-                o.status.as_ref().and_then(|s| s.account_secret.as_deref()),
-                o.finalizers(),
-            )
-        })
-    });
-    let by_apis = ctx.inference_apis.get().is_some_and(|store| {
-        store.state().iter().any(|o| {
-            uses(
-                o.uid(),
-                o.namespace(),
-                o.spec.account_ref.as_ref(),
-                o.status.as_ref().and_then(|s| s.account_secret.as_deref()),
-                o.finalizers(),
-            )
-        })
-    });
+    let by_apps = ctx
+        .gateway_apps
+        .get()
+        .is_some_and(|store| uses_account(store, namespace, &reference.name, uid));
+    let by_apis = ctx
+        .inference_apis
+        .get()
+        .is_some_and(|store| uses_account(store, namespace, &reference.name, uid));
     if by_apps || by_apis {
         return Ok(());
     }
@@ -226,6 +201,24 @@ async fn release_one(
         ctx.patch(&secret, &patch).await?;
     }
     Ok(())
+}
+
+/// Whether another live object of the cache uses account Secret `name` of `namespace`: by its
+/// accountRef, or (its ref moved and no reconcile has succeeded since) as the account its status
+/// still records.
+fn uses_account<K: Managed>(
+    store: &kube::runtime::reflector::Store<K>,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> bool {
+    store.state().iter().any(|o| {
+        o.meta().uid.as_deref() != Some(uid)
+            && o.meta().namespace.as_deref() == Some(namespace)
+            && (o.account_ref().is_some_and(|r| r.name == name)
+                || o.recorded_account().as_deref() == Some(name))
+            && o.finalizers().iter().any(|f| f == CLEANUP_FINALIZER)
+    })
 }
 
 #[cfg(test)]

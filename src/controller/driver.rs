@@ -69,6 +69,39 @@ pub trait Managed:
     }
 }
 
+/// The part of `Managed` both kinds implement alike, field for field: their statuses and specs
+/// name these fields the same.
+macro_rules! managed_fields {
+    ($status:ty) => {
+        type Status = $status;
+
+        fn status_or_default(&self) -> $status {
+            self.status.clone().unwrap_or_default()
+        }
+        fn conditions(status: &$status) -> &[$crate::api::Condition] {
+            &status.conditions
+        }
+        fn observed_generation(status: &$status) -> Option<i64> {
+            status.observed_generation
+        }
+        fn stamp(
+            status: &mut $status,
+            generation: Option<i64>,
+            conditions: Vec<$crate::api::Condition>,
+        ) {
+            status.observed_generation = generation;
+            status.conditions = conditions;
+        }
+        fn account_ref(&self) -> Option<&$crate::api::LocalObjectReference> {
+            self.spec.account_ref.as_ref()
+        }
+        fn recorded_account(&self) -> Option<String> {
+            self.status.as_ref().and_then(|s| s.account_secret.clone())
+        }
+    };
+}
+pub(crate) use managed_fields;
+
 fn uid<K: Resource>(obj: &K) -> String {
     obj.meta().uid.clone().unwrap_or_default()
 }
@@ -263,6 +296,57 @@ pub async fn write_marker<K: Managed>(obj: &K, ctx: &Context, name: &str) -> Res
     }});
     ctx.patch(obj, &patch).await?;
     Ok(marker)
+}
+
+/// The object as the apiserver has it now (a conflict-checked write must not rest on a cached
+/// copy that a write of ours has since outdated).
+pub async fn current<K: Managed>(obj: &K, ctx: &Context) -> Result<K> {
+    let api = kube::Api::<K>::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    Ok(api.get(&obj.name_any()).await?)
+}
+
+/// What a create-or-recover decision starts from: what was found of ours, and the waits of a
+/// create that may still land. The GatewayApp adds what it found of others'.
+pub fn create_facts<T>(
+    ctx: &Context,
+    uid: &str,
+    marker: &PendingMarker,
+    ours: Vec<T>,
+) -> super::plan::CreateFacts<T> {
+    super::plan::CreateFacts {
+        ours,
+        foreign: Vec::new(),
+        adopt: super::plan::Adoption::NotAsked,
+        foreign_claimed_by: None,
+        secret_retained_for: None,
+        unresolved_for: ctx.unresolved_for(uid),
+        marker_wait: super::marker::may_create(
+            marker,
+            &ctx.settings.instance,
+            false,
+            Utc::now(),
+            ctx.settings.marker_grace,
+        )
+        .err(),
+        grace: ctx.settings.marker_grace,
+    }
+}
+
+/// Before a create: the marker stamped again when it is another process's or old, so that a
+/// crash during this create makes the next process wait for it.
+pub async fn restamp_marker<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    marker: &PendingMarker,
+    name: &str,
+) -> Result<()> {
+    let age = (Utc::now() - marker.time).to_std().unwrap_or_default();
+    let ours = marker.instance == ctx.settings.instance;
+    if super::plan::restamp_marker(ours, age, ctx.settings.marker_grace) {
+        let current = current(obj, ctx).await?;
+        write_marker(&current, ctx, name).await?;
+    }
+    Ok(())
 }
 
 /// The open pending marker, if any.

@@ -41,12 +41,7 @@ pub(super) async fn create_or_recover(
         {
             waits::marker_settled(ctx, &uid, &marker, "app", Reason::Creating)?;
             ctx.set_unresolved(&uid, false);
-            let current = Api::<GatewayApp>::namespaced(
-                ctx.client.clone(),
-                &app.namespace().unwrap_or_default(),
-            )
-            .get(&app.name_any())
-            .await?;
+            let current = driver::current(app, ctx).await?;
             marker = write_marker(&current, ctx, &wanted).await?;
             name = wanted;
         }
@@ -83,25 +78,14 @@ pub(super) async fn create_or_recover(
     let (ours, foreign): (Vec<CloudApp>, Vec<CloudApp>) = found
         .into_iter()
         .partition(|a| naming::has_fingerprint(a.remark.as_deref(), &uid));
-    let unresolved = ctx.unresolved_for(&uid);
     let facts = CreateFacts {
         foreign_claimed_by: foreign
             .first()
             .and_then(|other| claimed_by_other(app, ctx, &other.id)),
-        ours,
         foreign,
         adopt: adoption(app, ctx),
         secret_retained_for: retained_for,
-        unresolved_for: unresolved,
-        marker_wait: crate::controller::marker::may_create(
-            &marker,
-            &ctx.settings.instance,
-            false,
-            Utc::now(),
-            ctx.settings.marker_grace,
-        )
-        .err(),
-        grace: ctx.settings.marker_grace,
+        ..driver::create_facts(ctx, &uid, &marker, ours)
     };
     match plan::plan_create(facts) {
         CreatePlan::Recover { keep, twins } => {
@@ -158,19 +142,7 @@ pub(super) async fn create_or_recover(
         )),
         CreatePlan::Refuse(refusal) => Err(refused(&refusal, &name, &secret_name)),
         CreatePlan::Create => {
-            let age = (Utc::now() - marker.time).to_std().unwrap_or_default();
-            let marker_ours = marker.instance == ctx.settings.instance;
-            if plan::restamp_marker(marker_ours, age, ctx.settings.marker_grace) {
-                // Re-stamp the marker: a crash during this create must make the next process
-                // wait.
-                let current = Api::<GatewayApp>::namespaced(
-                    ctx.client.clone(),
-                    &app.namespace().unwrap_or_default(),
-                )
-                .get(&app.name_any())
-                .await?;
-                write_marker(&current, ctx, &name).await?;
-            }
+            driver::restamp_marker(app, ctx, &marker, &name).await?;
             create(app, ctx, client, target, &name, existing).await
         }
     }

@@ -35,36 +35,15 @@ use super::{Context, account_use, plan, waits};
 use super::secret::{self as secret_step, Existing};
 use super::status::{Outcome, Reason};
 use crate::api::{
-    Condition, CredentialsMode, DeletionPolicy, GatewayApp, GatewayAppStatus, LocalObjectReference,
-    RotationStatus, annotations,
+    CredentialsMode, DeletionPolicy, GatewayApp, GatewayAppStatus, RotationStatus, annotations,
 };
 use crate::backend::{ChosenCredentials, CloudApp, Target};
 use crate::cloud::{CloudClient, ErrorCategory, SecretString};
 use crate::naming;
 
 impl Managed for GatewayApp {
-    type Status = GatewayAppStatus;
+    driver::managed_fields!(GatewayAppStatus);
     const WHAT: &'static str = "app";
-
-    fn status_or_default(&self) -> GatewayAppStatus {
-        status(self)
-    }
-    fn conditions(status: &GatewayAppStatus) -> &[Condition] {
-        &status.conditions
-    }
-    fn observed_generation(status: &GatewayAppStatus) -> Option<i64> {
-        status.observed_generation
-    }
-    fn stamp(status: &mut GatewayAppStatus, generation: Option<i64>, conditions: Vec<Condition>) {
-        status.observed_generation = generation;
-        status.conditions = conditions;
-    }
-    fn account_ref(&self) -> Option<&LocalObjectReference> {
-        self.spec.account_ref.as_ref()
-    }
-    fn recorded_account(&self) -> Option<String> {
-        self.status.as_ref().and_then(|s| s.account_secret.clone())
-    }
     fn location(&self) -> Location {
         let st = status(self);
         Location {

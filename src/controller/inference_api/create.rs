@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::controller::driver::{marker_of, write_marker};
-use crate::controller::plan::{Adoption, CreateFacts, CreatePlan};
+use crate::controller::plan::CreatePlan;
 
 pub(super) async fn ensure_api(
     api: &InferenceApi,
@@ -86,23 +86,7 @@ async fn create_or_recover(
             .into_iter()
             .filter(|a| is_ours(api, a))
             .collect();
-        let facts = CreateFacts {
-            ours,
-            foreign: Vec::new(),
-            adopt: Adoption::NotAsked,
-            foreign_claimed_by: None,
-            secret_retained_for: None,
-            unresolved_for: ctx.unresolved_for(&uid),
-            marker_wait: crate::controller::marker::may_create(
-                &marker,
-                &ctx.settings.instance,
-                false,
-                Utc::now(),
-                ctx.settings.marker_grace,
-            )
-            .err(),
-            grace: ctx.settings.marker_grace,
-        };
+        let facts = driver::create_facts(ctx, &uid, &marker, ours);
         match plan::plan_create(facts) {
             CreatePlan::Recover { keep, twins } => {
                 for twin in &twins {
@@ -131,17 +115,7 @@ async fn create_or_recover(
             // Nothing foreign is looked at for APIs: there is nothing to adopt or refuse.
             CreatePlan::Adopt(_) | CreatePlan::Refuse(_) | CreatePlan::Create => {}
         }
-        let age = (Utc::now() - marker.time).to_std().unwrap_or_default();
-        let marker_ours = marker.instance == ctx.settings.instance;
-        if plan::restamp_marker(marker_ours, age, ctx.settings.marker_grace) {
-            let current = Api::<InferenceApi>::namespaced(
-                ctx.client.clone(),
-                &api.namespace().unwrap_or_default(),
-            )
-            .get(&api.name_any())
-            .await?;
-            write_marker(&current, ctx, &name).await?;
-        }
+        driver::restamp_marker(api, ctx, &marker, &name).await?;
     }
     create(api, ctx, client, &name).await
 }

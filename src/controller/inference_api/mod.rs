@@ -29,35 +29,15 @@ use super::status::{self, Outcome, Reason};
 use super::{Context, account_use, plan, waits};
 use crate::api::{
     ApiMethod, AuthType, Condition, DeletionPolicy, InferenceApi, InferenceApiStatus,
-    LocalObjectReference, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
 };
 use crate::cloud::CloudClient;
 use crate::cloud::modelarts::{ApiInput, InferenceApiInfo};
 use crate::naming;
 
 impl Managed for InferenceApi {
-    type Status = InferenceApiStatus;
+    driver::managed_fields!(InferenceApiStatus);
     const WHAT: &'static str = "API";
-
-    fn status_or_default(&self) -> InferenceApiStatus {
-        status(self)
-    }
-    fn conditions(status: &InferenceApiStatus) -> &[Condition] {
-        &status.conditions
-    }
-    fn observed_generation(status: &InferenceApiStatus) -> Option<i64> {
-        status.observed_generation
-    }
-    fn stamp(status: &mut InferenceApiStatus, generation: Option<i64>, conditions: Vec<Condition>) {
-        status.observed_generation = generation;
-        status.conditions = conditions;
-    }
-    fn account_ref(&self) -> Option<&LocalObjectReference> {
-        self.spec.account_ref.as_ref()
-    }
-    fn recorded_account(&self) -> Option<String> {
-        self.status.as_ref().and_then(|s| s.account_secret.clone())
-    }
     fn location(&self) -> Location {
         let st = status(self);
         Location {
