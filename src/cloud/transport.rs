@@ -78,7 +78,7 @@ impl Cloud {
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(32)
             .build()
-            .map_err(|e| CloudError::Credentials(format!("building the HTTP client: {e}")))?;
+            .map_err(|e| setup_error(&e))?;
         let limiters = RateLimiters::new(&config.rates);
         Ok(Arc::new(Self {
             http,
@@ -390,7 +390,7 @@ impl CloudClient {
             url.push('?');
             url.push_str(&query);
         }
-        let parsed = reqwest::Url::parse(&url).map_err(|e| CloudError::Decode {
+        let parsed = reqwest::Url::parse(&url).map_err(|e| CloudError::InvalidRequest {
             service: req.service,
             op: req.op,
             detail: format!("invalid URL: {e}"),
@@ -398,7 +398,7 @@ impl CloudClient {
         // URL parsing resolves "." and ".." segments: an id like ".." would address another
         // resource (`.../apps/..` is the instance). Nothing else in a built path changes.
         if !parsed.path().ends_with(req.path.as_str()) {
-            return Err(CloudError::Decode {
+            return Err(CloudError::InvalidRequest {
                 service: req.service,
                 op: req.op,
                 detail: "invalid URL: a path segment is \".\" or \"..\"".into(),
@@ -410,11 +410,7 @@ impl CloudClient {
             (None, _) => String::new(),
         };
         let body = match &req.body {
-            Some(v) => serde_json::to_vec(v).map_err(|e| CloudError::Decode {
-                service: req.service,
-                op: req.op,
-                detail: e.to_string(),
-            })?,
+            Some(v) => serde_json::to_vec(v).map_err(|e| body_error(req.service, req.op, &e))?,
             None => Vec::new(),
         };
         let mut headers = req.headers.clone();
@@ -520,13 +516,25 @@ impl CloudClient {
     }
 }
 
+fn setup_error(e: &reqwest::Error) -> CloudError {
+    CloudError::HttpClient(describe(e))
+}
+
+pub(crate) fn body_error(service: Service, op: &'static str, e: &serde_json::Error) -> CloudError {
+    CloudError::InvalidRequest {
+        service,
+        op,
+        detail: format!("the body cannot be encoded: {}", decode_detail(e)),
+    }
+}
+
 fn transport_error(req: &Request, e: &reqwest::Error) -> CloudError {
     // Never sent (the URL or a header cannot go on the wire): nothing can have taken effect.
     if e.is_builder() {
-        return CloudError::Decode {
+        return CloudError::InvalidRequest {
             service: req.service,
             op: req.op,
-            detail: format!("invalid request: {}", scrub(&describe(e), &req.sensitive)),
+            detail: scrub(&describe(e), &req.sensitive),
         };
     }
     let kind = if e.is_timeout() {
@@ -547,6 +555,75 @@ fn transport_error(req: &Request, e: &reqwest::Error) -> CloudError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::ErrorCategory;
+
+    fn client(region: &str) -> CloudClient {
+        let cloud = Cloud::new(CloudConfig::default(), None).expect("cloud");
+        cloud.client(&Account {
+            region: region.into(),
+            project_id: "p".into(),
+            credentials: Credentials::AkSk {
+                access_key: "AK".into(),
+                secret_key: SecretString::from("very-secret-sk"),
+                security_token: None,
+            },
+        })
+    }
+
+    fn assert_not_sent(e: &CloudError) {
+        assert!(
+            matches!(e, CloudError::InvalidRequest { .. }),
+            "not an invalid request: {e}"
+        );
+        assert_eq!(e.category(), ErrorCategory::InvalidRequest, "{e}");
+        assert!(!e.category().is_retryable());
+        assert!(!e.outcome_unknown());
+    }
+
+    // Each of these fails before anything goes on the wire, so no server is needed.
+
+    #[tokio::test]
+    async fn a_dot_segment_is_an_invalid_request() {
+        let req = Request::new(Service::Apig, "show", Method::GET, "/apps/..".into());
+        let e = client("cn-north-4").call(req).await.expect_err("refused");
+        assert_not_sent(&e);
+    }
+
+    #[tokio::test]
+    async fn an_unparseable_url_is_an_invalid_request() {
+        let req = Request::new(Service::Apig, "show", Method::GET, "/apps/a".into());
+        let e = client("cn north").call(req).await.expect_err("refused");
+        assert_not_sent(&e);
+    }
+
+    #[tokio::test]
+    async fn an_unsendable_header_is_an_invalid_request() {
+        let req = Request::new(Service::Apig, "show", Method::GET, "/apps/a".into())
+            .header("X-Note", "a\nb");
+        let e = client("cn-north-4").call(req).await.expect_err("refused");
+        assert_not_sent(&e);
+        assert!(!e.to_string().contains("very-secret-sk"));
+    }
+
+    #[test]
+    fn an_unencodable_body_is_an_invalid_request() {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(vec![1u8], 1);
+        let e = serde_json::to_vec(&map).expect_err("non-string keys");
+        assert_not_sent(&body_error(Service::ModelArts, "create_api", &e));
+    }
+
+    #[test]
+    fn a_client_setup_failure_is_not_a_credentials_problem() {
+        // A builder error stands in for the client's: both are reqwest's "builder" kind.
+        let e = reqwest::Client::new()
+            .get("not a url")
+            .build()
+            .expect_err("invalid URL");
+        let e = setup_error(&e);
+        assert!(matches!(e, CloudError::HttpClient(_)), "{e}");
+        assert_eq!(e.category(), ErrorCategory::InvalidRequest);
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_a_cap() {
