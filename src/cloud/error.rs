@@ -32,6 +32,11 @@ pub enum ErrorCategory {
     Transient,
     /// Anything else; never treated as "gone".
     Unknown,
+    /// The operator could not make a request to send: an endpoint, id, header or body that
+    /// forms no valid HTTP request, or an HTTP client it cannot set up. Nothing reached the
+    /// cloud, and the same call cannot succeed until the configuration or the input changes.
+    /// Never a cloud answer's meaning, so `--error-code` cannot assign it.
+    InvalidRequest,
 }
 
 impl ErrorCategory {
@@ -48,9 +53,12 @@ impl ErrorCategory {
             Self::Forbidden => "Forbidden",
             Self::Transient => "Transient",
             Self::Unknown => "Unknown",
+            Self::InvalidRequest => "InvalidRequest",
         }
     }
 
+    /// A category a cloud error code may be given (`--error-code`): every one but
+    /// `InvalidRequest`, which only the operator's own side reports.
     pub fn parse(s: &str) -> Option<Self> {
         [
             Self::NotFound,
@@ -115,8 +123,16 @@ pub enum CloudError {
         op: &'static str,
         detail: String,
     },
-    #[error("credentials: {0}")]
-    Credentials(String),
+    /// Nothing was sent: the request could not be built (URL, header or body).
+    #[error("{service} {op}: invalid request, not sent: {detail}")]
+    InvalidRequest {
+        service: Service,
+        op: &'static str,
+        detail: String,
+    },
+    /// The HTTP client could not be set up (TLS backend, settings).
+    #[error("setting up the HTTP client: {0}")]
+    HttpClient(String),
 }
 
 impl CloudError {
@@ -125,7 +141,7 @@ impl CloudError {
             Self::Api { category, .. } => *category,
             Self::Transport { .. } => ErrorCategory::Transient,
             Self::Decode { .. } => ErrorCategory::Unknown,
-            Self::Credentials(_) => ErrorCategory::Unauthorized,
+            Self::InvalidRequest { .. } | Self::HttpClient(_) => ErrorCategory::InvalidRequest,
         }
     }
 
@@ -346,5 +362,8 @@ mod tests {
         assert!(codes.set_from_str("APIG.3004=Unknown").is_err());
         assert!(codes.set_from_str("nonsense").is_err());
         assert!(codes.set_from_str("X=Whatever").is_err());
+        // Only the operator's side reports an invalid request; no cloud code means it.
+        assert!(codes.set_from_str("X=InvalidRequest").is_err());
+        assert_eq!(ErrorCategory::InvalidRequest.as_str(), "InvalidRequest");
     }
 }

@@ -86,15 +86,27 @@ impl TokenCache {
             "scope": {"project": {"id": self.project_id}}
         }});
         let op = "token";
-        let transport = |e: reqwest::Error| CloudError::Transport {
-            service: Service::Iam,
-            op,
-            kind: if e.is_timeout() {
+        let transport = |e: reqwest::Error| {
+            let detail = super::transport::describe(&e);
+            // Never sent (the URL or a header cannot go on the wire).
+            if e.is_builder() {
+                return CloudError::InvalidRequest {
+                    service: Service::Iam,
+                    op,
+                    detail,
+                };
+            }
+            let kind = if e.is_timeout() {
                 TransportKind::Timeout
             } else {
                 TransportKind::Connect
-            },
-            detail: super::transport::describe(&e),
+            };
+            CloudError::Transport {
+                service: Service::Iam,
+                op,
+                kind,
+                detail,
+            }
         };
         let response = http
             .post(format!("{}/v3/auth/tokens?nocatalog=true", self.url))
@@ -214,5 +226,23 @@ mod tests {
             &short,
             DateTime::from_timestamp(71, 0).expect("t")
         ));
+    }
+
+    #[tokio::test]
+    async fn an_unusable_iam_url_is_an_invalid_request_not_a_connection_failure() {
+        let cache = TokenCache::new(
+            "https://iam.cn north.myhuaweicloud.com".into(),
+            "domain".into(),
+            "user".into(),
+            SecretString::from("very-secret-password"),
+            "p".into(),
+        );
+        let e = cache
+            .token(&reqwest::Client::new())
+            .await
+            .expect_err("no URL");
+        assert!(matches!(e, CloudError::InvalidRequest { .. }), "{e}");
+        assert_eq!(e.category(), super::super::ErrorCategory::InvalidRequest);
+        assert!(!e.to_string().contains("very-secret-password"));
     }
 }

@@ -301,11 +301,8 @@ impl ModelArts<'_> {
         service_id: &str,
         input: &ApiInput,
     ) -> Result<InferenceApiInfo, CloudError> {
-        let body = serde_json::to_value(input).map_err(|e| CloudError::Decode {
-            service: Service::ModelArts,
-            op: "create_api",
-            detail: e.to_string(),
-        })?;
+        let body = serde_json::to_value(input)
+            .map_err(|e| super::transport::body_error(Service::ModelArts, "create_api", &e))?;
         let req = self
             .req(
                 "create_api",

@@ -51,9 +51,7 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
         .await;
     }
     for id in &planned.delete {
-        if let Target::ModelArts { workspace } = &target {
-            unbind_all(app, ctx, &client, workspace, id).await?;
-        }
+        unbind_all(app, ctx, &client, &target, id).await?;
         target.delete(&client, id).await.map_err(Error::cloud)?;
         ctx.event(
             &app.object_ref(&()),
@@ -72,30 +70,15 @@ pub(super) async fn unbind_all(
     app: &GatewayApp,
     ctx: &Context,
     client: &CloudClient,
-    workspace: &str,
+    target: &Target,
     app_id: &str,
 ) -> Result<()> {
-    let ma = client.modelarts(workspace);
-    let apis = match ma.app_apis(app_id).await {
-        Ok(a) => a,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(Error::cloud(e)),
-    };
-    if apis.is_empty() {
+    let names = target
+        .release_bindings(client, app_id)
+        .await
+        .map_err(Error::cloud)?;
+    if names.is_empty() {
         return Ok(());
-    }
-    let mut names = Vec::new();
-    for api_info in &apis {
-        let service = api_info.service_id.clone().unwrap_or_default();
-        ma.unbind(&service, &api_info.api_id, &[app_id])
-            .await
-            .map_err(Error::cloud)?;
-        names.push(
-            api_info
-                .api_name
-                .clone()
-                .unwrap_or_else(|| api_info.api_id.clone()),
-        );
     }
     ctx.event(
         &app.object_ref(&()),

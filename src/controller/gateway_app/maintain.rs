@@ -65,8 +65,9 @@ pub(super) async fn maintain(
     };
     ctx.mark_read(&uid);
     let want_description = app.spec.description.clone().unwrap_or_default();
-    // ROMA's favorite is not in its answers: pushed with the remark on a spec change.
-    let favorite_may_differ = spec_changed && matches!(target, Target::Roma { .. });
+    // Settings the cloud does not answer with (ROMA's favorite): pushed with the remark on a
+    // spec change.
+    let favorite_may_differ = spec_changed && target.has_unread_settings();
     let action = remark_action(
         cloud.remark.as_deref(),
         &want_description,
@@ -188,39 +189,13 @@ pub(super) async fn push_source(
     };
     let uid = app.uid().unwrap_or_default();
     let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
-    match target {
-        Target::Apig { instance } => {
-            let input = crate::cloud::apig::AppInput {
-                name: &cloud.name,
-                remark: Some(&remark),
-                app_key: Some(key),
-                app_secret: Some(value),
-            };
-            client
-                .apig(instance)
-                .update(app_id, &input)
-                .await
-                .map_err(Error::cloud)?;
-        }
-        Target::Roma { .. } => {
-            if cloud.key.as_deref() != Some(key) {
-                return Err(Error::failed(
-                    Reason::InvalidSpec,
-                    "spec.credentialsFrom: ROMA cannot change an app's key; only app_secret may change",
-                ));
-            }
-            target
-                .reset_secret(client, &cloud, Some(value))
-                .await
-                .map_err(Error::cloud)?;
-        }
-        _ => {
-            return Err(Error::failed(
-                Reason::InvalidSpec,
-                "spec.credentials: FromSecret is only supported for apig and roma",
-            ));
-        }
+    if let Some(refusal) = target.refuse_source_change(cloud.key.as_deref(), key) {
+        return Err(Error::failed(Reason::InvalidSpec, refusal.message()));
     }
+    target
+        .push_source(client, &cloud, &remark, key, value)
+        .await
+        .map_err(Error::cloud)?;
     let creds = secret_step::Credentials {
         app_id: app_id.to_string(),
         app_key: key.to_string(),

@@ -1,0 +1,16 @@
+//! One interface over the four app services, so the controller's steps do not care which
+//! service an app lives on. Each method is one or two cloud calls; no Kubernetes here.
+//!
+//! - `target`: where an app lives and what its service can do (pure).
+//! - `app`: the normalised app, with one conversion per service's answer.
+//! - `lifecycle`: create, find, show, update, delete.
+//! - `credentials`: secrets, resets, AppCodes, FromSecret pushes.
+
+mod app;
+mod credentials;
+mod lifecycle;
+mod target;
+
+pub use app::CloudApp;
+pub use credentials::ChosenCredentials;
+pub use target::{SourceRefusal, Target};
