@@ -26,6 +26,9 @@ pub struct Options {
     pub json: Option<PathBuf>,
     pub modes: Vec<Mode>,
     pub app_id_annotation: bool,
+    /// The operator binary to measure instead of the build's (a baseline, say); the simulator
+    /// always comes from the build.
+    pub operator_bin: Option<PathBuf>,
 }
 
 /// How the N objects meet the operator.
@@ -37,14 +40,25 @@ pub enum Mode {
     Backlog,
 }
 
-/// Every measurement on the control plane whose state is in `dir`, with the simulator and the
-/// operator from the build directory `target`.
+/// Every measurement on the control plane whose state is in `dir`, with the simulator (and,
+/// unless `opts.operator_bin`, the operator) from the build directory `target`.
 pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
     let client = cluster::client(&dir.join("kubeconfig"))
         .await
         .context("connecting to the bench control plane")?;
-    let operator = target.join("appauth-operator");
+    let operator = opts
+        .operator_bin
+        .clone()
+        .unwrap_or_else(|| target.join("appauth-operator"));
     let mut rows = Vec::new();
+    if let Some(bin) = &opts.operator_bin {
+        rows.push(row(
+            "operator binary (--operator-bin)",
+            bin.display().to_string(),
+            "-",
+            None,
+        ));
+    }
     let size = std::fs::metadata(&operator)
         .with_context(|| format!("the operator binary {}", operator.display()))?
         .len() as f64
