@@ -1,14 +1,14 @@
-//! Classification of error codes by `ErrorCodes`, with overrides.
+//! Classification of error codes by `ErrorCodes`, with overrides, against the expectations of
+//! `codes.rs`.
 
 use std::collections::HashMap;
 
-use appauth_operator::cloud::error::UNCONFIRMED_DEFAULTS;
 use appauth_operator::cloud::{ErrorCategory, ErrorCodes};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use crate::oracle::{CONFIRMED, known_codes};
+use crate::codes::{EXPECTED, by_status, known_codes, overridable};
 use crate::runner::fuzz;
 use crate::strategies::{flip_case, re, text};
 
@@ -39,18 +39,6 @@ const CATEGORY_NAMES: [&str; 11] = [
     "Transient",
     "Unknown",
 ];
-
-fn by_status(status: u16) -> ErrorCategory {
-    match status {
-        429 => ErrorCategory::Throttled,
-        401 => ErrorCategory::Unauthorized,
-        403 => ErrorCategory::Forbidden,
-        408 | 500..=599 => ErrorCategory::Transient,
-        400 | 422 => ErrorCategory::InvalidInput,
-        409 => ErrorCategory::Conflict,
-        _ => ErrorCategory::Unknown,
-    }
-}
 
 #[derive(Clone, Debug)]
 struct ClassifyCase {
@@ -85,45 +73,42 @@ fn classify_cases() -> impl Strategy<Value = ClassifyCase> {
 /// The `error_classification` target.
 pub fn classification() {
     fuzz("error_classification", classify_cases(), |case| {
-        let confirmed: HashMap<&str, ErrorCategory> = CONFIRMED.iter().copied().collect();
-        let mut model: HashMap<String, ErrorCategory> = UNCONFIRMED_DEFAULTS
+        // What each code must mean now: the table's category, then each accepted override.
+        let mut model: HashMap<String, ErrorCategory> = EXPECTED
             .iter()
-            .map(|(c, k)| (c.to_string(), *k))
+            .map(|(c, k, _)| (c.to_string(), *k))
             .collect();
         let mut codes = ErrorCodes::default();
         for spec in &case.overrides {
-            let want = spec.split_once('=').and_then(|(c, k)| {
-                let k = k.trim();
+            let parsed = spec.split_once('=').and_then(|(c, k)| {
                 let i = CATEGORY_NAMES
                     .iter()
-                    .position(|n| n.eq_ignore_ascii_case(k))?;
-                (!confirmed.contains_key(c.trim())).then(|| (c.trim().to_string(), CATEGORIES[i]))
+                    .position(|n| n.eq_ignore_ascii_case(k.trim()))?;
+                Some((c.trim(), CATEGORIES[i]))
             });
             let got = codes.set_from_str(spec);
-            prop_assert_eq!(got.is_ok(), want.is_some(), "{:?} -> {:?}", spec, got);
-            if let Some((c, k)) = want {
-                model.insert(c, k);
+            match parsed {
+                None => prop_assert!(got.is_err(), "{:?} accepted", spec),
+                Some((code, _)) => {
+                    if let Some(want) = overridable(code) {
+                        prop_assert_eq!(got.is_ok(), want, "{:?} -> {:?}", spec, got);
+                    }
+                }
+            }
+            if let (Ok(()), Some((code, category))) = (&got, parsed) {
+                model.insert(code.to_string(), category);
             }
         }
         let mut probes: Vec<&str> = vec![case.code.as_str()];
         probes.extend(model.keys().map(String::as_str));
-        probes.extend(CONFIRMED.iter().map(|(c, _)| *c));
         for code in probes {
-            let want = confirmed
+            let want = model
                 .get(code)
-                .or_else(|| model.get(code))
                 .copied()
                 .unwrap_or_else(|| by_status(case.status));
             let got = codes.classify(case.status, code);
             prop_assert_eq!(got, want, "classify({}, {:?})", case.status, code);
             prop_assert_eq!(got, codes.classify(case.status, code));
-            if got == ErrorCategory::NotFound {
-                prop_assert!(
-                    confirmed.get(code) == Some(&ErrorCategory::NotFound)
-                        || model.get(code) == Some(&ErrorCategory::NotFound),
-                    "{code:?} is NotFound without being a not-found code"
-                );
-            }
         }
         for (category, name) in CATEGORIES.iter().zip(CATEGORY_NAMES) {
             prop_assert_eq!(category.as_str(), name);

@@ -14,6 +14,7 @@
 
 mod apig;
 mod classify;
+mod codes;
 mod dataarts;
 mod errors;
 mod iam;
@@ -61,15 +62,16 @@ fn fuzz_roma_find_by_name() {
 
 /// Error answers: always `CloudError::Api` with the status; the code and message are those
 /// of the body when it is a well-formed error body, empty otherwise; the message is at most 300
-/// characters; the category is the classifier's; Retry-After is honoured; and no form of the
+/// characters; the category is the one `codes.rs` expects; Retry-After is honoured; and no form of the
 /// request's secret reaches the error's Display or Debug, wherever the body echoes it.
 #[test]
 fn fuzz_error_bodies() {
     errors::bodies();
 }
 
-/// `ErrorCodes`: confirmed codes are fixed, `CODE=Category` overrides work exactly as
-/// documented, anything else falls back to the status, and nothing unknown is ever NotFound.
+/// `ErrorCodes`: every code of `codes.rs` has its expected category, codes the reference
+/// confirms are fixed, `CODE=Category` overrides work exactly as documented, anything else
+/// falls back to the status, and nothing unknown is ever NotFound.
 #[test]
 fn fuzz_error_classification() {
     classify::classification();

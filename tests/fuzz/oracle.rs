@@ -1,8 +1,6 @@
 //! Schemas of the answers (field order = declaration order: serde also accepts a struct as a
 //! JSON array of its fields) and an oracle that says what serde must make of a JSON value.
 
-use appauth_operator::cloud::ErrorCategory;
-use appauth_operator::cloud::error::UNCONFIRMED_DEFAULTS;
 use serde_json::{Value, json};
 
 use crate::server::Payload;
@@ -208,49 +206,6 @@ pub const FIELD_NAMES: &[&str] = &[
     "error_code",
     "error_msg",
 ];
-
-/// Codes the classifier knows (confirmed first), plus near misses.
-pub const CONFIRMED: &[(&str, ErrorCategory)] = &[
-    ("APIG.3004", ErrorCategory::NotFound),
-    ("APIG.3002", ErrorCategory::NotFound),
-    ("APIG.3082", ErrorCategory::NotFound),
-    ("APIG.3203", ErrorCategory::AlreadyExists),
-    ("APIG.3310", ErrorCategory::KeyTaken),
-    ("APIG.3103", ErrorCategory::QuotaExceeded),
-    ("APIG.3131", ErrorCategory::QuotaExceeded),
-    ("APIG.2011", ErrorCategory::InvalidInput),
-    ("APIG.2012", ErrorCategory::InvalidInput),
-    ("APIG.1000", ErrorCategory::Unauthorized),
-    ("APIG.1001", ErrorCategory::Unauthorized),
-    ("APIG.1002", ErrorCategory::Unauthorized),
-    ("APIG.0301", ErrorCategory::Unauthorized),
-    ("APIG.0303", ErrorCategory::Unauthorized),
-    ("APIG.1005", ErrorCategory::Forbidden),
-    ("APIG.1104", ErrorCategory::Forbidden),
-    ("APIG.9999", ErrorCategory::Transient),
-    ("DLM.4063", ErrorCategory::NotFound),
-];
-
-pub fn known_codes() -> Vec<String> {
-    let mut codes: Vec<String> = CONFIRMED
-        .iter()
-        .map(|(c, _)| c.to_string())
-        .chain(UNCONFIRMED_DEFAULTS.iter().map(|(c, _)| c.to_string()))
-        .collect();
-    codes.extend(
-        [
-            "apig.3004",
-            "APIG.3004 ",
-            " DLM.4063",
-            "APIG.30040",
-            "APIG.",
-            "ROMA.404",
-            "",
-        ]
-        .map(String::from),
-    );
-    codes
-}
 
 fn depth(v: &Value) -> usize {
     match v {

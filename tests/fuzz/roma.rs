@@ -3,14 +3,13 @@
 
 use appauth_operator::backend::Target;
 use appauth_operator::cloud::signer::url_encode;
-use appauth_operator::cloud::{
-    CloudClient, CloudError, ErrorCategory, ErrorCodes, ExposeSecret, Service,
-};
+use appauth_operator::cloud::{CloudClient, CloudError, ErrorCategory, ExposeSecret, Service};
 use futures::future::BoxFuture;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 
+use crate::codes::expected_category;
 use crate::observe::{Obs, cloud_app_json, no_secret_in, obs, obs_list, roma_app_json, unmasked};
 use crate::oracle::{ERROR_BODY, ROMA_APP, ROMA_APP_LIST, ROMA_BRIEF, ROMA_SECRET, answer_oracle};
 use crate::runner::{NAME, fail, fuzz};
@@ -125,7 +124,7 @@ pub fn find_by_name() {
             match (&result, code) {
                 (Ok((apps, _)), Some(code)) => {
                     prop_assert_eq!(
-                        ErrorCodes::default().classify(case.validate_status, &code),
+                        expected_category(case.validate_status, &code),
                         ErrorCategory::NotFound,
                         "only a not-found answer may mean 'no app'"
                     );
@@ -133,7 +132,7 @@ pub fn find_by_name() {
                 }
                 (Err(e), Some(code)) => {
                     prop_assert_ne!(
-                        ErrorCodes::default().classify(case.validate_status, &code),
+                        expected_category(case.validate_status, &code),
                         ErrorCategory::NotFound
                     );
                     prop_assert_eq!(e.status(), Some(case.validate_status));

@@ -3,12 +3,13 @@
 use std::fmt::Debug;
 
 use appauth_operator::backend::Target;
-use appauth_operator::cloud::{CloudClient, CloudError, ErrorCodes, SecretString, Service};
+use appauth_operator::cloud::{CloudClient, CloudError, SecretString, Service};
 use futures::future::BoxFuture;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseResult;
 use serde_json::Value;
 
+use crate::codes::expected_category;
 use crate::observe::{Obs, no_secret_in, obs, secret_json, the_app};
 use crate::oracle::{ERROR_BODY, Ty, answer_oracle, oracle};
 use crate::runner::{NAME, fail, fuzz};
@@ -138,10 +139,7 @@ fn check_error_answer(
         format!("{service} {op}: {category} (HTTP {status}, {code}): {message}")
     );
     if let Some((want_code, want_message)) = error_fields(payload) {
-        prop_assert_eq!(
-            *category,
-            ErrorCodes::default().classify(status, &want_code)
-        );
+        prop_assert_eq!(*category, expected_category(status, &want_code));
         prop_assert_eq!(code, &want_code);
         prop_assert_eq!(message, &want_message.chars().take(300).collect::<String>());
     }

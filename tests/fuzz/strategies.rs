@@ -8,8 +8,9 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
+use crate::codes::known_codes;
 use crate::mutations::{apply_edits, edit, mutate, mutation};
-use crate::oracle::{FIELD_NAMES, Ty, default_of, known_codes};
+use crate::oracle::{FIELD_NAMES, Ty, default_of};
 use crate::runner::{MARK, NAME};
 use crate::server::Payload;
 

@@ -63,6 +63,10 @@ enum Task {
         /// The operator's --app-id-annotation (true: 4 writes per new app, false: 3).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         app_id_annotation: bool,
+        /// Measure this operator binary (e.g. an older commit's release build, as a baseline)
+        /// instead of building target/release/appauth-operator; the simulator is still built.
+        #[arg(long, value_parser = existing_file)]
+        operator_bin: Option<PathBuf>,
     },
     /// The long reliability run: the chaos, crash, control-plane-fault and hostile-spec
     /// suites at full size, and the fuzz targets for longer, on a fresh control plane.
@@ -89,6 +93,15 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+}
+
+/// A path to a file that exists, made absolute (the bench runs processes from elsewhere).
+fn existing_file(s: &str) -> Result<PathBuf, String> {
+    let path = std::fs::canonicalize(s).map_err(|e| format!("{s}: {e}"))?;
+    if !path.is_file() {
+        return Err(format!("{s}: not a file"));
+    }
+    Ok(path)
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {
@@ -178,6 +191,7 @@ fn run(task: Task) -> Result<()> {
             json,
             modes,
             app_id_annotation,
+            operator_bin,
         } => {
             let opts = bench::Options {
                 objects,
@@ -187,6 +201,7 @@ fn run(task: Task) -> Result<()> {
                 json,
                 modes,
                 app_id_annotation,
+                operator_bin,
             };
             bench_cmd(&opts)
         }
@@ -397,14 +412,16 @@ fn demo(dir: &Path) -> Result<()> {
 fn bench_cmd(opts: &bench::Options) -> Result<()> {
     let dir = cache_dir().join("bench");
     up(&dir)?;
-    let built = check(cargo_locked("build").args([
-        "--release",
-        "--quiet",
-        "-p",
-        "appauth-operator",
-        "-p",
-        "hwcloud-sim",
-    ]));
+    // With --operator-bin only the simulator is built: the operator measured is that binary.
+    let mut packages = vec!["-p", "hwcloud-sim"];
+    if opts.operator_bin.is_none() {
+        packages.extend(["-p", "appauth-operator"]);
+    }
+    let built = check(
+        cargo_locked("build")
+            .args(["--release", "--quiet"])
+            .args(packages),
+    );
     let result = built.and_then(|_| {
         let rt = tokio::runtime::Runtime::new()?;
         rt.block_on(bench::run(&dir, &root().join("target/release"), opts))

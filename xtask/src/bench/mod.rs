@@ -1,0 +1,112 @@
+//! `cargo xtask bench`: the operator's throughput, cost, latency, memory and startup on the
+//! local control plane with the simulator, each figure next to its target or to the
+//! apiserver's own limit measured in the same run.
+//!
+//! `scenarios/` measures, `cluster.rs` and `procs.rs` do the IO, `prom.rs` reads the metrics
+//! text and `report.rs` prints the rows.
+
+mod cluster;
+mod procs;
+mod prom;
+mod report;
+mod scenarios;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use report::row;
+use scenarios::Env;
+
+pub struct Options {
+    pub objects: Vec<usize>,
+    pub latencies_ms: Vec<u64>,
+    pub concurrency: usize,
+    pub resync_secs: u64,
+    pub json: Option<PathBuf>,
+    pub modes: Vec<Mode>,
+    pub app_id_annotation: bool,
+    /// The operator binary to measure instead of the build's (a baseline, say); the simulator
+    /// always comes from the build.
+    pub operator_bin: Option<PathBuf>,
+}
+
+/// How the N objects meet the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Created at once while the operator runs (the benchmark's creates share the apiserver).
+    Burst,
+    /// Created first, then the operator starts: its writes alone, like the raw limit's.
+    Backlog,
+}
+
+/// Every measurement on the control plane whose state is in `dir`, with the simulator (and,
+/// unless `opts.operator_bin`, the operator) from the build directory `target`.
+pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
+    let client = cluster::client(&dir.join("kubeconfig"))
+        .await
+        .context("connecting to the bench control plane")?;
+    let operator = opts
+        .operator_bin
+        .clone()
+        .unwrap_or_else(|| target.join("appauth-operator"));
+    let mut rows = Vec::new();
+    if let Some(bin) = &opts.operator_bin {
+        rows.push(row(
+            "operator binary (--operator-bin)",
+            bin.display().to_string(),
+            "-",
+            None,
+        ));
+    }
+    let size = std::fs::metadata(&operator)
+        .with_context(|| format!("the operator binary {}", operator.display()))?
+        .len() as f64
+        / 1_048_576.0;
+    rows.push(row(
+        "release binary size (no container image: no Docker engine here)",
+        format!("{size:.1} MiB"),
+        "image < 40 MB",
+        Some(40.0 / size),
+    ));
+    let raw_objects = opts.objects.iter().copied().min().unwrap_or(1000).min(1000);
+    let writes = if opts.app_id_annotation { 4 } else { 3 };
+    let limit = scenarios::raw_limit(&client, raw_objects, opts.concurrency, writes).await?;
+    rows.push(row(
+        format!(
+            "apiserver limit: raw writes/s ({raw_objects} objects x {writes} writes, concurrency {})",
+            opts.concurrency
+        ),
+        format!("{limit:.0}"),
+        "-",
+        None,
+    ));
+    rows.push(row(
+        "cloud rate limit in force",
+        "apig 2000/s, burst 4000".to_string(),
+        "-",
+        None,
+    ));
+    rows.push(row(
+        "app-id annotation mirror (--app-id-annotation)",
+        opts.app_id_annotation.to_string(),
+        "-",
+        None,
+    ));
+    let env = Env {
+        client: &client,
+        dir,
+        target,
+        operator: &operator,
+        opts,
+    };
+    for &n in &opts.objects {
+        for &lat in &opts.latencies_ms {
+            for (i, &mode) in opts.modes.iter().enumerate() {
+                scenarios::burst(&env, n, lat, mode, i == 0, limit, &mut rows).await?;
+            }
+        }
+    }
+    scenarios::startup(&env, &mut rows).await?;
+    report::print(&rows, opts.json.as_deref())
+}

@@ -1,0 +1,197 @@
+//! N new apps at once, with simulated cloud latency: time to all Ready against the apiserver's
+//! limit, writes, cloud calls and reconciles per app, the operator's memory and CPU.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use appauth_operator::api::GatewayApp;
+use kube::api::Api;
+use serde_json::json;
+
+use super::Env;
+use super::idle::{self, Idle};
+use crate::bench::Mode;
+use crate::bench::cluster::{
+    apiserver_writes, create_all, namespace, reconciles, sim_counts, watch_ready,
+};
+use crate::bench::procs::{start_operator, start_sim, usage};
+use crate::bench::prom::{per_app_breakdown, writes_delta};
+use crate::bench::report::{Row, row};
+
+/// `n` apps with simulated cloud latency (burst or backlog); with `idle`, then the idle latency
+/// and a quiet resync.
+pub async fn burst(
+    env: &Env<'_>,
+    n: usize,
+    latency_ms: u64,
+    mode: Mode,
+    idle: bool,
+    limit_wps: f64,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let Env {
+        client,
+        dir,
+        target,
+        operator,
+        opts,
+    } = *env;
+    let mode_name = format!("{mode:?}").to_lowercase();
+    let tag = format!("{n}-{latency_ms}ms-{mode_name}");
+    let ns = format!("bench-{n}-{latency_ms}-{mode_name}");
+    namespace(client, &ns).await?;
+    let (_sim, sim) = start_sim(target, dir, &tag)?;
+    let http = reqwest::Client::new();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    http.put(format!("{sim}/_sim/config"))
+        // The default APIG quota (10,000 apps per instance) would stop the idle phase at 10,000.
+        .json(&json!({"latency_ms": latency_ms, "apig_quota": n + 1000}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let rate = "apig=2000/4000";
+    let conc = opts.concurrency.to_string();
+    let resync = format!("{}s", opts.resync_secs);
+    let mirror = opts.app_id_annotation.to_string();
+    let operator_args = [
+        "--concurrency",
+        &conc,
+        "--rate-limit",
+        rate,
+        "--resync-period",
+        &resync,
+        "--app-id-annotation",
+        &mirror,
+    ];
+    let apps: Api<GatewayApp> = Api::namespaced(client.clone(), &ns);
+    let mut ready = watch_ready(apps.clone());
+    let (op, before, started) = match mode {
+        Mode::Burst => {
+            let op = start_operator(operator, dir, &ns, &sim, &operator_args, &tag)?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let before = apiserver_writes(client).await?;
+            let started = Instant::now();
+            create_all(&apps, n, opts.concurrency).await?;
+            (op, before, started)
+        }
+        Mode::Backlog => {
+            create_all(&apps, n, opts.concurrency).await?;
+            let before = apiserver_writes(client).await?;
+            let started = Instant::now();
+            let op = start_operator(operator, dir, &ns, &sim, &operator_args, &tag)?;
+            (op, before, started)
+        }
+    };
+    let pid = op.proc.id();
+    let progress = report_progress(tag.clone(), op.metrics.clone(), pid, ready.clone(), started);
+    let deadline = started + Duration::from_secs(600 + n as u64 / 5);
+    tokio::time::timeout_at(deadline.into(), ready.wait_for(|count| *count >= n))
+        .await
+        .map_err(|_| anyhow::anyhow!("{n} apps did not become Ready in time ({tag})"))?
+        .context("the Ready watch stopped")?;
+    let elapsed = started.elapsed().as_secs_f64();
+    progress.abort();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = apiserver_writes(client).await?;
+    let writes_per_app = writes_delta(&before, &after) / n as f64;
+    println!(
+        "[{tag}] apiserver requests per app: {}",
+        per_app_breakdown(&before, &after, n).join(", ")
+    );
+    let counts = sim_counts(&http, &sim).await?;
+    let cloud_per_app = counts
+        .iter()
+        .filter(|(k, _)| k.starts_with("apig."))
+        .map(|(_, v)| *v)
+        .sum::<u64>() as f64
+        / n as f64;
+    let counted = reconciles(&http, &op.metrics).await?;
+    let reconciles_per_app = counted.all / n as f64;
+    let apps_per_sec = n as f64 / elapsed;
+    let limit_apps = limit_wps / writes_per_app.max(1.0);
+    let (rss, cpu) = usage(pid);
+    rows.push(row(
+        format!("[{tag}] time to all Ready"),
+        format!("{elapsed:.1} s ({apps_per_sec:.1} apps/s)"),
+        format!(">= 70% of limit {limit_apps:.1} apps/s"),
+        Some(apps_per_sec / limit_apps),
+    ));
+    rows.push(row(
+        format!("[{tag}] apiserver writes per app"),
+        format!("{writes_per_app:.2}"),
+        "<= 3",
+        Some(3.0 / writes_per_app.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] cloud calls per app"),
+        format!("{cloud_per_app:.2}"),
+        "= 1",
+        Some(1.0 / cloud_per_app.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] GatewayApp reconciles per app"),
+        format!(
+            "{reconciles_per_app:.2} ({:.2} stale, {:.2} settled)",
+            counted.stale / n as f64,
+            counted.settled / n as f64
+        ),
+        "-",
+        None,
+    ));
+    rows.push(row(
+        format!("[{tag}] operator peak RSS"),
+        format!("{rss:.1} MiB"),
+        "<= 64 MiB at 10,000",
+        Some(64.0 / rss.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] operator CPU"),
+        format!("{cpu:.1} s ({:.0}% of one core)", 100.0 * cpu / elapsed),
+        "-",
+        None,
+    ));
+    if !idle {
+        return Ok(());
+    }
+    let run = Idle {
+        client,
+        apps: &apps,
+        ns: &ns,
+        http: &http,
+        sim: &sim,
+        metrics: &op.metrics,
+        n,
+        tag: &tag,
+        resync_secs: opts.resync_secs,
+    };
+    idle::latency(&run, rows).await?;
+    idle::quiet_resync(&run, rows).await
+}
+
+/// Prints progress every 15 s until aborted: Ready count, reconciles, RSS; seconds since the
+/// run's clock started (in burst mode, the first create).
+fn report_progress(
+    tag: String,
+    metrics: String,
+    pid: u32,
+    ready: tokio::sync::watch::Receiver<usize>,
+    started: Instant,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            let r = reconciles(&http, &metrics).await.unwrap_or_default();
+            let (rss, cpu) = usage(pid);
+            println!(
+                "[{tag}] {:>5.0} s: {} Ready, {} reconciles ({} stale, {} settled, failed {:?}), RSS {rss:.1} MiB, CPU {cpu:.0} s",
+                started.elapsed().as_secs_f64(),
+                *ready.borrow(),
+                r.all,
+                r.stale,
+                r.settled,
+                r.failed,
+            );
+        }
+    })
+}

@@ -1,0 +1,126 @@
+//! After a burst, with the operator idle: apply -> Secret latency one object at a time, then
+//! one resync period with nothing changed (which must write nothing).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use appauth_operator::api::GatewayApp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+use crate::bench::cluster::{apiserver_writes, gateway_app, reconciles, sim_counts};
+use crate::bench::prom::writes_delta;
+use crate::bench::report::{Row, percentile, row};
+
+/// The burst these follow: its namespace, simulator and operator.
+pub struct Idle<'a> {
+    pub client: &'a Client,
+    pub apps: &'a Api<GatewayApp>,
+    pub ns: &'a str,
+    pub http: &'a reqwest::Client,
+    pub sim: &'a str,
+    /// The operator's metrics address.
+    pub metrics: &'a str,
+    /// Apps of the burst.
+    pub n: usize,
+    pub tag: &'a str,
+    pub resync_secs: u64,
+}
+
+/// Objects created one at a time by [`latency`].
+const IDLE_OBJECTS: usize = 60;
+
+/// p50 and p99 from the create call returning to the Secret being readable.
+pub async fn latency(run: &Idle<'_>, rows: &mut Vec<Row>) -> Result<()> {
+    let Idle {
+        client,
+        apps,
+        ns,
+        http,
+        metrics,
+        tag,
+        ..
+    } = *run;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let mut lat = Vec::new();
+    for i in 0..IDLE_OBJECTS {
+        let name = format!("idle-{i}");
+        let t = Instant::now();
+        apps.create(&PostParams::default(), &gateway_app(&name)?)
+            .await?;
+        loop {
+            if secrets.get_opt(&name).await?.is_some() {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                let status = apps.get(&name).await.ok().map(|a| a.status);
+                let counted = reconciles(http, metrics).await.unwrap_or_default();
+                bail!(
+                    "no Secret for {name} after 30 s; its status: {status:?}; operator: {counted:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    rows.push(row(
+        format!("[{tag}] apply -> Secret p50 (idle)"),
+        format!("{p50:.0} ms"),
+        "< 100 ms",
+        Some(100.0 / p50.max(0.01)),
+    ));
+    rows.push(row(
+        format!("[{tag}] apply -> Secret p99 (idle)"),
+        format!("{p99:.0} ms"),
+        "< 1000 ms",
+        Some(1000.0 / p99.max(0.01)),
+    ));
+    Ok(())
+}
+
+/// Steady state: one resync period (plus its jitter) with nothing changed.
+pub async fn quiet_resync(run: &Idle<'_>, rows: &mut Vec<Row>) -> Result<()> {
+    let Idle {
+        client,
+        http,
+        sim,
+        n,
+        tag,
+        resync_secs,
+        ..
+    } = *run;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    http.delete(format!("{sim}/_sim/counts")).send().await?;
+    let quiet_before = apiserver_writes(client).await?;
+    tokio::time::sleep(Duration::from_secs(resync_secs + resync_secs / 10 + 2)).await;
+    let quiet_after = apiserver_writes(client).await?;
+    let counts = sim_counts(http, sim).await?;
+    let reads = counts.get("apig.show").copied().unwrap_or(0) as f64 / (n + IDLE_OBJECTS) as f64;
+    let cloud_writes: u64 = counts
+        .iter()
+        .filter(|(k, _)| !k.ends_with(".show") && !k.ends_with(".list"))
+        .map(|(_, v)| *v)
+        .sum();
+    rows.push(row(
+        format!("[{tag}] quiet resync: apiserver writes"),
+        format!("{}", writes_delta(&quiet_before, &quiet_after)),
+        "0",
+        None,
+    ));
+    rows.push(row(
+        format!("[{tag}] quiet resync: cloud writes"),
+        format!("{cloud_writes}"),
+        "0",
+        None,
+    ));
+    rows.push(row(
+        format!("[{tag}] quiet resync: cloud reads per object"),
+        format!("{reads:.2}"),
+        "<= 1",
+        None,
+    ));
+    Ok(())
+}
