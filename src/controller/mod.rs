@@ -10,6 +10,7 @@ mod gauges;
 pub mod inference_api;
 pub mod marker;
 pub mod memory;
+pub mod pending;
 pub mod plan;
 mod rewake;
 pub mod secret;

@@ -41,7 +41,7 @@ pub(super) async fn create_or_recover(
         {
             waits::marker_settled(ctx, &uid, &marker, "app", Reason::Creating)?;
             ctx.set_unresolved(&uid, false);
-            let current = driver::current(app, ctx).await?;
+            let current = pending::current(app, ctx).await?;
             marker = write_marker(&current, ctx, &wanted).await?;
             name = wanted;
         }
@@ -85,7 +85,7 @@ pub(super) async fn create_or_recover(
         foreign,
         adopt: adoption(app, ctx),
         secret_retained_for: retained_for,
-        ..driver::create_facts(ctx, &uid, &marker, ours)
+        ..pending::create_facts(ctx, &uid, &marker, ours)
     };
     match plan::plan_create(facts) {
         CreatePlan::Recover { keep, twins } => {
@@ -142,7 +142,7 @@ pub(super) async fn create_or_recover(
         )),
         CreatePlan::Refuse(refusal) => Err(refused(&refusal, &name, &secret_name)),
         CreatePlan::Create => {
-            driver::restamp_marker(app, ctx, &marker, &name).await?;
+            pending::restamp_marker(app, ctx, &marker, &name).await?;
             create(app, ctx, client, target, &name, existing).await
         }
     }

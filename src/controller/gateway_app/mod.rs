@@ -29,7 +29,8 @@ use rand::RngCore;
 use serde_json::{Value, json};
 
 use super::common::{Error, Result};
-use super::driver::{self, Location, Managed, marker_of, write_marker};
+use super::driver::{self, Location, Managed};
+use super::pending::{self, marker_of, write_marker};
 use super::{Context, account_use, plan, waits};
 
 use super::secret::{self as secret_step, Existing};

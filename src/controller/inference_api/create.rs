@@ -3,7 +3,7 @@
 //! execute.
 
 use super::*;
-use crate::controller::driver::{marker_of, write_marker};
+use crate::controller::pending::{self, marker_of, write_marker};
 use crate::controller::plan::CreatePlan;
 
 pub(super) async fn ensure_api(
@@ -86,7 +86,7 @@ async fn create_or_recover(
             .into_iter()
             .filter(|a| is_ours(api, a))
             .collect();
-        let facts = driver::create_facts(ctx, &uid, &marker, ours);
+        let facts = pending::create_facts(ctx, &uid, &marker, ours);
         match plan::plan_create(facts) {
             CreatePlan::Recover { keep, twins } => {
                 for twin in &twins {
@@ -115,7 +115,7 @@ async fn create_or_recover(
             // Nothing foreign is looked at for APIs: there is nothing to adopt or refuse.
             CreatePlan::Adopt(_) | CreatePlan::Refuse(_) | CreatePlan::Create => {}
         }
-        driver::restamp_marker(api, ctx, &marker, &name).await?;
+        pending::restamp_marker(api, ctx, &marker, &name).await?;
     }
     create(api, ctx, client, &name).await
 }

@@ -13,7 +13,7 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
     let mut found: Vec<String> = known.clone().into_iter().collect();
     let mut marker_wait = None;
     let marker_open = api.annotations().contains_key(annotations::PENDING);
-    let marker = driver::marker_of(api);
+    let marker = pending::marker_of(api);
     if plan::delete_needs_lookup(known.as_deref(), marker_open) {
         let apis = ma
             .list_apis(&api.spec.service_id)

@@ -26,7 +26,7 @@ use serde_json::json;
 use super::common::{Error, Result};
 use super::driver::{self, Location, Managed};
 use super::status::{self, Outcome, Reason};
-use super::{Context, account_use, plan, waits};
+use super::{Context, account_use, pending, plan, waits};
 use crate::api::{
     ApiMethod, AuthType, Condition, DeletionPolicy, InferenceApi, InferenceApiStatus,
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
