@@ -88,7 +88,7 @@ impl Default for Metrics {
         registry.register(
             "reconciles_skipped",
             "Reconciles that returned without work, by kind and why: stale (the cache is older \
-             than our last write), settled (nothing changed since our last reconcile)",
+             than our last write)",
             reconciles_skipped.clone(),
         );
         registry.register(

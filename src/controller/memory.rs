@@ -106,6 +106,14 @@ impl Memories {
         f(map.entry(uid_key(uid)).or_default())
     }
 
+    /// Changes one object's record if it has one (nothing to reset is not worth an entry).
+    pub fn update(&self, uid: &str, f: impl FnOnce(&mut Memory)) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = map.get_mut(&uid_key(uid)) {
+            f(m);
+        }
+    }
+
     /// Reads one object's record without creating it.
     pub fn get<R>(&self, uid: &str, f: impl FnOnce(&Memory) -> R) -> Option<R> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -176,6 +184,9 @@ mod tests {
         m.forget("u");
         assert_eq!(m.len(), 1);
         assert_eq!(m.get("u", |r| r.clone()), None);
+        // Resetting what an object without a record does not have makes no record.
+        m.update("u", |r| r.failures = 0);
+        assert_eq!(m.len(), 1);
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl Context {
     }
 
     pub fn succeeded(&self, uid: &str) {
-        self.memory.with(uid, |m| {
+        self.memory.update(uid, |m| {
             m.failures = 0;
             m.wait = None;
         });
