@@ -16,7 +16,7 @@
 //! Needs `APPAUTH_TESTBIN` (helm, kubectl; `cargo xtask test` sets it) and, for the tests that
 //! talk to the apiserver, `APPAUTH_TEST_KUBECONFIG`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
