@@ -1,5 +1,5 @@
 //! The CRDs' CEL rules evaluated client-side (kube's `cel` feature), without a server. The real
-//! apiserver is the authority (tests/admission.rs); this catches rule mistakes in milliseconds.
+//! apiserver is the authority (the `admission` module); this catches rule mistakes in milliseconds.
 
 use crate::common;
 
