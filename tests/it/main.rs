@@ -9,6 +9,9 @@
 //! - `tests/control_plane_faults.rs` restarts the kube-apiserver and etcd under every client;
 //! - `tests/fuzz/` is CPU-bound for a fixed time per target (`cargo xtask chaos` runs it long).
 //!
+//! `cargo xtask chaos` runs those alone, and the `crash_safety` and `hostile_specs` modules of this
+//! binary one test at a time.
+//!
 //! Concurrency is libtest's default, one test per core (`--test-threads` overrides it): the
 //! same as each of the former per-suite binaries ran with, so the peak load on the machine and
 //! on the apiserver is unchanged. Each test that starts an operator starts one process and one

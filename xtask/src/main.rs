@@ -163,20 +163,26 @@ fn run(task: Task) -> Result<()> {
             let modules = ["--test", "it", "--", "crash_safety::", "hostile_specs::"];
             // One test at a time: each burst has the machine to itself.
             let one_at_a_time = ["--nocapture", "--test-threads", "1"];
-            let runs: Vec<Vec<String>> = vec![
-                ["-p", "appauth-operator"]
-                    .into_iter()
-                    .chain(binaries)
-                    .chain(["--"])
-                    .chain(one_at_a_time)
-                    .map(String::from)
-                    .collect(),
-                ["-p", "appauth-operator"]
-                    .into_iter()
-                    .chain(modules)
-                    .chain(one_at_a_time)
-                    .map(String::from)
-                    .collect(),
+            let runs: Vec<(&str, Vec<String>)> = vec![
+                (
+                    "Rust build and tests: chaos, control-plane faults, fuzz",
+                    ["-p", "appauth-operator"]
+                        .into_iter()
+                        .chain(binaries)
+                        .chain(["--"])
+                        .chain(one_at_a_time)
+                        .map(String::from)
+                        .collect(),
+                ),
+                (
+                    "Rust tests: crash safety, hostile specs",
+                    ["-p", "appauth-operator"]
+                        .into_iter()
+                        .chain(modules)
+                        .chain(one_at_a_time)
+                        .map(String::from)
+                        .collect(),
+                ),
             ];
             run_tests(&runs, &env, false)
         }
@@ -449,13 +455,18 @@ fn test(args: &[String]) -> Result<()> {
         .into_iter()
         .chain(args.iter().cloned())
         .collect();
-    run_tests(&[run], &[], true)
+    run_tests(&[("Rust build and tests", run)], &[], true)
 }
 
 /// Builds the control-plane binaries, starts a fresh control plane, runs `cargo test` once per
-/// entry of `runs` (each entry the package selection, targets and test arguments) with `env`
-/// (and the SDK conformance suite if `sdk`), and stops it. Every run runs, even after a failure.
-fn run_tests(runs: &[Vec<String>], env: &[(&str, String)], sdk: bool) -> Result<()> {
+/// entry of `runs` (a step name for the timings; the package selection, targets and test
+/// arguments) with `env` (and the SDK conformance suite if `sdk`), and stops it. Every run runs,
+/// even after a failure.
+fn run_tests(
+    runs: &[(&'static str, Vec<String>)],
+    env: &[(&str, String)],
+    sdk: bool,
+) -> Result<()> {
     let mut timings = Vec::new();
     let bin = timed(
         &mut timings,
@@ -465,8 +476,8 @@ fn run_tests(runs: &[Vec<String>], env: &[(&str, String)], sdk: bool) -> Result<
     let dir = std::env::temp_dir().join(format!("appauth-test-{}", std::process::id()));
     let result = timed(&mut timings, "control plane start", || up(&dir)).and_then(|_| {
         let mut rust = Ok(());
-        for args in runs {
-            let run = timed(&mut timings, "Rust build and tests", || {
+        for (step, args) in runs {
+            let run = timed(&mut timings, step, || {
                 check(
                     cargo_locked("test")
                         .args([
