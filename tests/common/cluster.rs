@@ -24,12 +24,16 @@ pub async fn client() -> Client {
     client
 }
 
-/// A fresh namespace for one test, named after it.
+/// A fresh namespace for one test, named after it. The process id tells runs (and binaries)
+/// apart on a long-lived control plane; the sequence number, tests within one binary, where
+/// every suite's tests share the process and two of them may pick the same name.
 pub async fn namespace(client: &Client, test: &str) -> String {
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::{Api, PostParams};
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!(
-        "t-{}-{:x}",
+        "t-{}-{:x}-{seq}",
         test.replace('_', "-"),
         std::process::id() as u64 * 7919 % 0xfffff
     );

@@ -168,20 +168,36 @@ fn run(task: Task) -> Result<()> {
                 ("APPAUTH_CHAOS_SEED", seed.to_string()),
                 ("APPAUTH_FUZZ_SECS", fuzz_secs.to_string()),
             ];
-            let suites = [
-                "chaos",
-                "crash_safety",
-                "control_plane_faults",
-                "hostile_specs",
-                "fuzz",
+            // The suites with binaries of their own, then the crash and hostile-spec modules of
+            // the shared binary (a test-name filter would apply to every binary of one run).
+            let binaries = ["chaos", "control_plane_faults", "fuzz"]
+                .into_iter()
+                .flat_map(|suite| ["--test", suite]);
+            let modules = ["--test", "it", "--", "crash_safety::", "hostile_specs::"];
+            // One test at a time: each burst has the machine to itself.
+            let one_at_a_time = ["--nocapture", "--test-threads", "1"];
+            let runs: Vec<(&str, Vec<String>)> = vec![
+                (
+                    "Rust build and tests: chaos, control-plane faults, fuzz",
+                    ["-p", "appauth-operator"]
+                        .into_iter()
+                        .chain(binaries)
+                        .chain(["--"])
+                        .chain(one_at_a_time)
+                        .map(String::from)
+                        .collect(),
+                ),
+                (
+                    "Rust tests: crash safety, hostile specs",
+                    ["-p", "appauth-operator"]
+                        .into_iter()
+                        .chain(modules)
+                        .chain(one_at_a_time)
+                        .map(String::from)
+                        .collect(),
+                ),
             ];
-            let mut args: Vec<String> = Vec::new();
-            for suite in suites {
-                args.extend(["--test".to_string(), suite.to_string()]);
-            }
-            // One suite at a time: each burst has the machine to itself.
-            args.extend(["--", "--nocapture", "--test-threads", "1"].map(String::from));
-            run_tests(&args, &env, false)
+            run_tests(&runs, &env, false)
         }
         Task::Bench {
             objects,
@@ -452,12 +468,22 @@ fn timed<T>(
 }
 
 fn test(args: &[String]) -> Result<()> {
-    run_tests(args, &[], true)
+    let run = ["--workspace".to_string()]
+        .into_iter()
+        .chain(args.iter().cloned())
+        .collect();
+    run_tests(&[("Rust build and tests", run)], &[], true)
 }
 
-/// Builds the control-plane binaries, starts a fresh control plane, runs `cargo test` with
-/// `args` and `env` (and the SDK conformance suite if `sdk`), and stops it.
-fn run_tests(args: &[String], env: &[(&str, String)], sdk: bool) -> Result<()> {
+/// Builds the control-plane binaries, starts a fresh control plane, runs `cargo test` once per
+/// entry of `runs` (a step name for the timings; the package selection, targets and test
+/// arguments) with `env` (and the SDK conformance suite if `sdk`), and stops it. Every run runs,
+/// even after a failure.
+fn run_tests(
+    runs: &[(&'static str, Vec<String>)],
+    env: &[(&str, String)],
+    sdk: bool,
+) -> Result<()> {
     let mut timings = Vec::new();
     let bin = timed(
         &mut timings,
@@ -466,22 +492,25 @@ fn run_tests(args: &[String], env: &[(&str, String)], sdk: bool) -> Result<()> {
     )?;
     let dir = std::env::temp_dir().join(format!("appauth-test-{}", std::process::id()));
     let result = timed(&mut timings, "control plane start", || up(&dir)).and_then(|_| {
-        let rust = timed(&mut timings, "Rust build and tests", || {
-            check(
-                cargo_locked("test")
-                    .args([
-                        "--workspace",
-                        "--no-fail-fast",
-                        "--features",
-                        "appauth-operator/failpoints",
-                    ])
-                    .args(args)
-                    .envs(env.iter().map(|(k, v)| (k, v)))
-                    .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
-                    .env("APPAUTH_TESTBIN", &bin)
-                    .env("PATH", path_with(&bin)),
-            )
-        });
+        let mut rust = Ok(());
+        for (step, args) in runs {
+            let run = timed(&mut timings, step, || {
+                check(
+                    cargo_locked("test")
+                        .args([
+                            "--no-fail-fast",
+                            "--features",
+                            "appauth-operator/failpoints",
+                        ])
+                        .args(args)
+                        .envs(env.iter().map(|(k, v)| (k, v)))
+                        .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
+                        .env("APPAUTH_TESTBIN", &bin)
+                        .env("PATH", path_with(&bin)),
+                )
+            });
+            rust = rust.and(run);
+        }
         // The simulator against the official Huawei Cloud Python SDKs, even if a Rust test failed.
         if !sdk {
             return rust;

@@ -1,7 +1,7 @@
 //! The operator's Huawei Cloud client against the simulator over real HTTP: every operation,
 //! every error class, and fault injection (retries only where safe).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

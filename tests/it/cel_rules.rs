@@ -1,7 +1,7 @@
 //! The CRDs' CEL rules evaluated client-side (kube's `cel` feature), without a server. The real
-//! apiserver is the authority (tests/admission.rs); this catches rule mistakes in milliseconds.
+//! apiserver is the authority (the `admission` module); this catches rule mistakes in milliseconds.
 
-mod common;
+use crate::common;
 
 use appauth_operator::api::{GatewayApp, InferenceApi};
 use common::cases::{self, Kind};

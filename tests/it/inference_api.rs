@@ -1,7 +1,7 @@
 //! The InferenceApi controller end to end (SPEC §4): the real operator binary against the real
 //! apiserver and the simulator.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! invalid matrix rejected with the field named, the must-accept matrix accepted, and the
 //! immutability rules enforced only once the cloud id is in status.
 
-mod common;
+use crate::common;
 
 use appauth_operator::api::{GatewayApp, InferenceApi};
 use common::cases::{self, Kind, api, create};

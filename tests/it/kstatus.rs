@@ -6,7 +6,7 @@
 //! kstatus is the small Go program in tools/kstatus, built from its pinned module by
 //! `cargo xtask testbin` into APPAUTH_TESTBIN.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! GatewayApp behaviour beyond the happy path (SPEC §3.2-§3.8), against the real apiserver,
 //! the real operator binary and the simulator.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

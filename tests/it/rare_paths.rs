@@ -1,7 +1,7 @@
 //! The paths production walks rarely: refused and interrupted rotations, services that cannot
 //! rotate, restores and collisions. Real operator binary, real apiserver, the simulator.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! admission that names the field, or in a condition that names the problem, and nothing is
 //! created in the cloud. One operator and one simulator watch the whole matrix.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! another takes over within the lease duration; a leader that loses its lease exits at once;
 //! no duplicate cloud app appears.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! no status yet, Reconciling, or a status behind metadata.generation -> Progressing; for both
 //! kinds. The argocd-cm patch carries the same scripts as the .lua files.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

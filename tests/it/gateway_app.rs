@@ -1,7 +1,7 @@
 //! The GatewayApp controller end to end: the real operator binary against the real
 //! kube-apiserver (+ controller-manager for garbage collection) and the simulator.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! process is killed for real at each deterministic failpoint (cargo feature `failpoints`); the
 //! seeded kill -9 bursts at scale are in `tests/chaos.rs`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

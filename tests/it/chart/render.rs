@@ -1,0 +1,316 @@
+//! What `helm template` renders for the default, the single-namespace and the everything-enabled
+//! value sets: the objects, least-privilege RBAC exactly, the Pod's security settings, the args.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::support::{
+    args, container, deployment, find, full_values, grant, grants, kinds, render, value_sets,
+};
+use crate::common::operator::PROJECT;
+#[test]
+fn helm_template_defaults() {
+    let objs = render("appauth", "ops", &json!({}));
+    assert_eq!(
+        kinds(&objs),
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "ServiceAccount"
+        ]
+        .map(String::from)
+        .into(),
+        "default objects (no ServiceMonitor, no PodDisruptionBudget)"
+    );
+    let name = "appauth-appauth-operator";
+    // Least privilege, exactly: nothing beyond what docs/operations.md explains.
+    let role = grants(find(&objs, "ClusterRole", name));
+    let mut expected = BTreeSet::new();
+    for r in ["gatewayapps", "inferenceapis"] {
+        for v in ["get", "list", "watch", "patch"] {
+            expected.insert(grant("appauth.hwcloud.dev", r, v));
+        }
+        expected.insert(grant(
+            "appauth.hwcloud.dev",
+            &format!("{r}/status"),
+            "patch",
+        ));
+        expected.insert(grant(
+            "appauth.hwcloud.dev",
+            &format!("{r}/finalizers"),
+            "update",
+        ));
+    }
+    for v in ["get", "list", "watch", "create", "patch", "delete"] {
+        expected.insert(grant("", "secrets", v));
+    }
+    for v in ["create", "patch"] {
+        expected.insert(grant("events.k8s.io", "events", v));
+    }
+    assert_eq!(role, expected, "the operator's ClusterRole");
+    let binding = find(&objs, "ClusterRoleBinding", name);
+    assert_eq!(binding["roleRef"]["name"], name);
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": name, "namespace": "ops"}])
+    );
+    let lease_role = find(&objs, "Role", &format!("{name}-leader-election"));
+    assert_eq!(lease_role["metadata"]["namespace"], "ops");
+    assert_eq!(
+        lease_role["rules"],
+        json!([
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+             "resourceNames": [name], "verbs": ["get", "patch"]},
+        ]),
+        "the Lease, by name, and nothing else"
+    );
+    // Users get read access through view and write access through edit/admin.
+    let view = find(&objs, "ClusterRole", &format!("{name}-view"));
+    assert_eq!(
+        view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"],
+        "true"
+    );
+    assert!(
+        grants(view)
+            .iter()
+            .all(|(_, _, v)| ["get", "list", "watch"].contains(&v.as_str())),
+        "view is read-only"
+    );
+
+    let d = deployment(&objs);
+    assert_eq!(d["spec"]["replicas"], 1);
+    assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], name);
+    assert_eq!(
+        pod["securityContext"],
+        json!({"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532,
+               "seccompProfile": {"type": "RuntimeDefault"}})
+    );
+    let c = container(&objs);
+    assert_eq!(c["image"], "appauth-operator:0.1.0", "tag = appVersion");
+    assert_eq!(
+        c["securityContext"],
+        json!({"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+               "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]},
+               "seccompProfile": {"type": "RuntimeDefault"}})
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"],
+        json!({"path": "/healthz", "port": "metrics"})
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"],
+        json!({"path": "/readyz", "port": "metrics"})
+    );
+    assert_eq!(c["ports"][0]["containerPort"], 8080);
+    assert!(c["resources"]["requests"]["memory"].is_string());
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    let lease_flag = format!("--leader-election-id={name}");
+    assert_eq!(
+        args(&objs),
+        [
+            "run",
+            "--metrics-addr=0.0.0.0:8080",
+            "--log-format=json",
+            "--cluster-name=default",
+            "--concurrency=16",
+            "--resync-period=10m",
+            "--request-timeout=10s",
+            "--quota-backoff=60s",
+            "--allow-adoption=true",
+            "--lease-duration=15s",
+            "--leader-elect=true",
+            lease_flag.as_str(),
+        ]
+    );
+    let env = &c["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "POD_NAMESPACE"
+                && e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"),
+        "the Lease namespace comes from the pod's namespace: {env}"
+    );
+    // No default account configured: no credentials volume.
+    assert!(
+        !pod["volumes"].to_string().contains("credentials"),
+        "no credentials volume without credentials.existingSecret"
+    );
+    let svc = find(&objs, "Service", &format!("{name}-metrics"));
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "metrics");
+    assert_eq!(
+        svc["spec"]["selector"], d["spec"]["selector"]["matchLabels"],
+        "the metrics Service selects the operator's pods"
+    );
+    // Every object carries the standard labels.
+    for o in &objs {
+        let labels = &o["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/name"], "appauth-operator", "{o}");
+        assert_eq!(labels["app.kubernetes.io/instance"], "appauth", "{o}");
+    }
+}
+
+#[test]
+fn helm_template_single_namespace_uses_a_role_there() {
+    let (_, values) = value_sets().remove(1);
+    let objs = render("appauth", "ops", &values);
+    assert_eq!(
+        kinds(&objs),
+        ["Deployment", "Role", "RoleBinding", "ServiceAccount"]
+            .map(String::from)
+            .into(),
+        "no ClusterRole at all, no lease Role without leader election, no Service"
+    );
+    let role = find(&objs, "Role", "appauth-appauth-operator");
+    assert_eq!(
+        role["metadata"]["namespace"], "team-a",
+        "the Role is in the watched namespace"
+    );
+    assert!(grants(role).contains(&grant("", "secrets", "list")));
+    let binding = find(&objs, "RoleBinding", "appauth-appauth-operator");
+    assert_eq!(binding["metadata"]["namespace"], "team-a");
+    assert_eq!(
+        binding["subjects"][0]["namespace"], "ops",
+        "the ServiceAccount stays in ops"
+    );
+    let a = args(&objs);
+    assert!(a.contains(&"--namespace=team-a".to_string()), "{a:?}");
+    assert!(a.iter().all(|x| !x.starts_with("--leader-elect")), "{a:?}");
+    assert_eq!(
+        deployment(&objs)["spec"]["strategy"],
+        json!({"type": "Recreate"}),
+        "without leader election the old pod goes first"
+    );
+}
+
+#[test]
+fn helm_template_everything_enabled() {
+    let objs = render("payments", "ops", &full_values());
+    let name = "payments-appauth-operator";
+    let d = deployment(&objs);
+    assert_eq!(d["spec"]["replicas"], 2);
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["image"],
+        format!(
+            "registry.example.com/platform/appauth-operator@sha256:{}",
+            "ab".repeat(32)
+        )
+    );
+    assert_eq!(pod["imagePullSecrets"], json!([{"name": "registry"}]));
+    assert_eq!(pod["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
+    assert_eq!(pod["tolerations"][0]["key"], "dedicated");
+    assert_eq!(pod["topologySpreadConstraints"][0]["maxSkew"], 1);
+    let tmpl = &d["spec"]["template"]["metadata"];
+    assert_eq!(tmpl["labels"]["team"], "payments");
+    assert_eq!(tmpl["annotations"]["example.com/team"], "payments");
+    let a = args(&objs);
+    let project_flag = format!("--project-id={PROJECT}");
+    for want in [
+        "--log-format=text",
+        "--cluster-name=prod-eu",
+        "--allow-adoption=false",
+        "--concurrency=4",
+        "--resync-period=1h30m",
+        "--lease-duration=20s",
+        "--leader-elect=true",
+        "--leader-election-id=payments-operator",
+        "--label-selector=team=payments",
+        "--region=cn-north-4",
+        project_flag.as_str(),
+        "--endpoint=apig=https://apig.example.com",
+        "--endpoint=iam=https://iam.example.com",
+        "--rate-limit=apig=20/40",
+        "--rate-limit=modelarts=10",
+        "--error-code=ModelArts.6404=NotFound",
+        "--credentials-dir=/etc/appauth-operator/credentials",
+        "--modelarts-plaintext-flag=plaintext_enabled",
+    ] {
+        assert!(a.contains(&want.to_string()), "{want} in {a:?}");
+    }
+    let lease_role = find(&objs, "Role", &format!("{name}-leader-election"));
+    assert_eq!(
+        lease_role["rules"][1]["resourceNames"],
+        json!(["payments-operator"])
+    );
+    // Credentials: the Secret as read-only files, readable by the non-root group.
+    let c = &pod["containers"][0];
+    assert!(
+        c["volumeMounts"].as_array().unwrap().contains(&json!(
+            {"name": "credentials", "mountPath": "/etc/appauth-operator/credentials", "readOnly": true}
+        )),
+        "{}",
+        c["volumeMounts"]
+    );
+    assert!(
+        pod["volumes"].as_array().unwrap().contains(&json!(
+            {"name": "credentials", "secret": {"secretName": "hwcloud-account", "defaultMode": 0o440}}
+        )),
+        "{}",
+        pod["volumes"]
+    );
+    assert!(
+        c["env"].as_array().unwrap().iter().all(|e| !e["name"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("HWCLOUD_")),
+        "credentials are files, never env"
+    );
+    assert!(
+        c["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "RUST_LOG", "value": "debug"}))
+    );
+    assert!(
+        c["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "TZ", "value": "UTC"}))
+    );
+    // ServiceMonitor scrapes the metrics Service's named port.
+    let svc = find(&objs, "Service", &format!("{name}-metrics"));
+    let sm = find(&objs, "ServiceMonitor", name);
+    assert_eq!(sm["metadata"]["labels"]["release"], "prometheus");
+    for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(
+            &svc["metadata"]["labels"][k], v,
+            "ServiceMonitor selects the Service by {k}"
+        );
+    }
+    assert_eq!(
+        sm["spec"]["endpoints"][0]["port"],
+        svc["spec"]["ports"][0]["name"]
+    );
+    assert_eq!(sm["spec"]["endpoints"][0]["path"], "/metrics");
+    assert_eq!(
+        sm["spec"]["namespaceSelector"]["matchNames"],
+        json!(["ops"])
+    );
+    let pdb = find(&objs, "PodDisruptionBudget", name);
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        d["spec"]["selector"]["matchLabels"]
+    );
+    let pdb_min = render(
+        "payments",
+        "ops",
+        &json!({"replicaCount": 3, "podDisruptionBudget": {"enabled": true, "minAvailable": "50%"}}),
+    );
+    let pdb_min = find(&pdb_min, "PodDisruptionBudget", name);
+    assert_eq!(
+        pdb_min["spec"],
+        json!({"minAvailable": "50%",
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "appauth-operator",
+                                     "app.kubernetes.io/instance": "payments"}}})
+    );
+}
