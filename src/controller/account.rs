@@ -1,5 +1,5 @@
 //! Which cloud account an object uses: its `accountRef` Secret (same namespace only, never
-//! merged with the default) or the operator's default account (SPEC §6).
+//! merged with the default) or the operator's default account.
 
 use std::collections::BTreeMap;
 

@@ -123,7 +123,7 @@ async fn resolve_in(
         let mut finalizers = secret.finalizers().to_vec();
         finalizers.push(IN_USE_FINALIZER.to_string());
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
-        ctx.patch(&secret, &patch).await?;
+        ctx.patch_theirs(&secret, &patch).await?;
     }
     Ok(account)
 }
@@ -198,7 +198,7 @@ async fn release_one(
             .filter(|f| *f != IN_USE_FINALIZER)
             .collect();
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
-        ctx.patch(&secret, &patch).await?;
+        ctx.patch_theirs(&secret, &patch).await?;
     }
     Ok(())
 }

@@ -50,7 +50,11 @@ impl Error {
     /// scrubs what it sent and reports codes, not bodies.
     pub(crate) fn cloud(e: CloudError) -> Self {
         let reason = match e.category() {
-            ErrorCategory::InvalidInput | ErrorCategory::Conflict => Reason::InvalidSpec,
+            // A request that could not even be built (an id too long for a URL, say) fails the
+            // same way every time: as terminal as what the cloud rejects.
+            ErrorCategory::InvalidInput
+            | ErrorCategory::Conflict
+            | ErrorCategory::InvalidRequest => Reason::InvalidSpec,
             ErrorCategory::QuotaExceeded => Reason::QuotaExceeded,
             ErrorCategory::Unauthorized | ErrorCategory::Forbidden => Reason::Unauthorized,
             ErrorCategory::AlreadyExists => Reason::NameConflict,

@@ -1,7 +1,7 @@
 //! One driver for both kinds: the reconcile entry point and error policy, pause, deletion and
-//! the finalizer, status, the pending marker and the account checks. A kind says what is its own
-//! through `Managed`: its status, where its cloud resource lives, and the work of applying and
-//! deleting it.
+//! the finalizer, and the status write (the pending marker is in `pending.rs`, the account
+//! checks in `account_use.rs`). A kind says what is its own through `Managed`: its status, where
+//! its cloud resource lives, and the work of applying and deleting it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

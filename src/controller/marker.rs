@@ -1,4 +1,4 @@
-//! The pending marker (SPEC §3.4): written with the finalizer before a cloud create, so that
+//! The pending marker: written with the finalizer before a cloud create, so that
 //! after any crash the operator knows a create may have happened and looks before creating.
 
 use chrono::{DateTime, Utc};

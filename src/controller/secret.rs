@@ -1,4 +1,4 @@
-//! The credentials Secret (SPEC §3.3): what it should hold, and whether the one in the cluster
+//! The credentials Secret: what it should hold, and whether the one in the cluster
 //! is ours and up to date. Pure; the controller does the IO.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Condition reasons and the status conditions built from an outcome (SPEC §5). Pure.
+//! Condition reasons and the status conditions built from an outcome. Pure.
 
 use crate::api::Condition;
 

@@ -16,6 +16,7 @@ use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
 
 use super::rewake::rewoken;
 use super::secret::OWNER_NAME;
@@ -204,16 +205,21 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     }
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
 
-    // GatewayApps: their own controller, and the InferenceApis that refer to them.
+    // GatewayApps: their own controller, and the InferenceApis that refer to them. Subscribers
+    // see no deletions: those reach the InferenceApis through a channel of their own.
+    let (deleted_tx, mut deleted_rx) = mpsc::unbounded_channel::<GatewayApp>();
     let (apps_store, apps_handles, apps_watch) = shared_watch(
         api::<GatewayApp>(&client, &ns),
         wc.clone(),
         ctx.clone(),
         2,
-        |ctx: &Context, seen: Seen<'_, GatewayApp>| match seen {
+        move |ctx: &Context, seen: Seen<'_, GatewayApp>| match seen {
             Seen::Object(app, deleted) => {
                 let (claim, id) = gateway_app::claim_of(app);
                 ctx.claims.observe(claim, id.filter(|_| !deleted));
+                if deleted {
+                    let _ = deleted_tx.send(app.clone());
+                }
             }
             Seen::RelistStarted => ctx.claims.relist_started(),
             Seen::RelistDone => ctx.claims.relist_done(),
@@ -254,7 +260,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                 |s: PartialObjectMeta<Secret>| owner_of::<GatewayApp>(&s),
             )
             .watches_shared_stream(
-                changed_by_others(accounts, ctx.clone()),
+                rewoken(accounts),
                 move |s: Arc<PartialObjectMeta<Secret>>| {
                     referring(&accounts_store, s.as_ref(), uses_account::<GatewayApp>)
                 },
@@ -272,9 +278,11 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                     })
                 },
             );
-    // InferenceApis: any GatewayApp change (Ready, deleted, our own status writes included)
-    // reaches every API that refers to it, and an account Secret change every API that uses it.
+    // InferenceApis: any GatewayApp change (Ready, being deleted, gone; our own status writes
+    // included) reaches every API that refers to it, and an account Secret change every API
+    // that uses it.
     let (refs_store, api_accounts_store) = (apis_store.clone(), apis_store.clone());
+    let deleted_refs_store = apis_store.clone();
     let apis =
         Controller::for_shared_stream(changed_by_others(api_events, ctx.clone()), apis_store)
             .with_config(config)
@@ -288,13 +296,21 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                 })
             })
             .watches_shared_stream(
-                changed_by_others(api_accounts, ctx.clone()),
+                rewoken(api_accounts),
                 move |s: Arc<PartialObjectMeta<Secret>>| {
                     referring(
                         &api_accounts_store,
                         s.as_ref(),
                         uses_account::<InferenceApi>,
                     )
+                },
+            )
+            .watches_stream(
+                futures::stream::poll_fn(move |cx| deleted_rx.poll_recv(cx)).map(Ok),
+                move |app: GatewayApp| {
+                    referring(&deleted_refs_store, &app, |a: &InferenceApi, name| {
+                        a.spec.app_refs.iter().any(|r| r.name == name)
+                    })
                 },
             );
 

@@ -102,14 +102,20 @@ impl Context {
         if read.is_some_and(|read| changed_by_others(read.meta(), written.meta())) {
             return;
         }
+        // The last finalizer went: the object is gone, and its deletion may already have been
+        // forgotten; a record now would never be removed.
+        let meta = written.meta();
+        if meta.deletion_timestamp.is_some() && meta.finalizers.as_ref().is_none_or(Vec::is_empty) {
+            return;
+        }
         if let Some(uid) = uid_of(written) {
             let rv = version_of(written.meta());
             self.memory.with(uid, |m| m.wrote(rv));
         }
     }
 
-    /// A merge patch of `obj` (one of ours, or a user's Secret). A patch that names
-    /// `metadata.resourceVersion` is conflict-checked against the version read.
+    /// A merge patch of one of our objects. A patch that names `metadata.resourceVersion` is
+    /// conflict-checked against the version read.
     pub async fn patch<K>(&self, obj: &K, patch: &Value) -> Result<K, kube::Error>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
@@ -117,15 +123,22 @@ impl Context {
             + DeserializeOwned
             + std::fmt::Debug,
     {
-        let written = objects::<K>(self, obj)
-            .patch(
-                &obj.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            )
-            .await?;
+        let written = merge_patch(self, obj, patch).await?;
         self.record(&written, Some(obj));
         Ok(written)
+    }
+
+    /// A merge patch of a user's object (the in-use finalizer on an account Secret). Nothing is
+    /// recorded: its watch delivers the current object to two controllers, and one of them could
+    /// find our write where another user's change should have been.
+    pub async fn patch_theirs<K>(&self, obj: &K, patch: &Value) -> Result<K, kube::Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        merge_patch(self, obj, patch).await
     }
 
     /// The status of `obj`, by server-side apply.
@@ -181,6 +194,22 @@ impl Context {
     }
 }
 
+async fn merge_patch<K>(ctx: &Context, obj: &K, patch: &Value) -> Result<K, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    objects::<K>(ctx, obj)
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+}
+
 fn objects<K>(ctx: &Context, obj: &K) -> Api<K>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
@@ -207,7 +236,7 @@ mod tests {
             annotations: annotations(&[("note", "a")]),
             ..Default::default()
         };
-        // Our own annotations and finalizers, and kubectl's copy, are not someone else's change.
+        // Our own annotations and finalizer, and kubectl's copy, are not someone else's change.
         let ours = ObjectMeta {
             annotations: annotations(&[
                 ("note", "a"),
@@ -215,10 +244,7 @@ mod tests {
                 (crate::api::annotations::PENDING, "p"),
                 ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
             ]),
-            finalizers: Some(vec![
-                crate::api::CLEANUP_FINALIZER.to_string(),
-                crate::api::IN_USE_FINALIZER.to_string(),
-            ]),
+            finalizers: Some(vec![crate::api::CLEANUP_FINALIZER.to_string()]),
             ..read.clone()
         };
         assert!(!changed_by_others(&read, &ours));

@@ -85,7 +85,6 @@ pub(super) struct SecretWrite<'a> {
     pub rotation_attempt: Option<&'a str>,
 }
 
-/// Steps (3) for a new or recovered app: credentials into the Secret.
 /// The app's key, secret, id (and AppCode when asked for) into the Secret; returns its name.
 pub(super) async fn deliver_credentials(
     app: &GatewayApp,

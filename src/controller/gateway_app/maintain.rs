@@ -1,4 +1,4 @@
-//! An app that exists: claims, drift, Secret delivery, FromSecret changes (SPEC §3.3, §3.5).
+//! An app that exists: claims, drift, Secret delivery, FromSecret changes.
 
 use super::*;
 

@@ -119,10 +119,10 @@ struct Delivered {
     rotated: Option<RotationStatus>,
 }
 
-/// Where the app must be: resolves the target and account, creates or maintains the app, then
-/// writes in order: status (by server-side apply, only when it changed), one merge patch for
-/// the app-id mirror and clearing the markers, then the release of an account Secret the
-/// object moved away from.
+/// Where the app must be: resolves the target and account, creates or maintains the app
+/// (delivering the Secret), releases an account Secret the object moved away from, then writes
+/// status (by server-side apply, only when it changed) and one merge patch for the app-id
+/// mirror and clearing the markers.
 async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     let target = Target::from_spec(&app.spec).ok_or_else(|| {
         Error::failed(
@@ -158,6 +158,7 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         account_secret: app.spec.account_ref.as_ref().map(|r| r.name.clone()),
         ..st.clone()
     };
+    // The account used before a ref change, released before the status forgets it.
     account_use::release_previous(app, ctx).await?;
     let fresh = st.app_id.is_none();
     let rotated = delivered.rotated.is_some();

@@ -1,4 +1,4 @@
-//! Secret rotation by annotation or interval (SPEC §3.6).
+//! Secret rotation by annotation or interval.
 
 use super::*;
 

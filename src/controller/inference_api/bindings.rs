@@ -1,4 +1,4 @@
-//! The bindings this controller owns (SPEC §4): referenced GatewayApps that are Ready are
+//! The bindings this controller owns: referenced GatewayApps that are Ready are
 //! authorized to the API (checking each per-app `success`), the others are reported, and apps
 //! no longer referenced are unbound.
 

@@ -233,3 +233,35 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_keeps_apps_bound_as_the_last_success_wrote_it() {
+        let api: InferenceApi = serde_json::from_value(json!({
+            "apiVersion": "appauth.hwcloud.dev/v1alpha1",
+            "kind": "InferenceApi",
+            "metadata": {"name": "api", "namespace": "ns"},
+            "spec": {"workspaceId": "w", "serviceId": "s"},
+            "status": {"conditions": [
+                {"type": "Ready", "status": "False", "reason": "WaitingForApps", "message": "", "lastTransitionTime": "t0"},
+                {"type": "AppsBound", "status": "False", "reason": "WaitingForApps", "message": "g: not Ready", "lastTransitionTime": "t0"},
+            ]},
+        }))
+        .expect("InferenceApi");
+        let kept = api.kept_conditions();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (
+                kept[0].type_.as_str(),
+                kept[0].status.as_str(),
+                kept[0].reason.as_str()
+            ),
+            ("AppsBound", "False", "WaitingForApps"),
+            "its reason stays (it used to be rewritten to Available)"
+        );
+        assert_eq!(kept[0].message, "g: not Ready");
+    }
+}
