@@ -1,172 +1,11 @@
-//! Verification of `SDK-HMAC-SHA256` request signatures (API reference §9).
-//!
-//! Written from the reference text, independently of the operator's signer: the canonical
-//! request is rebuilt from what was RECEIVED (method, raw path, raw query, the listed headers'
-//! values and the body bytes) and signed with the secret that belongs to the access key.
+//! The check itself: a received request's canonical request, its body hash and the signature.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use sha2::{Digest, Sha256};
+use chrono::{DateTime, Utc};
 
-/// Algorithm name in the `Authorization` header and the string to sign.
-pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
-/// SHA-256 of the empty string.
-pub const EMPTY_BODY_SHA256: &str =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-/// Everything except the unreserved characters `A-Z a-z 0-9 - _ . ~` is percent-encoded.
-const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Why a signature could not be checked or did not match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SigError {
-    /// The Authorization header is not `SDK-HMAC-SHA256 Access=.., SignedHeaders=.., Signature=..`.
-    Malformed(&'static str),
-    /// A header named in SignedHeaders is not on the request.
-    MissingSignedHeader(String),
-    /// `X-Sdk-Date` is absent or not `YYYYMMDDTHHMMSSZ`.
-    BadDate,
-    /// The date is further from the server clock than allowed.
-    Expired,
-    /// The signature does not match.
-    Mismatch,
-}
-
-/// The parts of an `Authorization: SDK-HMAC-SHA256 ...` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedAuthorization {
-    pub access: String,
-    pub signed_headers: Vec<String>,
-    pub signature: String,
-}
-
-/// Parses `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`.
-pub fn parse_authorization(value: &str) -> Result<ParsedAuthorization, SigError> {
-    let value = value.trim();
-    let rest = value
-        .strip_prefix(ALGORITHM)
-        .ok_or(SigError::Malformed("unsupported signing algorithm"))?;
-    if !rest.starts_with(' ') {
-        return Err(SigError::Malformed("missing space after the algorithm"));
-    }
-    let mut access = None;
-    let mut signed = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
-        }
-        let (k, v) = part
-            .split_once('=')
-            .ok_or(SigError::Malformed("authorization part without '='"))?;
-        match k.trim() {
-            "Access" => access = Some(v.trim().to_string()),
-            "SignedHeaders" => signed = Some(v.trim().to_string()),
-            "Signature" => signature = Some(v.trim().to_string()),
-            _ => return Err(SigError::Malformed("unknown authorization part")),
-        }
-    }
-    let access = access
-        .filter(|a| !a.is_empty())
-        .ok_or(SigError::Malformed("missing Access"))?;
-    let signed = signed.ok_or(SigError::Malformed("missing SignedHeaders"))?;
-    let signature = signature
-        .filter(|s| !s.is_empty())
-        .ok_or(SigError::Malformed("missing Signature"))?;
-    let signed_headers: Vec<String> = signed
-        .split(';')
-        .filter(|h| !h.is_empty())
-        .map(|h| h.to_ascii_lowercase())
-        .collect();
-    if signed_headers.is_empty() {
-        return Err(SigError::Malformed("empty SignedHeaders"));
-    }
-    Ok(ParsedAuthorization {
-        access,
-        signed_headers,
-        signature: signature.to_ascii_lowercase(),
-    })
-}
-
-/// Percent-encodes with the unreserved set kept, uppercase hex.
-pub fn encode(s: &str) -> String {
-    utf8_percent_encode(s, ENCODE_SET).to_string()
-}
-
-/// Canonical URI: URL-decode the path, split on `/`, encode each segment, re-join and
-/// append `/` when it does not end with one.
-pub fn canonical_uri(raw_path: &str) -> String {
-    let decoded = percent_decode_str(raw_path).decode_utf8_lossy();
-    let mut out = decoded.split('/').map(encode).collect::<Vec<_>>().join("/");
-    if !out.ends_with('/') {
-        out.push('/');
-    }
-    out
-}
-
-/// Decodes one query component (`+` is a space, as both SDKs' URL parsers treat it).
-fn decode_query_component(s: &str) -> String {
-    let spaced = s.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
-}
-
-/// Parses a raw query string into decoded `(key, value)` pairs, in order.
-pub fn parse_query(raw_query: &str) -> Vec<(String, String)> {
-    raw_query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (decode_query_component(k), decode_query_component(v)),
-            None => (decode_query_component(pair), String::new()),
-        })
-        .collect()
-}
-
-/// Canonical query: pairs sorted by key then value, each `enc(k)=enc(v)`, joined by `&`.
-pub fn canonical_query(raw_query: &str) -> String {
-    let mut pairs = parse_query(raw_query);
-    pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-/// Lowercase hex HMAC-SHA256 with the secret key's bytes as key.
-pub fn hmac_hex(secret: &str, message: &str) -> String {
-    // HMAC accepts keys of any length; new_from_slice cannot fail for Hmac<Sha256>.
-    match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(message.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    }
-}
-
-/// Parses `X-Sdk-Date` (`YYYYMMDDTHHMMSSZ`, UTC).
-pub fn parse_sdk_date(value: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(value.trim(), "%Y%m%dT%H%M%SZ")
-        .ok()
-        .map(|n| n.and_utc())
-}
-
-/// Formats a time as `YYYYMMDDTHHMMSSZ`.
-pub fn format_sdk_date(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
-}
+use super::canonical::{canonical_query, canonical_uri, string_to_sign};
+use super::hash::{constant_time_eq, hmac_hex, sha256_hex};
+use super::headers::{ParsedAuthorization, parse_sdk_date};
+use super::{EMPTY_BODY_SHA256, SigError};
 
 /// A request as received, reduced to what the signature covers.
 pub struct SignedRequest<'a> {
@@ -250,24 +89,10 @@ impl SignedRequest<'_> {
     }
 }
 
-/// `SDK-HMAC-SHA256\n{date}\n{hex(sha256(canonical request))}`.
-pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{sdk_date}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    )
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::signature::parse_authorization;
 
     fn headers(list: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name: &str| {
@@ -453,40 +278,6 @@ mod tests {
             tampered.verify(&auth, "SecretKey", now, 900),
             Err(SigError::Mismatch)
         );
-    }
-
-    #[test]
-    fn go_sdk_canonical_query_vector() {
-        // The Go SDK's canonicalQueryString test, sent in a different order and encoding.
-        let raw = "test=%E4%B8%80+%28%26%3D%3F%21%23%25.*%29&path=/tmp/123&multi=3&multi=1\
-                   &multi=2&limit=1&enable=true";
-        assert_eq!(
-            canonical_query(raw),
-            "enable=true&limit=1&multi=1&multi=2&multi=3&path=%2Ftmp%2F123\
-             &test=%E4%B8%80%20%28%26%3D%3F%21%23%25.%2A%29"
-        );
-    }
-
-    #[test]
-    fn canonical_uri_decodes_then_encodes() {
-        assert_eq!(canonical_uri(""), "/");
-        assert_eq!(canonical_uri("/"), "/");
-        assert_eq!(canonical_uri("/v1/a b/"), "/v1/a%20b/");
-        assert_eq!(canonical_uri("/v1/a%20b"), "/v1/a%20b/");
-        assert_eq!(canonical_uri("/v1/%E4%B8%80"), "/v1/%E4%B8%80/");
-        assert_eq!(canonical_uri("/v1/a:b"), "/v1/a%3Ab/");
-    }
-
-    #[test]
-    fn authorization_parsing() {
-        assert!(parse_authorization("AWS4 x").is_err());
-        assert!(parse_authorization("SDK-HMAC-SHA256 Access=a, Signature=b").is_err());
-        let p = parse_authorization(
-            "SDK-HMAC-SHA256 Access=ak,SignedHeaders=X-Sdk-Date;Host,Signature=AB",
-        )
-        .expect("lenient spacing");
-        assert_eq!(p.signed_headers, vec!["x-sdk-date", "host"]);
-        assert_eq!(p.signature, "ab");
     }
 
     #[test]
