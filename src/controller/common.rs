@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use kube::Resource;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 
 use super::Context;
 use super::status::Reason;
@@ -130,14 +129,8 @@ where
             let namespace = obj.meta().namespace.clone().unwrap_or_default();
             tracing::info!(object = %name, %namespace, reason = reason.as_str(), "reconcile failed: {message}");
             if reason.warns() {
-                ctx.event(
-                    &obj.object_ref(&()),
-                    EventType::Warning,
-                    reason.as_str(),
-                    "Reconcile",
-                    message.clone(),
-                )
-                .await;
+                ctx.warning(obj, reason.as_str(), "Reconcile", message.clone())
+                    .await;
             }
             report(reason, message.clone()).await?;
             if deleting {

@@ -11,7 +11,6 @@ use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use kube::ResourceExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::EventType;
 use kube::{Resource, api::ObjectMeta};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -190,14 +189,7 @@ async fn pause<K: Managed>(obj: &K, ctx: &Context) -> Result<Action> {
             "paused object deleted: the cloud {} was left untouched",
             K::WHAT
         );
-        ctx.event(
-            &obj.object_ref(&()),
-            EventType::Normal,
-            "Detached",
-            "Delete",
-            note,
-        )
-        .await;
+        ctx.normal(obj, "Detached", "Delete", note).await;
         return Ok(Action::await_change());
     }
     let outcome = Outcome {

@@ -150,6 +150,42 @@ impl Context {
         }
     }
 
+    /// A Normal Event about `obj` (once-per-action news: created, adopted, rotated, deleted).
+    pub async fn normal<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        self.event(
+            &obj.object_ref(&()),
+            EventType::Normal,
+            reason,
+            action,
+            note,
+        )
+        .await;
+    }
+
+    /// A Warning Event about `obj`.
+    pub async fn warning<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        self.event(
+            &obj.object_ref(&()),
+            EventType::Warning,
+            reason,
+            action,
+            note,
+        )
+        .await;
+    }
+
     pub fn backoff(&self, uid: &str, long: bool) -> Duration {
         let n = self.memory.with(uid, |m| {
             m.failures = m.failures.saturating_add(1);

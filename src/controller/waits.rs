@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use kube::Resource;
-use kube::runtime::events::EventType;
 
 use super::Context;
 use super::common::{Error, Result};
@@ -85,13 +84,7 @@ pub(crate) async fn warn_if_long<K>(
         long
     });
     if long {
-        ctx.event(
-            &obj.object_ref(&()),
-            EventType::Warning,
-            reason.as_str(),
-            "Reconcile",
-            format!("waiting for more than a minute: {message}"),
-        )
-        .await;
+        let note = format!("waiting for more than a minute: {message}");
+        ctx.warning(obj, reason.as_str(), "Reconcile", note).await;
     }
 }

@@ -95,25 +95,11 @@ pub(super) async fn create_or_recover(
                     .await
                     .map_err(Error::cloud)?;
                 let note = format!("deleted duplicate cloud app {} named {name}", twin.id);
-                ctx.event(
-                    &app.object_ref(&()),
-                    EventType::Warning,
-                    "DuplicateRemoved",
-                    "Recover",
-                    note,
-                )
-                .await;
+                ctx.warning(app, "DuplicateRemoved", "Recover", note).await;
             }
             ctx.set_unresolved(&uid, false);
             let note = format!("found app {} created by an earlier attempt", keep.id);
-            ctx.event(
-                &app.object_ref(&()),
-                EventType::Normal,
-                "Recovered",
-                "Recover",
-                note,
-            )
-            .await;
+            ctx.normal(app, "Recovered", "Recover", note).await;
             deliver_new(app, ctx, client, target, keep, None, None).await
         }
         CreatePlan::Adopt(adopted) => {
@@ -125,14 +111,7 @@ pub(super) async fn create_or_recover(
                     .map_err(Error::cloud)?;
             }
             let note = format!("adopted existing app {} named {name}", adopted.id);
-            ctx.event(
-                &app.object_ref(&()),
-                EventType::Normal,
-                "Adopted",
-                "Adopt",
-                note,
-            )
-            .await;
+            ctx.normal(app, "Adopted", "Adopt", note).await;
             deliver_new(app, ctx, client, target, adopted, None, None).await
         }
         CreatePlan::Wait(after) => Err(waits::in_flight(
@@ -212,14 +191,7 @@ async fn create(
                 target.service(),
                 created.id
             );
-            ctx.event(
-                &app.object_ref(&()),
-                EventType::Normal,
-                "Created",
-                "Create",
-                note,
-            )
-            .await;
+            ctx.normal(app, "Created", "Create", note).await;
             // The Secret was read just before the create; a staged (Generated) one changed since.
             let read_before = chosen.is_none().then_some(existing);
             let secret = chosen.map(|c| c.1);

@@ -41,9 +41,8 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
         waits::in_flight(after, &format!("app {name}"), Reason::Deleting)
     })?;
     for id in &planned.held {
-        ctx.event(
-            &app.object_ref(&()),
-            EventType::Normal,
+        ctx.normal(
+            app,
             "Detached",
             "Delete",
             format!("app {id} is held by another object; it was left untouched"),
@@ -53,9 +52,8 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
     for id in &planned.delete {
         unbind_all(app, ctx, &client, &target, id).await?;
         target.delete(&client, id).await.map_err(Error::cloud)?;
-        ctx.event(
-            &app.object_ref(&()),
-            EventType::Normal,
+        ctx.normal(
+            app,
             "Deleted",
             "Delete",
             format!("deleted {} app {id}", target.service()),
@@ -80,9 +78,8 @@ pub(super) async fn unbind_all(
     if names.is_empty() {
         return Ok(());
     }
-    ctx.event(
-        &app.object_ref(&()),
-        EventType::Normal,
+    ctx.normal(
+        app,
         "Unbound",
         "Delete",
         format!(

@@ -194,9 +194,8 @@ pub(super) async fn obtain_secret(
                 )
             })?,
     };
-    ctx.event(
-        &app.object_ref(&()),
-        EventType::Warning,
+    ctx.warning(
+        app,
         "SecretReset",
         "Deliver",
         format!(

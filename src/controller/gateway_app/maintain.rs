@@ -84,9 +84,8 @@ pub(super) async fn maintain(
                 .map_err(Error::cloud)?;
         }
         RemarkAction::Unsupported => {
-            ctx.event(
-                &app.object_ref(&()),
-                EventType::Normal,
+            ctx.normal(
+                app,
                 "UpdateUnsupported",
                 "Update",
                 format!("{} cannot update an app's description", target.service()),
@@ -210,14 +209,7 @@ pub(super) async fn push_source(
         .map(|r| r.name.clone())
         .unwrap_or_default();
     let note = format!("pushed the changed credentials from Secret {source} to app {app_id}");
-    ctx.event(
-        &app.object_ref(&()),
-        EventType::Normal,
-        "CredentialsUpdated",
-        "Update",
-        note,
-    )
-    .await;
+    ctx.normal(app, "CredentialsUpdated", "Update", note).await;
     Ok(Delivered {
         app_id: app_id.to_string(),
         app_name: cloud.name,

@@ -21,10 +21,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
-use kube::{Resource, ResourceExt};
 use rand::RngCore;
 use serde_json::{Value, json};
 

@@ -41,9 +41,8 @@ pub(super) async fn recreate(
     target: &Target,
     old_id: &str,
 ) -> Result<Delivered> {
-    ctx.event(
-        &app.object_ref(&()),
-        EventType::Warning,
+    ctx.warning(
+        app,
         "Recreating",
         "Drift",
         format!(

@@ -84,14 +84,8 @@ pub(super) async fn warn_rotation_unsupported(
             "{} has no secret reset; the secret was not rotated",
             target.service()
         );
-        ctx.event(
-            &app.object_ref(&()),
-            EventType::Warning,
-            "RotationUnsupported",
-            "Rotate",
-            note,
-        )
-        .await;
+        ctx.warning(app, "RotationUnsupported", "Rotate", note)
+            .await;
     }
 }
 
@@ -253,14 +247,7 @@ async fn record(
     let note = format!(
         "the secret of app {app_id} was rotated; consumers must reload Secret {secret_name}"
     );
-    ctx.event(
-        &app.object_ref(&()),
-        EventType::Normal,
-        "Rotated",
-        "Rotate",
-        note,
-    )
-    .await;
+    ctx.normal(app, "Rotated", "Rotate", note).await;
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Delivered {
         app_id: app_id.to_string(),

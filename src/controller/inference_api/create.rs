@@ -40,14 +40,7 @@ pub(super) async fn ensure_api(
     let note = format!(
         "API {id} no longer exists in the cloud; creating it again and re-binding its apps"
     );
-    ctx.event(
-        &api.object_ref(&()),
-        EventType::Warning,
-        "Recreating",
-        "Drift",
-        note,
-    )
-    .await;
+    ctx.warning(api, "Recreating", "Drift", note).await;
     let mut forget_id = serde_json::Map::new();
     forget_id.insert(annotations::API_ID.into(), serde_json::Value::Null);
     let mut fresh = driver::annotate(api, ctx, forget_id).await?;
@@ -94,14 +87,7 @@ async fn create_or_recover(
                         .await
                         .map_err(Error::cloud)?;
                     let note = format!("deleted duplicate API {}", twin.api_id);
-                    ctx.event(
-                        &api.object_ref(&()),
-                        EventType::Warning,
-                        "DuplicateRemoved",
-                        "Recover",
-                        note,
-                    )
-                    .await;
+                    ctx.warning(api, "DuplicateRemoved", "Recover", note).await;
                 }
                 return Ok(keep);
             }
@@ -154,14 +140,7 @@ async fn create(
                 "created API {} on service {}",
                 created.api_id, api.spec.service_id
             );
-            ctx.event(
-                &api.object_ref(&()),
-                EventType::Normal,
-                "Created",
-                "Create",
-                note,
-            )
-            .await;
+            ctx.normal(api, "Created", "Create", note).await;
             Ok(created)
         }
         Err(e) if e.outcome_unknown() => Err(waits::in_flight(
