@@ -28,6 +28,12 @@ pub(crate) fn in_flight(after: Duration, what: &str, reason: Reason) -> Error {
     }
 }
 
+/// A create whose answer never came (timeout, dropped connection): it may have landed. Look
+/// again shortly; the marker and the unresolved mark keep a second create from running first.
+pub(crate) fn create_unanswered(what: &str) -> Error {
+    in_flight(Duration::from_millis(500), what, Reason::Creating)
+}
+
 /// How long until the create an open marker stands for can no longer land (none when this
 /// process wrote it and has no create unanswered, or the marker is older than a create can take).
 pub(crate) fn marker_wait(

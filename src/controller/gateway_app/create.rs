@@ -197,11 +197,7 @@ async fn create(
             let secret = chosen.map(|c| c.1);
             deliver_new(app, ctx, client, target, created, secret, read_before).await
         }
-        Err(e) if e.outcome_unknown() => Err(waits::in_flight(
-            Duration::from_millis(500),
-            &format!("app {name}"),
-            Reason::Creating,
-        )),
+        Err(e) if e.outcome_unknown() => Err(waits::create_unanswered(&format!("app {name}"))),
         Err(e) => {
             ctx.set_unresolved(&uid, false);
             if e.category() == ErrorCategory::AlreadyExists {

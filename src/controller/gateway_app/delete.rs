@@ -52,13 +52,8 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
     for id in &planned.delete {
         unbind_all(app, ctx, &client, &target, id).await?;
         target.delete(&client, id).await.map_err(Error::cloud)?;
-        ctx.normal(
-            app,
-            "Deleted",
-            "Delete",
-            format!("deleted {} app {id}", target.service()),
-        )
-        .await;
+        let note = format!("deleted {} app {id}", target.service());
+        ctx.normal(app, "Deleted", "Delete", note).await;
     }
     Ok(())
 }

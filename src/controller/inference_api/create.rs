@@ -143,11 +143,7 @@ async fn create(
             ctx.normal(api, "Created", "Create", note).await;
             Ok(created)
         }
-        Err(e) if e.outcome_unknown() => Err(waits::in_flight(
-            Duration::from_millis(500),
-            &format!("API {name}"),
-            Reason::Creating,
-        )),
+        Err(e) if e.outcome_unknown() => Err(waits::create_unanswered(&format!("API {name}"))),
         Err(e) => {
             ctx.set_unresolved(&uid, false);
             Err(Error::cloud(e))

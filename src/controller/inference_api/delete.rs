@@ -53,13 +53,8 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(Error::cloud(e)),
         }
-        ctx.normal(
-            api,
-            "Deleted",
-            "Delete",
-            format!("unbound {} app(s) and deleted API {id}", app_ids.len()),
-        )
-        .await;
+        let note = format!("unbound {} app(s) and deleted API {id}", app_ids.len());
+        ctx.normal(api, "Deleted", "Delete", note).await;
     }
     Ok(())
 }
