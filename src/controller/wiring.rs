@@ -112,6 +112,9 @@ where
 }
 
 /// A subscriber's objects that someone else changed: the echoes of our own writes are dropped.
+/// Not kube-runtime's `predicate_filter`: that compares a hash of each object with the one
+/// before it, and the question here is who wrote this version, not what changed (a user's status
+/// edit and our own status write differ in the same fields).
 fn changed_by_others<K>(
     handle: ReflectHandle<K>,
     ctx: Arc<Context>,
