@@ -71,7 +71,7 @@ pub async fn release_all<K: Managed>(obj: &K, ctx: &Context) -> Result<()> {
         ctx,
         &obj.namespace().unwrap_or_default(),
         obj.account_ref(),
-        obj.recorded_account().as_deref(),
+        obj.recorded_account(),
         &uid(obj),
     )
     .await
@@ -83,7 +83,7 @@ pub async fn release_previous<K: Managed>(obj: &K, ctx: &Context) -> Result<()> 
     release_previous_in(
         ctx,
         &obj.namespace().unwrap_or_default(),
-        obj.recorded_account().as_deref(),
+        obj.recorded_account(),
         obj.account_ref(),
         &uid(obj),
     )
@@ -216,7 +216,7 @@ fn uses_account<K: Managed>(
         o.meta().uid.as_deref() != Some(uid)
             && o.meta().namespace.as_deref() == Some(namespace)
             && (o.account_ref().is_some_and(|r| r.name == name)
-                || o.recorded_account().as_deref() == Some(name))
+                || o.recorded_account() == Some(name))
             && o.finalizers().iter().any(|f| f == CLEANUP_FINALIZER)
     })
 }

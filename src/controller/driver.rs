@@ -11,7 +11,7 @@ use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use kube::ResourceExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::{Resource, api::ObjectMeta};
+use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -53,7 +53,7 @@ pub trait Managed:
     fn stamp(status: &mut Self::Status, generation: Option<i64>, conditions: Vec<Condition>);
     fn account_ref(&self) -> Option<&LocalObjectReference>;
     /// The account Secret the last successful reconcile used (status).
-    fn recorded_account(&self) -> Option<String>;
+    fn recorded_account(&self) -> Option<&str>;
     fn location(&self) -> Location;
     fn deletion_policy(&self) -> DeletionPolicy;
 
@@ -93,8 +93,10 @@ macro_rules! managed_fields {
         fn account_ref(&self) -> Option<&$crate::api::LocalObjectReference> {
             self.spec.account_ref.as_ref()
         }
-        fn recorded_account(&self) -> Option<String> {
-            self.status.as_ref().and_then(|s| s.account_secret.clone())
+        fn recorded_account(&self) -> Option<&str> {
+            self.status
+                .as_ref()
+                .and_then(|s| s.account_secret.as_deref())
         }
     };
 }
@@ -306,9 +308,4 @@ pub async fn annotate<K: Managed>(
 ) -> Result<K> {
     let patch = json!({"metadata": {"annotations": annotations}});
     Ok(ctx.patch(obj, &patch).await?)
-}
-
-/// The object's metadata, for kinds' helpers that take only metadata.
-pub fn meta<K: Resource>(obj: &K) -> &ObjectMeta {
-    obj.meta()
 }

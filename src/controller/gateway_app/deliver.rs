@@ -127,7 +127,7 @@ pub(super) async fn deliver_new(
     known_secret: Option<SecretString>,
     read_before: Option<Option<Secret>>,
 ) -> Result<Delivered> {
-    let secret = match known_secret.or_else(|| cloud.secret.clone()) {
+    let secret = match known_secret {
         Some(s) => s,
         None => obtain_secret(app, ctx, client, target, &cloud).await?,
     };
@@ -155,8 +155,8 @@ pub(super) async fn deliver_new(
     })
 }
 
-/// The secret of an existing app: read back (show, ROMA's secret endpoint, ModelArts' plaintext
-/// flag); where nothing can be read, reset it and say so.
+/// The secret of an existing app: the one in the cloud's answer, else read back (show, ROMA's
+/// secret endpoint, ModelArts' plaintext flag); where nothing can be read, reset it and say so.
 pub(super) async fn obtain_secret(
     app: &GatewayApp,
     ctx: &Context,
@@ -164,6 +164,9 @@ pub(super) async fn obtain_secret(
     target: &Target,
     cloud: &CloudApp,
 ) -> Result<SecretString> {
+    if let Some(s) = cloud.secret.clone() {
+        return Ok(s);
+    }
     if let Some(s) = target
         .read_secret(client, cloud)
         .await

@@ -110,10 +110,7 @@ pub(super) async fn maintain(
         });
     }
     // Missing, edited or stale: deliver again from the cloud.
-    let secret = match cloud.secret.clone() {
-        Some(s) => s,
-        None => obtain_secret(app, ctx, client, target, &cloud).await?,
-    };
+    let secret = obtain_secret(app, ctx, client, target, &cloud).await?;
     let written = deliver_credentials(
         app,
         ctx,
