@@ -188,7 +188,6 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         }
         driver::annotate(app, ctx, annots).await?;
     }
-    ctx.succeeded(&uid);
     // A service that cannot reset has no rotation to schedule (it warns at its resyncs).
     let rotation_at = next_rotation(app, delivered.rotated.as_ref()).filter(|_| target.can_reset());
     Ok(Action::requeue(requeue_after(
