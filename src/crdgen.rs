@@ -3,7 +3,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{GatewayApp, InferenceApi};
+use crate::api::{AppAuthGrantSet, AppAuthPolicy, GatewayApp, InferenceApi};
 
 /// Every CRD with the file name it is committed under in `crds/`.
 pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
@@ -12,6 +12,14 @@ pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
         (
             "inferenceapis.appauth.hwcloud.dev.yaml",
             InferenceApi::crd(),
+        ),
+        (
+            "appauthpolicies.appauth.hwcloud.dev.yaml",
+            AppAuthPolicy::crd(),
+        ),
+        (
+            "appauthgrantsets.appauth.hwcloud.dev.yaml",
+            AppAuthGrantSet::crd(),
         ),
     ]
 }

@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod controller;
 pub mod crdgen;
 pub mod naming;
+pub mod policy;
 pub mod run;
 
 /// Test-only crash points (SPEC §9): with the `failpoints` feature, the process exits at once

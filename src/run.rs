@@ -67,12 +67,22 @@ pub struct RunArgs {
         default_value = "iphertext_enabled"
     )]
     pub modelarts_plaintext_flag: String,
-    /// Cluster name, part of default cloud names.
+    /// Cluster name: part of default cloud names and of the fingerprint in each app's
+    /// description. Clusters that share a Huawei Cloud account need distinct names.
     #[arg(long, env = "APPAUTH_CLUSTER_NAME", default_value = "default")]
     pub cluster_name: String,
-    /// Allow adopting existing cloud apps (annotation appauth.hwcloud.dev/adopt: "true").
-    #[arg(long, env = "APPAUTH_ALLOW_ADOPTION", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Allow binding objects to cloud apps that already exist (annotation
+    /// appauth.hwcloud.dev/adopt: "true", or appauth.hwcloud.dev/app-id on an object not yet
+    /// bound) while no AppAuthPolicy exists; once one does, policies decide.
+    #[arg(long, env = "APPAUTH_ALLOW_ADOPTION", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_adoption: bool,
+    /// Only AppAuthPolicies matching this label selector count (several installs in one
+    /// cluster, each with its own policies).
+    #[arg(long, env = "APPAUTH_POLICY_SELECTOR")]
+    pub policy_selector: Option<String>,
+    /// Name of the AppAuthGrantSet the operator writes for the admission policy.
+    #[arg(long, env = "APPAUTH_GRANTS_NAME", default_value = "appauth-operator")]
+    pub grants_name: String,
     /// Mirror each new app id into annotation appauth.hwcloud.dev/app-id, so that an object
     /// restored from a backup without status finds its app; costs one more write per new app.
     #[arg(long, env = "APPAUTH_APP_ID_ANNOTATION", default_value_t = true, action = clap::ArgAction::Set)]
@@ -279,6 +289,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let settings = Settings {
         cluster_name: args.cluster_name.clone(),
         allow_adoption: args.allow_adoption,
+        policy_selector: args.policy_selector.clone(),
+        grants_name: args.grants_name.clone(),
         mirror_app_id: args.app_id_annotation,
         resync: args.resync_period,
         marker_grace: args.request_timeout + args.lease_duration,

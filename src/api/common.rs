@@ -3,8 +3,8 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-/// Fingerprint appended to a cloud description: ` [appauth:` + 8 chars + `]`.
-pub const FINGERPRINT_LEN: usize = 19;
+/// Fingerprint appended to a cloud description: ` [appauth:` + 8 + `/` + 8 chars + `]`.
+pub const FINGERPRINT_LEN: usize = 28;
 
 /// Regular expression for a DNS-1123 subdomain (Secret and other object names).
 pub const DNS1123_SUBDOMAIN: &str =

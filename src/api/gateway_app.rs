@@ -66,8 +66,8 @@ macro_rules! before_app {
     validation = Rule::new("!has(self.roma) || !has(self.appName) || self.appName.matches('^[\\\\p{L}\\\\p{N}][\\\\p{L}\\\\p{N}_.() -]*$')")
         .message("spec.appName: for roma it must start with a letter or digit and contain only letters, digits, spaces and _ - . ( )")
         .field_path(".appName"),
-    validation = Rule::new("!has(self.modelarts) || !has(self.description) || size(self.description) <= 181")
-        .message("spec.description: for modelarts it may have at most 181 characters (200 minus the operator's fingerprint)")
+    validation = Rule::new("!has(self.modelarts) || !has(self.description) || size(self.description) <= 172")
+        .message("spec.description: for modelarts it may have at most 172 characters (200 minus the operator's fingerprint)")
         .field_path(".description"),
     validation = Rule::new("self.credentials == 'CloudGenerated' || has(self.apig) || has(self.roma)")
         .message("spec.credentials: Generated and FromSecret are only supported for apig and roma")
@@ -101,8 +101,8 @@ pub struct GatewayAppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
 
-    /// Cloud-side description. The operator appends a 19-character fingerprint.
-    #[schemars(length(max = 236))]
+    /// Cloud-side description. The operator appends a 28-character fingerprint.
+    #[schemars(length(max = 227))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 

@@ -109,8 +109,8 @@ pub struct InferenceApiSpec {
     /// Whether callers may use an AppCode instead of a signature.
     #[serde(default)]
     pub support_app_code: bool,
-    /// Cloud-side description. The operator appends a 19-character fingerprint.
-    #[schemars(length(max = 236))]
+    /// Cloud-side description. The operator appends a 28-character fingerprint.
+    #[schemars(length(max = 227))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// GatewayApps (modelarts) in this namespace to authorize; only with authType APP.

@@ -1,12 +1,14 @@
-//! The custom resource types: GatewayApp and InferenceApi. Types only, no IO.
+//! The custom resource types: GatewayApp, InferenceApi, and the tenancy policy. Types only, no IO.
 
 mod common;
 mod gateway_app;
 mod inference_api;
+mod policy;
 
 pub use common::*;
 pub use gateway_app::*;
 pub use inference_api::*;
+pub use policy::*;
 
 /// API group of both kinds.
 pub const GROUP: &str = "appauth.hwcloud.dev";

@@ -15,6 +15,9 @@ pub struct Claim {
     pub created: Option<i64>,
     /// Being deleted: it lets go of the app.
     pub deleting: bool,
+    /// Its status records the id (the operator bound it); otherwise only an annotation asks
+    /// for it, which proves nothing until checked.
+    pub bound: bool,
 }
 
 #[derive(Default)]
@@ -108,11 +111,16 @@ impl Claims {
 }
 
 /// The rightful owner among the objects claiming one app: the one whose uid the app's
-/// fingerprint names, else the oldest (by creation time, then uid, so every process agrees).
+/// fingerprint names, else one whose status binds it, else the oldest (by creation time, then
+/// uid, so every process agrees).
 pub fn owner(claims: &[Claim], fingerprinted: impl Fn(&str) -> bool) -> Option<&Claim> {
     claims.iter().find(|c| fingerprinted(&c.uid)).or_else(|| {
         claims.iter().min_by(|a, b| {
-            (a.created.unwrap_or(i64::MAX), &a.uid).cmp(&(b.created.unwrap_or(i64::MAX), &b.uid))
+            (!a.bound, a.created.unwrap_or(i64::MAX), &a.uid).cmp(&(
+                !b.bound,
+                b.created.unwrap_or(i64::MAX),
+                &b.uid,
+            ))
         })
     })
 }
@@ -127,12 +135,13 @@ mod tests {
             object: format!("ns/{uid}"),
             created,
             deleting: false,
+            bound: false,
         }
     }
 
     #[test]
     fn the_owner_is_the_fingerprinted_object_else_the_oldest() {
-        let cases: [(&str, Vec<Claim>, Option<&str>, &str); 4] = [
+        let cases: [(&str, Vec<Claim>, Option<&str>, &str); 5] = [
             (
                 "fingerprint wins over age",
                 vec![claim("old", Some(1)), claim("new", Some(9))],
@@ -156,6 +165,18 @@ mod tests {
                 vec![claim("a", None), claim("b", Some(5))],
                 None,
                 "b",
+            ),
+            (
+                "bound by status wins over an older annotation",
+                vec![
+                    claim("old", Some(1)),
+                    Claim {
+                        bound: true,
+                        ..claim("new", Some(9))
+                    },
+                ],
+                None,
+                "new",
             ),
         ];
         for (name, claims, fingerprinted, want) in cases {

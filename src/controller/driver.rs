@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
+use kube::Resource;
 use kube::ResourceExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -39,6 +39,7 @@ pub trait Managed:
     + std::fmt::Debug
     + Send
     + Sync
+    + super::tenancy::Governed
     + 'static
 {
     /// The status block, as written by server-side apply.
@@ -171,9 +172,13 @@ async fn reconcile_inner<K: Managed>(
     let result = if paused {
         pause(obj, ctx).await
     } else if is_deleting(obj) {
+        // Not checked against policy: a revoked namespace can still clean up what it made.
         delete(obj, ctx).await
     } else {
-        obj.apply(ctx).await
+        match super::tenancy::check(obj, ctx).await {
+            Ok(()) => obj.apply(ctx).await,
+            Err(refused) => Err(refused),
+        }
     };
     common::settle(obj, ctx, result, |reason, message| async move {
         write_status(obj, ctx, None, &Outcome::failed(reason, message)).await

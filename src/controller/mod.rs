@@ -15,6 +15,7 @@ pub mod plan;
 mod rewake;
 pub mod secret;
 pub mod status;
+pub mod tenancy;
 pub mod waits;
 pub mod wiring;
 pub mod writes;
@@ -35,7 +36,12 @@ use crate::metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub cluster_name: String,
+    /// Adoption while no AppAuthPolicy exists (policies decide it once one does).
     pub allow_adoption: bool,
+    /// Only the AppAuthPolicies with these labels count (several installs in one cluster).
+    pub policy_selector: Option<String>,
+    /// The AppAuthGrantSet this operator writes for the admission policy.
+    pub grants_name: String,
     /// Mirror new app ids into the app-id annotation (a fourth write per new app).
     pub mirror_app_id: bool,
     /// Period of the drift check (jittered).
@@ -56,7 +62,9 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             cluster_name: "default".into(),
-            allow_adoption: true,
+            allow_adoption: false,
+            policy_selector: None,
+            grants_name: "appauth-operator".into(),
             mirror_app_id: true,
             resync: Duration::from_secs(600),
             marker_grace: Duration::from_secs(30),
@@ -86,6 +94,8 @@ pub struct Context {
     events_queued: Arc<std::sync::atomic::AtomicUsize>,
     /// Which GatewayApp claims which app id (from the watch).
     pub claims: claims::Claims,
+    /// The AppAuthPolicies and namespaces, once their watches run.
+    pub tenancy: OnceLock<tenancy::Tenancy>,
 }
 
 impl Context {
@@ -123,6 +133,7 @@ impl Context {
             metrics,
             memory: memory::Memories::default(),
             claims: claims::Claims::default(),
+            tenancy: OnceLock::new(),
         })
     }
 
@@ -241,6 +252,11 @@ impl Context {
             m.failures = 0;
             m.wait = None;
         });
+    }
+
+    /// The fingerprint of the object with this uid, in this cluster.
+    pub fn fingerprint(&self, uid: &str) -> crate::naming::Fingerprint {
+        crate::naming::Fingerprint::new(&self.settings.cluster_name, uid)
     }
 
     /// The resync period with ±10% jitter.

@@ -51,7 +51,7 @@ pub fn create_facts<T>(
         ours,
         foreign: Vec::new(),
         adopt: super::plan::Adoption::NotAsked,
-        foreign_claimed_by: None,
+        foreign_held_by: None,
         secret_retained_for: None,
         unresolved_for: ctx.unresolved_for(uid),
         marker_wait: super::marker::may_create(

@@ -34,8 +34,9 @@ pub struct CreateFacts<T> {
     pub foreign: Vec<T>,
     /// The object asks to adopt a foreign resource, and the operator allows adoption.
     pub adopt: Adoption,
-    /// Another live object claims the first foreign resource: its namespace/name.
-    pub foreign_claimed_by: Option<String>,
+    /// Who else holds the first foreign resource: another live object of this cluster (its
+    /// namespace/name), or another cluster (by its fingerprint).
+    pub foreign_held_by: Option<String>,
     /// The credentials Secret was retained for this app id (only that app may take it over).
     pub secret_retained_for: Option<String>,
     /// How long a create of ours has gone unanswered, if one has.
@@ -49,7 +50,7 @@ pub struct CreateFacts<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adoption {
     NotAsked,
-    /// Asked for, but the operator runs with adoption off.
+    /// Asked for, but not permitted (policy, or the operator's flag).
     Disallowed,
     Allowed,
 }
@@ -90,8 +91,8 @@ impl Refusal {
 }
 
 /// The create-or-recover decision. Ours first (recovery never creates a twin), then a foreign
-/// resource (adopted only when asked and allowed, and not held by another object), then a
-/// create, unless one of ours may still land.
+/// resource (refused when another object or cluster holds it, whatever was asked; adopted only
+/// when asked and allowed), then a create, unless one of ours may still land.
 pub fn plan_create<T: CloudResource>(facts: CreateFacts<T>) -> CreatePlan<T> {
     let takes_secret = |id: &str| facts.secret_retained_for.as_deref().is_none_or(|r| r == id);
     let mut ours = facts.ours;
@@ -108,14 +109,14 @@ pub fn plan_create<T: CloudResource>(facts: CreateFacts<T>) -> CreatePlan<T> {
     }
     if let Some(other) = facts.foreign.into_iter().next() {
         let id = other.id().to_string();
+        if let Some(owner) = facts.foreign_held_by {
+            return CreatePlan::Refuse(Refusal::HeldBy { id, owner });
+        }
         if facts.adopt != Adoption::Allowed {
             return CreatePlan::Refuse(Refusal::NameTaken {
                 id,
                 adoption: facts.adopt,
             });
-        }
-        if let Some(owner) = facts.foreign_claimed_by {
-            return CreatePlan::Refuse(Refusal::HeldBy { id, owner });
         }
         if !takes_secret(&id) {
             return CreatePlan::Refuse(Refusal::SecretTaken);

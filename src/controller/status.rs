@@ -23,6 +23,8 @@ pub enum Reason {
     RotationFailed,
     /// The app key the object chose (FromSecret) is held by another app.
     KeyConflict,
+    /// No AppAuthPolicy allows what the object asks for (or adoption is off).
+    NotPermitted,
 }
 
 impl Reason {
@@ -44,6 +46,7 @@ impl Reason {
             Self::Deleting => "Deleting",
             Self::RotationFailed => "RotationFailed",
             Self::KeyConflict => "KeyConflict",
+            Self::NotPermitted => "NotPermitted",
         }
     }
 
@@ -67,6 +70,7 @@ impl Reason {
                 | Self::AlreadyManaged
                 | Self::SecretConflict
                 | Self::KeyConflict
+                | Self::NotPermitted
                 | Self::AccountChanged
                 | Self::AccountInvalid
                 | Self::Unauthorized

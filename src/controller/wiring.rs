@@ -207,6 +207,17 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         wc = wc.labels(selector);
     }
     let config = controller::Config::default().concurrency(ctx.settings.concurrency);
+    // Policies and namespaces: a change checks every object again (each controller gets a
+    // signal), and the publisher brings the grant set and the policies' status up to date.
+    let (tenancy, mut tenancy_changed, tenancy_watch) = super::tenancy::watch(&client, &ctx, 3);
+    let _ = ctx.tenancy.set(tenancy.clone());
+    let (Some(publish_on), Some(apis_on), Some(apps_on)) = (
+        tenancy_changed.pop(),
+        tenancy_changed.pop(),
+        tenancy_changed.pop(),
+    ) else {
+        unreachable!("three tenancy signals were asked for");
+    };
 
     // GatewayApps: their own controller, and the InferenceApis that refer to them. Subscribers
     // see no deletions: those reach the InferenceApis through a channel of their own.
@@ -258,6 +269,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     let apps =
         Controller::for_shared_stream(changed_by_others(app_events, ctx.clone()), apps_store)
             .with_config(config.clone())
+            .reconcile_all_on(apps_on)
             .watches_stream(
                 managed_secrets(&client, &ns, ctx.clone(), "GatewayApp"),
                 |s: PartialObjectMeta<Secret>| owner_of::<GatewayApp>(&s),
@@ -289,6 +301,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     let apis =
         Controller::for_shared_stream(changed_by_others(api_events, ctx.clone()), apis_store)
             .with_config(config)
+            .reconcile_all_on(apis_on)
             .watches_stream(
                 managed_secrets(&client, &ns, ctx.clone(), "InferenceApi"),
                 |s: PartialObjectMeta<Secret>| owner_of::<InferenceApi>(&s),
@@ -320,6 +333,8 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     tokio::spawn(apps_watch);
     tokio::spawn(apis_watch);
     tokio::spawn(accounts_watch);
+    tokio::spawn(tenancy_watch);
+    tokio::spawn(super::tenancy::publish(ctx.clone(), tenancy, publish_on));
     tokio::spawn(super::gauges::count_managed(ctx.clone()));
     ready.store(true, Ordering::Relaxed);
     let apps = driver::run(apps, ctx.clone());

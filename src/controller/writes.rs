@@ -192,6 +192,56 @@ impl Context {
             .await?;
         Ok(())
     }
+
+    /// The grant set for the admission policy (`None`: no policy exists, so it goes). No
+    /// controller watches it, so nothing is recorded.
+    pub async fn publish_grants(
+        &self,
+        spec: Option<&crate::api::AppAuthGrantSetSpec>,
+    ) -> Result<(), kube::Error> {
+        use crate::api::AppAuthGrantSet;
+        let api = Api::<AppAuthGrantSet>::all(self.client.clone());
+        let name = &self.settings.grants_name;
+        match spec {
+            Some(spec) => {
+                let body = json!({
+                    "apiVersion": AppAuthGrantSet::api_version(&()),
+                    "kind": AppAuthGrantSet::kind(&()),
+                    "metadata": {"name": name, "labels": {crate::api::MANAGED_BY_LABEL: crate::api::MANAGED_BY_VALUE}},
+                    "spec": spec,
+                });
+                let params = PatchParams::apply(FIELD_MANAGER).force();
+                api.patch(name, &params, &Patch::Apply(&body)).await?;
+            }
+            None => match api.delete(name, &DeleteParams::default()).await {
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                other => {
+                    other?;
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// A policy's status (what it governs). Unrecorded: no controller watches policies for
+    /// echoes.
+    pub async fn apply_policy_status(
+        &self,
+        name: &str,
+        status: &crate::api::AppAuthPolicyStatus,
+    ) -> Result<(), kube::Error> {
+        use crate::api::AppAuthPolicy;
+        let body = json!({
+            "apiVersion": AppAuthPolicy::api_version(&()),
+            "kind": AppAuthPolicy::kind(&()),
+            "status": status,
+        });
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        Api::<AppAuthPolicy>::all(self.client.clone())
+            .patch_status(name, &params, &Patch::Apply(&body))
+            .await?;
+        Ok(())
+    }
 }
 
 async fn merge_patch<K>(ctx: &Context, obj: &K, patch: &Value) -> Result<K, kube::Error>

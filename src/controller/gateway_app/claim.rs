@@ -1,9 +1,13 @@
-//! Who holds an app id when several objects claim it: one cloud app per object.
+//! Who holds an app: the claims index (objects of this cluster that name its id) and the
+//! fingerprint in its description (which object, of which cluster, made or adopted it). One
+//! cloud app per object, and no object takes an app another object or cluster holds.
 
 use super::*;
+use crate::naming::Holder;
 
 /// This object's claim, and the app id it claims (status, or the mirrored annotation).
 pub(crate) fn claim_of(app: &GatewayApp) -> (crate::controller::claims::Claim, Option<&str>) {
+    let id = known_app_id_ref(app);
     let claim = crate::controller::claims::Claim {
         uid: app.uid().unwrap_or_default(),
         object: format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()),
@@ -13,22 +17,112 @@ pub(crate) fn claim_of(app: &GatewayApp) -> (crate::controller::claims::Claim, O
             .as_ref()
             .map(|t| t.0.as_second()),
         deleting: app.metadata.deletion_timestamp.is_some(),
+        bound: id.is_some() && bound_app_id(app) == id,
     };
-    (claim, known_app_id_ref(app))
+    (claim, id)
 }
 
-/// Another object that claims `app_id` (from the claims index), if any.
-pub(super) fn claimed_by_other(app: &GatewayApp, ctx: &Context, app_id: &str) -> Option<String> {
-    ctx.claims
-        .others(&app.uid().unwrap_or_default(), app_id)
+/// The app id status records: the operator bound this object to it (after the checks). An id
+/// only in the annotation is a request, checked before it is used.
+pub(super) fn bound_app_id(app: &GatewayApp) -> Option<&str> {
+    app.status
+        .as_ref()
+        .and_then(|s| s.app_id.as_deref())
+        .filter(|s| !s.is_empty())
+}
+
+/// Who else holds a cloud app this object found (by name, or by the id annotation): another
+/// live object of this cluster that claims it, the object its fingerprint names (while that
+/// object exists), or another cluster. `None`: it is this object's, or nobody's (made by hand,
+/// or its object is gone), so it may be adopted where adoption is permitted.
+pub(super) async fn held_elsewhere(
+    app: &GatewayApp,
+    ctx: &Context,
+    cloud: &CloudApp,
+) -> Result<Option<String>> {
+    let uid = app.uid().unwrap_or_default();
+    // Objects that only name the id in an annotation hold nothing: their contest is settled
+    // by `check_claims`.
+    if let Some(other) = ctx
+        .claims
+        .others(&uid, &cloud.id)
         .into_iter()
-        .next()
-        .map(|c| c.object)
+        .find(|c| c.bound)
+    {
+        return Ok(Some(other.object));
+    }
+    match ctx.fingerprint(&uid).holder(cloud.remark.as_deref()) {
+        Holder::Me { .. } | Holder::Nobody => Ok(None),
+        Holder::OtherCluster => Ok(Some(
+            "another cluster (its fingerprint names a different --cluster-name)".into(),
+        )),
+        Holder::OtherObject(object) => live_object(ctx, &object).await,
+    }
+}
+
+/// An id the annotation names and status does not bind yet (a restore, a copy, a hand-written
+/// id): taken only when no other object or cluster holds the app. Adoption was permitted before
+/// any cloud call (the annotation asks for it); the fingerprint becomes this object's where the
+/// service can update. A gone app is left to the drift path, which creates a new one.
+pub(super) async fn take_over(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+) -> Result<()> {
+    let cloud = match target.show(client, app_id).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(Error::cloud(e)),
+    };
+    if let Some(holder) = held_elsewhere(app, ctx, &cloud).await? {
+        return Err(Error::failed(
+            Reason::AlreadyManaged,
+            format!(
+                "app {app_id} (annotation {}) is already managed by {holder}",
+                annotations::APP_ID
+            ),
+        ));
+    }
+    let me = ctx.fingerprint(&app.uid().unwrap_or_default());
+    if me.is_mine(cloud.remark.as_deref()) {
+        return Ok(());
+    }
+    if target.can_update() {
+        let remark = me.remark(app.spec.description.as_deref());
+        target
+            .update_remark(client, &cloud, &remark)
+            .await
+            .map_err(Error::cloud)?;
+    }
+    let note = format!(
+        "took over app {app_id} named by annotation {}",
+        annotations::APP_ID
+    );
+    ctx.normal(app, "Adopted", "Adopt", note).await;
+    Ok(())
+}
+
+/// The live GatewayApp whose uid begins with `object` (a fingerprint's 8 chars), once the cache
+/// has listed every object (before that, absence proves nothing).
+async fn live_object(ctx: &Context, object: &str) -> Result<Option<String>> {
+    let Some(store) = ctx.gateway_apps.get() else {
+        return Err(Error::Requeue(Duration::from_secs(1)));
+    };
+    if store.wait_until_ready().await.is_err() {
+        return Err(Error::Requeue(Duration::from_secs(1)));
+    }
+    Ok(store
+        .state()
+        .iter()
+        .find(|o| naming::names_object(object, o.uid().as_deref().unwrap_or_default()))
+        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())))
 }
 
 /// When other objects claim the same app id: the rightful owner (the object the app's
-/// fingerprint names, else the oldest) keeps it; the others are refused. One cloud read, only
-/// when there is a contest.
+/// fingerprint names, else one that status binds, else the oldest) keeps it; the others are
+/// refused. One cloud read, only when there is a contest.
 pub(super) async fn check_claims(
     app: &GatewayApp,
     ctx: &Context,
@@ -48,7 +142,7 @@ pub(super) async fn check_claims(
     };
     contest.push(me.clone());
     let owner = crate::controller::claims::owner(&contest, |uid| {
-        naming::has_fingerprint(remark.as_deref(), uid)
+        ctx.fingerprint(uid).is_mine(remark.as_deref())
     });
     match owner {
         Some(owner) if owner.uid != me.uid => Err(Error::failed(

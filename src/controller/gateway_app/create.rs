@@ -37,7 +37,7 @@ pub(super) async fn create_or_recover(
             .map_err(Error::cloud)?;
         if !old
             .iter()
-            .any(|a| naming::has_fingerprint(a.remark.as_deref(), &uid))
+            .any(|a| ctx.fingerprint(&uid).is_mine(a.remark.as_deref()))
         {
             waits::marker_settled(ctx, &uid, &marker, "app", Reason::Creating)?;
             ctx.set_unresolved(&uid, false);
@@ -75,13 +75,16 @@ pub(super) async fn create_or_recover(
             .await
             .map_err(Error::cloud)?
     };
+    let me = ctx.fingerprint(&uid);
     let (ours, foreign): (Vec<CloudApp>, Vec<CloudApp>) = found
         .into_iter()
-        .partition(|a| naming::has_fingerprint(a.remark.as_deref(), &uid));
+        .partition(|a| me.is_mine(a.remark.as_deref()));
+    let foreign_held_by = match foreign.first() {
+        Some(other) => held_elsewhere(app, ctx, other).await?,
+        None => None,
+    };
     let facts = CreateFacts {
-        foreign_claimed_by: foreign
-            .first()
-            .and_then(|other| claimed_by_other(app, ctx, &other.id)),
+        foreign_held_by,
         foreign,
         adopt: adoption(app, ctx),
         secret_retained_for: retained_for,
@@ -104,7 +107,9 @@ pub(super) async fn create_or_recover(
         }
         CreatePlan::Adopt(adopted) => {
             if target.can_update() {
-                let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+                let remark = ctx
+                    .fingerprint(&uid)
+                    .remark(app.spec.description.as_deref());
                 target
                     .update_remark(client, &adopted, &remark)
                     .await
@@ -168,7 +173,9 @@ async fn create(
     existing: Option<Secret>,
 ) -> Result<Delivered> {
     let uid = app.uid().unwrap_or_default();
-    let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+    let remark = ctx
+        .fingerprint(&uid)
+        .remark(app.spec.description.as_deref());
     let chosen = chosen_credentials(app, ctx).await?;
     ctx.set_unresolved(&uid, true);
     crate::failpoint("before-create");

@@ -11,7 +11,9 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
     account_use::check_unchanged(app, &account, Some(target.instance()))?;
     let client = ctx.cloud.client(&account);
     let uid = app.uid().unwrap_or_default();
-    let known = known_app_id(app);
+    // Only the app status binds: an id in the annotation alone was never checked (a copied,
+    // restored or hand-written object that was refused) and must not delete anything.
+    let known = bound_app_id(app).map(str::to_string);
     let marker = marker_of(app);
     let mut found: Vec<String> = known.clone().into_iter().collect();
     let mut marker_wait = None;
@@ -24,7 +26,7 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
                 .await
                 .map_err(Error::cloud)?
                 .into_iter()
-                .filter(|a| naming::has_fingerprint(a.remark.as_deref(), &uid))
+                .filter(|a| ctx.fingerprint(&uid).is_mine(a.remark.as_deref()))
                 .map(|a| a.id),
         );
         // Nothing found: a create sent by a process that died (or by this one, not answered
@@ -33,9 +35,14 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
             .as_ref()
             .and_then(|m| waits::marker_wait(ctx, &uid, m));
     }
-    // An app another live object claims is left to it (a refused copy is deleted without
-    // touching its owner's app).
-    let held = |id: &str| ctx.claims.others(&uid, id).iter().any(|c| !c.deleting);
+    // An app another live object binds is left to it (a refused copy is deleted without
+    // touching its owner's app); a mere annotation naming it holds nothing.
+    let held = |id: &str| {
+        ctx.claims
+            .others(&uid, id)
+            .iter()
+            .any(|c| c.bound && !c.deleting)
+    };
     let planned = plan::plan_delete(found, held, marker_wait).map_err(|after| {
         let name = marker.map(|m| m.name).unwrap_or_default();
         waits::in_flight(after, &format!("app {name}"), Reason::Deleting)

@@ -11,6 +11,9 @@ pub(super) async fn maintain(
     app_id: &str,
 ) -> Result<Delivered> {
     let uid = app.uid().unwrap_or_default();
+    if bound_app_id(app) != Some(app_id) {
+        take_over(app, ctx, client, target, app_id).await?;
+    }
     check_claims(app, ctx, client, target, app_id).await?;
     // Only once the app is known to be this object's: a refused copy must not get to delete it.
     driver::ensure_finalizer(app, ctx).await?;
@@ -30,7 +33,9 @@ pub(super) async fn maintain(
     let spec_changed = app.metadata.generation.is_none() || pushed != app.metadata.generation;
     let read_due = spec_changed || ctx.read_due(&uid);
     let app_name = cloud_name(app, ctx);
-    let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+    let remark = ctx
+        .fingerprint(&uid)
+        .remark(app.spec.description.as_deref());
     let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
     let rotation = rotation_due(app, Utc::now());
     match rotation_step(resuming_rotation, rotation.is_some(), target.can_reset()) {
@@ -71,7 +76,7 @@ pub(super) async fn maintain(
     let action = remark_action(
         cloud.remark.as_deref(),
         &want_description,
-        &uid,
+        &ctx.fingerprint(&uid),
         favorite_may_differ,
         target.can_update(),
     );
@@ -184,7 +189,9 @@ pub(super) async fn push_source(
         Err(e) => return Err(Error::cloud(e)),
     };
     let uid = app.uid().unwrap_or_default();
-    let remark = naming::remark_with_fingerprint(app.spec.description.as_deref(), &uid);
+    let remark = ctx
+        .fingerprint(&uid)
+        .remark(app.spec.description.as_deref());
     if let Some(refusal) = target.refuse_source_change(cloud.key.as_deref(), key) {
         return Err(Error::failed(Reason::InvalidSpec, refusal.message()));
     }
@@ -249,21 +256,25 @@ pub(super) enum RemarkAction {
 }
 
 /// Pure: the remark is pushed when its description differs from the spec's, its fingerprint is
-/// missing, or fields the cloud does not answer with (`unanswered_may_differ`) were changed.
+/// missing, or fields the cloud does not answer with (`unanswered_may_differ`) were changed. A
+/// fingerprint of the older format (no cluster) is brought to the current one where the service
+/// can update, and otherwise left alone: it is still recognised.
 pub(super) fn remark_action(
     cloud_remark: Option<&str>,
     want_description: &str,
-    uid: &str,
+    me: &naming::Fingerprint,
     unanswered_may_differ: bool,
     can_update: bool,
 ) -> RemarkAction {
+    let holder = me.holder(cloud_remark);
     let differs = naming::strip_fingerprint(cloud_remark.unwrap_or_default()) != want_description
-        || !naming::has_fingerprint(cloud_remark, uid)
+        || !matches!(holder, naming::Holder::Me { .. })
         || unanswered_may_differ;
-    match (differs, can_update) {
-        (false, _) => RemarkAction::Keep,
-        (true, true) => RemarkAction::Update,
-        (true, false) => RemarkAction::Unsupported,
+    let outdated = holder == (naming::Holder::Me { current: false });
+    match (differs, outdated, can_update) {
+        (false, false, _) | (false, true, false) => RemarkAction::Keep,
+        (_, _, true) => RemarkAction::Update,
+        (true, _, false) => RemarkAction::Unsupported,
     }
 }
 

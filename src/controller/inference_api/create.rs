@@ -77,7 +77,7 @@ async fn create_or_recover(
             .await
             .map_err(Error::cloud)?
             .into_iter()
-            .filter(|a| is_ours(api, a))
+            .filter(|a| is_ours(api, ctx, a))
             .collect();
         let facts = pending::create_facts(ctx, &uid, &marker, ours);
         match plan::plan_create(facts) {
@@ -121,10 +121,10 @@ async fn create(
         api_url: api.spec.api_url.clone(),
         api_path: api.spec.api_path.clone(),
         api_method: method(api.spec.method).to_string(),
-        api_remark: Some(naming::remark_with_fingerprint(
-            api.spec.description.as_deref(),
-            &uid,
-        )),
+        api_remark: Some(
+            ctx.fingerprint(&uid)
+                .remark(api.spec.description.as_deref()),
+        ),
     };
     ctx.set_unresolved(&uid, true);
     match client

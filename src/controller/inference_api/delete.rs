@@ -21,7 +21,7 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
             .map_err(Error::cloud)?;
         found.extend(
             apis.into_iter()
-                .filter(|a| is_ours(api, a))
+                .filter(|a| is_ours(api, ctx, a))
                 .map(|a| a.api_id),
         );
         // A create of a dead process (or ours, unanswered) may still land: look again once

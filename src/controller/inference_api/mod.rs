@@ -125,9 +125,9 @@ fn auth(a: AuthType) -> &'static str {
 
 /// Whether a cloud API is the one this object created: the fingerprint in its remark (the cloud
 /// may rename the API, so the name alone proves nothing), and the path when one was asked for.
-fn is_ours(api: &InferenceApi, info: &InferenceApiInfo) -> bool {
+fn is_ours(api: &InferenceApi, ctx: &Context, info: &InferenceApiInfo) -> bool {
     let uid = api.uid().unwrap_or_default();
-    naming::has_fingerprint(info.api_remark.as_deref(), &uid)
+    ctx.fingerprint(&uid).is_mine(info.api_remark.as_deref())
         && info
             .service_id
             .as_deref()

@@ -13,7 +13,7 @@ fn facts() -> CreateFacts<R> {
         ours: Vec::new(),
         foreign: Vec::new(),
         adopt: Adoption::NotAsked,
-        foreign_claimed_by: None,
+        foreign_held_by: None,
         secret_retained_for: None,
         unresolved_for: None,
         marker_wait: None,
@@ -119,12 +119,24 @@ fn create_or_recover_decides_from_what_was_found() {
             CreateFacts {
                 foreign: vec![R("f")],
                 adopt: Adoption::Allowed,
-                foreign_claimed_by: Some("ns/other".into()),
+                foreign_held_by: Some("ns/other".into()),
                 ..facts()
             },
             CreatePlan::Refuse(Refusal::HeldBy {
                 id: "f".into(),
                 owner: "ns/other".into(),
+            }),
+        ),
+        (
+            "foreign, held elsewhere, adoption not asked: held, whatever the annotations say",
+            CreateFacts {
+                foreign: vec![R("f")],
+                foreign_held_by: Some("another cluster".into()),
+                ..facts()
+            },
+            CreatePlan::Refuse(Refusal::HeldBy {
+                id: "f".into(),
+                owner: "another cluster".into(),
             }),
         ),
         (

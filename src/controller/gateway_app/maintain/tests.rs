@@ -47,9 +47,35 @@ fn the_cloud_is_read_only_when_something_may_have_drifted() {
 #[test]
 fn the_remark_is_pushed_when_it_drifted() {
     let uid = "0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e6f";
-    let ours = naming::remark_with_fingerprint(Some("team a"), uid);
-    let bare = naming::remark_with_fingerprint(None, uid);
+    let me = naming::Fingerprint::new("test", uid);
+    let ours = me.remark(Some("team a"));
+    let bare = me.remark(None);
+    let other_cluster = naming::Fingerprint::new("other", uid).remark(Some("team a"));
     let cases = [
+        (
+            "older format, can update: brought to the current one",
+            Some("team a [appauth:0b9f2c1e]"),
+            "team a",
+            false,
+            true,
+            RemarkAction::Update,
+        ),
+        (
+            "older format, cannot update: still ours",
+            Some("team a [appauth:0b9f2c1e]"),
+            "team a",
+            false,
+            false,
+            RemarkAction::Keep,
+        ),
+        (
+            "another cluster's fingerprint",
+            Some(other_cluster.as_str()),
+            "team a",
+            false,
+            true,
+            RemarkAction::Update,
+        ),
         (
             "as wanted",
             Some(ours.as_str()),
@@ -101,7 +127,7 @@ fn the_remark_is_pushed_when_it_drifted() {
     ];
     for (name, remark, want_description, unanswered, can_update, want) in cases {
         assert_eq!(
-            remark_action(remark, want_description, uid, unanswered, can_update),
+            remark_action(remark, want_description, &me, unanswered, can_update),
             want,
             "{name}"
         );

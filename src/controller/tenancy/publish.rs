@@ -1,0 +1,103 @@
+//! What the operator writes about policies: the grant set the admission policy reads (every
+//! policy in one object, or none while no policy exists), and each policy's status (the
+//! namespaces and objects it governs). Both are written only when they change, after a policy
+//! or namespace change or at a slow tick (objects come and go), so a cluster at rest sees no
+//! writes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::channel::mpsc;
+use kube::ResourceExt;
+
+use super::Tenancy;
+use crate::api::{AppAuthGrantSetSpec, AppAuthPolicy, AppAuthPolicyStatus};
+use crate::controller::Context;
+use crate::policy;
+
+/// How often counts are brought up to date without a policy or namespace change.
+const TICK: Duration = Duration::from_secs(10);
+
+/// Runs until the trigger stream ends.
+pub async fn publish(
+    ctx: Arc<Context>,
+    tenancy: Tenancy,
+    mut changed: mpsc::UnboundedReceiver<()>,
+) {
+    if tenancy.policies.wait_until_ready().await.is_err()
+        || tenancy.namespaces.wait_until_ready().await.is_err()
+    {
+        return;
+    }
+    // Unknown at start: what an earlier run left is brought in line on the first pass.
+    let mut grants: Option<Option<AppAuthGrantSetSpec>> = None;
+    let mut statuses: HashMap<String, AppAuthPolicyStatus> = HashMap::new();
+    loop {
+        let policies = tenancy.policies();
+        let refs: Vec<&AppAuthPolicy> = policies.iter().map(|p| p.as_ref()).collect();
+        let want = (!refs.is_empty()).then(|| policy::compile(&refs));
+        if grants.as_ref() != Some(&want) {
+            match ctx.publish_grants(want.as_ref()).await {
+                Ok(()) => grants = Some(want),
+                Err(e) => tracing::warn!(error = %e, "writing the AppAuthGrantSet"),
+            }
+        }
+        for p in &policies {
+            let status = governed(&ctx, &tenancy, p);
+            let name = p.name_any();
+            let recorded = statuses.get(&name).or(p.status.as_ref());
+            if recorded == Some(&status) {
+                continue;
+            }
+            match ctx.apply_policy_status(&name, &status).await {
+                Ok(()) => {
+                    statuses.insert(name, status);
+                }
+                Err(e) => tracing::warn!(policy = %name, error = %e, "writing policy status"),
+            }
+        }
+        statuses.retain(|name, _| policies.iter().any(|p| &p.name_any() == name));
+        // Wait for a change or the tick; a burst of changes is taken as one.
+        let next = tokio::time::timeout(TICK, changed.next()).await;
+        if matches!(next, Ok(None)) {
+            return;
+        }
+        while let Ok(()) = changed.try_recv() {}
+    }
+}
+
+/// What one policy governs now: the namespaces it grants and the objects in them.
+fn governed(ctx: &Context, tenancy: &Tenancy, p: &AppAuthPolicy) -> AppAuthPolicyStatus {
+    let granted: std::collections::HashSet<String> = tenancy
+        .namespaces
+        .state()
+        .iter()
+        .filter(|n| policy::selects(&p.spec.namespaces, &n.name_any(), n.labels()))
+        .map(|n| n.name_any())
+        .collect();
+    let count = |namespaces: Vec<Option<String>>| {
+        namespaces
+            .iter()
+            .filter(|ns| ns.as_ref().is_some_and(|ns| granted.contains(ns)))
+            .count() as i64
+    };
+    let apps = ctx
+        .gateway_apps
+        .get()
+        .map(|s| count(s.state().iter().map(|o| o.namespace()).collect()))
+        .unwrap_or_default();
+    let apis = ctx
+        .inference_apis
+        .get()
+        .map(|s| count(s.state().iter().map(|o| o.namespace()).collect()))
+        .unwrap_or_default();
+    AppAuthPolicyStatus {
+        observed_generation: p.metadata.generation,
+        namespaces: granted.len() as i64,
+        gateway_apps: apps,
+        inference_apis: apis,
+        conditions: Vec::new(),
+    }
+}

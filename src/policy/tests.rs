@@ -1,0 +1,341 @@
+use super::compile::glob_matches;
+use super::*;
+use crate::api::{NamespaceSelector, SelectorRequirement};
+
+fn policy(name: &str, names: &[&str], spec: impl FnOnce(&mut AppAuthPolicySpec)) -> AppAuthPolicy {
+    let mut s = AppAuthPolicySpec {
+        namespaces: NamespaceSelection {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            selector: None,
+        },
+        accounts: vec![AccountGrant::Default, AccountGrant::OwnSecrets],
+        services: vec![ServiceGrant::Apig],
+        instances: vec!["*".into()],
+        adoption: false,
+        deletion_policies: vec![DeletionPolicy::Delete, DeletionPolicy::Retain],
+    };
+    spec(&mut s);
+    AppAuthPolicy::new(name, s)
+}
+
+fn request() -> Request {
+    Request {
+        namespace: "shop".into(),
+        own_account: false,
+        service: ServiceGrant::Apig,
+        instance: "inst-1".into(),
+        adoption: false,
+        deletion_policy: DeletionPolicy::Delete,
+    }
+}
+
+#[test]
+fn grants_are_additive_per_policy_not_per_rule() {
+    let apig_delete = policy("a", &["shop"], |s| {
+        s.deletion_policies = vec![DeletionPolicy::Delete]
+    });
+    let roma_retain = policy("b", &["shop"], |s| {
+        s.services = vec![ServiceGrant::Roma];
+        s.deletion_policies = vec![DeletionPolicy::Retain];
+    });
+    let other_ns = policy("c", &["other"], |_| {});
+    let labels = BTreeMap::new();
+    let both = [&apig_delete, &roma_retain];
+    let roma = |d| Request {
+        service: ServiceGrant::Roma,
+        deletion_policy: d,
+        ..request()
+    };
+    let cases: [(&str, Vec<&AppAuthPolicy>, Request, bool, Decision); 8] = [
+        (
+            "no policy: served",
+            vec![],
+            request(),
+            false,
+            Decision::Allowed,
+        ),
+        (
+            "no policy, adoption with the flag off",
+            vec![],
+            Request {
+                adoption: true,
+                ..request()
+            },
+            false,
+            Decision::AdoptionOff,
+        ),
+        (
+            "no policy, adoption with the flag on",
+            vec![],
+            Request {
+                adoption: true,
+                ..request()
+            },
+            true,
+            Decision::Allowed,
+        ),
+        (
+            "first policy allows",
+            both.to_vec(),
+            request(),
+            false,
+            Decision::Allowed,
+        ),
+        (
+            "second policy allows",
+            both.to_vec(),
+            roma(DeletionPolicy::Retain),
+            false,
+            Decision::Allowed,
+        ),
+        (
+            "each allows half: refused",
+            both.to_vec(),
+            roma(DeletionPolicy::Delete),
+            false,
+            Decision::Refused(vec![
+                ("a".into(), "spec.services"),
+                ("b".into(), "spec.deletionPolicies"),
+            ]),
+        ),
+        (
+            "a policy for another namespace only",
+            vec![&other_ns],
+            request(),
+            true,
+            Decision::NamespaceNotGranted,
+        ),
+        (
+            "the flag does not grant adoption once policies exist",
+            vec![&apig_delete],
+            Request {
+                adoption: true,
+                ..request()
+            },
+            true,
+            Decision::Refused(vec![("a".into(), "spec.adoption")]),
+        ),
+    ];
+    for (name, policies, req, flag, want) in cases {
+        assert_eq!(decide(&policies, &req, &labels, flag), want, "{name}");
+    }
+}
+
+#[test]
+fn each_rule_refuses_what_it_does_not_list() {
+    let base = policy("p", &["shop"], |s| {
+        s.accounts = vec![AccountGrant::OwnSecrets];
+        s.services = vec![ServiceGrant::Apig, ServiceGrant::Modelarts];
+        s.instances = vec!["inst-*".into(), "ws-exact".into()];
+        s.adoption = true;
+        s.deletion_policies = vec![DeletionPolicy::Retain];
+    });
+    let ok = Request {
+        own_account: true,
+        deletion_policy: DeletionPolicy::Retain,
+        ..request()
+    };
+    let cases = [
+        ("all allowed", ok.clone(), None),
+        (
+            "default account",
+            Request {
+                own_account: false,
+                ..ok.clone()
+            },
+            Some("spec.accounts"),
+        ),
+        (
+            "service",
+            Request {
+                service: ServiceGrant::Roma,
+                ..ok.clone()
+            },
+            Some("spec.services"),
+        ),
+        (
+            "instance",
+            Request {
+                instance: "x-1".into(),
+                ..ok.clone()
+            },
+            Some("spec.instances"),
+        ),
+        (
+            "exact instance",
+            Request {
+                instance: "ws-exact".into(),
+                ..ok.clone()
+            },
+            None,
+        ),
+        (
+            "exact is not a prefix",
+            Request {
+                instance: "ws-exactly".into(),
+                ..ok.clone()
+            },
+            Some("spec.instances"),
+        ),
+        (
+            "adoption granted",
+            Request {
+                adoption: true,
+                ..ok.clone()
+            },
+            None,
+        ),
+        (
+            "deletion policy",
+            Request {
+                deletion_policy: DeletionPolicy::Delete,
+                ..ok.clone()
+            },
+            Some("spec.deletionPolicies"),
+        ),
+    ];
+    for (name, req, want) in cases {
+        assert_eq!(refused_rule(&base.spec, &req), want, "{name}");
+    }
+    let no_adoption = policy("p", &["shop"], |_| {});
+    assert_eq!(
+        refused_rule(
+            &no_adoption.spec,
+            &Request {
+                adoption: true,
+                ..request()
+            }
+        ),
+        Some("spec.adoption")
+    );
+}
+
+#[test]
+fn namespaces_by_name_and_by_selector() {
+    let labels: BTreeMap<String, String> = [
+        ("team".to_string(), "a".to_string()),
+        ("tier".to_string(), "prod".to_string()),
+    ]
+    .into();
+    let req = |key: &str, op, values: &[&str]| SelectorRequirement {
+        key: key.into(),
+        operator: op,
+        values: values.iter().map(|v| v.to_string()).collect(),
+    };
+    let by = |labels: &[(&str, &str)], exprs: Vec<SelectorRequirement>| NamespaceSelection {
+        names: vec!["named".into()],
+        selector: Some(NamespaceSelector {
+            match_labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            match_expressions: exprs,
+        }),
+    };
+    let cases = [
+        ("by name", by(&[("nope", "x")], vec![]), "named", true),
+        ("matchLabels", by(&[("team", "a")], vec![]), "ns", true),
+        (
+            "matchLabels differ",
+            by(&[("team", "b")], vec![]),
+            "ns",
+            false,
+        ),
+        (
+            "empty selector: every namespace",
+            by(&[], vec![]),
+            "ns",
+            true,
+        ),
+        (
+            "In",
+            by(
+                &[],
+                vec![req("tier", SelectorOperator::In, &["prod", "stage"])],
+            ),
+            "ns",
+            true,
+        ),
+        (
+            "In, absent key",
+            by(&[], vec![req("zone", SelectorOperator::In, &["a"])]),
+            "ns",
+            false,
+        ),
+        (
+            "NotIn",
+            by(&[], vec![req("tier", SelectorOperator::NotIn, &["prod"])]),
+            "ns",
+            false,
+        ),
+        (
+            "NotIn, absent key",
+            by(&[], vec![req("zone", SelectorOperator::NotIn, &["a"])]),
+            "ns",
+            true,
+        ),
+        (
+            "Exists",
+            by(&[], vec![req("team", SelectorOperator::Exists, &[])]),
+            "ns",
+            true,
+        ),
+        (
+            "DoesNotExist",
+            by(&[], vec![req("team", SelectorOperator::DoesNotExist, &[])]),
+            "ns",
+            false,
+        ),
+        (
+            "labels and expressions together",
+            by(
+                &[("team", "a")],
+                vec![req("tier", SelectorOperator::NotIn, &["dev"])],
+            ),
+            "ns",
+            true,
+        ),
+    ];
+    for (name, selection, ns, want) in cases {
+        assert_eq!(selects(&selection, ns, &labels), want, "{name}");
+    }
+    let names_only = NamespaceSelection {
+        names: vec!["a".into()],
+        selector: None,
+    };
+    assert!(
+        !selects(&names_only, "b", &labels),
+        "no selector: names only"
+    );
+}
+
+#[test]
+fn the_pattern_matcher_agrees_with_the_regex_admission_uses() {
+    let patterns = [
+        "*", "inst-*", "*-prod", "a*b*c", "exact", "ws.1", "a**b", "*x*", "",
+    ];
+    let texts = [
+        "", "inst-1", "inst-", "x-prod", "abc", "aXbYc", "acb", "exact", "ws.1", "wsx1", "ab", "x",
+        "prod",
+    ];
+    for p in patterns {
+        let re = regex::Regex::new(&compile::glob_regex(p)).expect("valid regex");
+        for t in texts {
+            assert_eq!(
+                glob_matches(p, t),
+                re.is_match(t),
+                "pattern {p:?} text {t:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn compiled_grants_are_in_name_order_with_regexes() {
+    let b = policy("b", &["x"], |s| s.instances = vec!["ws.*".into()]);
+    let a = policy("a", &["x"], |_| {});
+    let compiled = compile(&[&b, &a]);
+    let names: Vec<&str> = compiled.grants.iter().map(|g| g.policy.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(compiled.grants[1].instance_regexes, ["^ws\\..*$"]);
+}
