@@ -26,6 +26,11 @@ struct Index {
     id_of: HashMap<String, String>,
     /// During a re-list of the watch: the objects it has listed so far.
     relisted: Option<HashSet<String>>,
+    /// Apps an object is taking over (adoption, a restore) before its status binds them: the
+    /// first to ask keeps it, so two objects never adopt one app at once.
+    taking: HashMap<String, Claim>,
+    /// The watch's first list is complete: an object not seen now does not exist.
+    listed: bool,
 }
 
 #[derive(Default)]
@@ -78,6 +83,7 @@ impl Claims {
     /// The re-list is complete: objects it did not list were deleted meanwhile.
     pub fn relist_done(&self) {
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        index.listed = true;
         let Some(seen) = index.relisted.take() else {
             return;
         };
@@ -97,6 +103,30 @@ impl Claims {
                 }
             }
         }
+    }
+
+    /// Reserves `id` for the object about to take it over; `Err` names the object that already
+    /// is. Held until that object is deleted.
+    pub fn take(&self, id: &str, claim: &Claim) -> Result<(), String> {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        match index.taking.get(id) {
+            Some(other) if other.uid != claim.uid => Err(other.object.clone()),
+            _ => {
+                index.taking.insert(id.to_string(), claim.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// The object is gone: what it was taking over is free.
+    pub fn release(&self, uid: &str) {
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        index.taking.retain(|_, c| c.uid != uid);
+    }
+
+    /// Whether the watch has listed every object once.
+    pub fn listed(&self) -> bool {
+        self.index.lock().unwrap_or_else(|e| e.into_inner()).listed
     }
 
     /// The other objects that claim `id`.
@@ -198,6 +228,20 @@ mod tests {
         assert!(claims.others("x", "app2").is_empty(), "b deleted");
         claims.observe(claim("a", Some(1)), Some("app1"));
         assert_eq!(claims.others("x", "app1").len(), 1, "no duplicate entry");
+    }
+
+    #[test]
+    fn the_first_object_to_take_an_app_over_keeps_it_until_deleted() {
+        let claims = Claims::default();
+        assert_eq!(claims.take("app1", &claim("a", Some(1))), Ok(()));
+        assert_eq!(claims.take("app1", &claim("a", Some(1))), Ok(()), "again");
+        assert_eq!(
+            claims.take("app1", &claim("b", Some(2))),
+            Err("ns/a".into())
+        );
+        assert_eq!(claims.take("app2", &claim("b", Some(2))), Ok(()));
+        claims.release("a");
+        assert_eq!(claims.take("app1", &claim("b", Some(2))), Ok(()));
     }
 
     #[test]

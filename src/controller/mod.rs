@@ -219,6 +219,7 @@ impl Context {
     /// The object is gone from the apiserver: drop everything remembered about it.
     pub fn forget(&self, uid: &str) {
         self.memory.forget(uid);
+        self.claims.release(uid);
     }
 
     /// The object's cloud resource was read (or made) just now: the drift check's clock.

@@ -32,7 +32,8 @@ pub struct CreateFacts<T> {
     pub ours: Vec<T>,
     /// Resources of the same name made for something else.
     pub foreign: Vec<T>,
-    /// The object asks to adopt a foreign resource, and the operator allows adoption.
+    /// The object asks to adopt a foreign resource (tenancy was checked before any cloud call:
+    /// asking without being permitted never gets this far).
     pub adopt: Adoption,
     /// Who else holds the first foreign resource: another live object of this cluster (its
     /// namespace/name), or another cluster (by its fingerprint).
@@ -50,8 +51,6 @@ pub struct CreateFacts<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adoption {
     NotAsked,
-    /// Asked for, but not permitted (policy, or the operator's flag).
-    Disallowed,
     Allowed,
 }
 

@@ -11,6 +11,9 @@ pub const PROJECT: &str = "0833a5737480d53b2f250010d01a7b88";
 pub const REGION: &str = "cn-north-4";
 pub const AK: &str = "HWSIMAK0000000000000";
 pub const SK: &str = "hwsim-secret-key-0000000000000000000000";
+/// The label that gives an AppAuthPolicy to the test operator of one namespace: policies are
+/// cluster-scoped, and each test's operator must see only its own test's (by default, none).
+pub const POLICY_LABEL: &str = "appauth.test/namespace";
 
 pub struct Operator {
     child: Option<Child>,
@@ -71,6 +74,8 @@ impl Operator {
             "--project-id",
             PROJECT,
         ]);
+        let policy_selector = format!("{POLICY_LABEL}={}", self.namespace);
+        let grants_name = format!("grants-{}", self.namespace);
         // Test defaults, unless the test sets the flag itself.
         for (flag, value) in [
             ("--metrics-addr", "127.0.0.1:0"),
@@ -78,6 +83,8 @@ impl Operator {
             ("--lease-duration", "2s"),
             ("--request-timeout", "3s"),
             ("--cluster-name", "test"),
+            ("--policy-selector", policy_selector.as_str()),
+            ("--grants-name", grants_name.as_str()),
         ] {
             if !self.extra.iter().any(|e| e == flag) {
                 cmd.args([flag, value]);

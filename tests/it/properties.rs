@@ -53,10 +53,15 @@ proptest! {
     }
 
     #[test]
-    fn fingerprints_round_trip(description in "\\\\PC{0,236}", uid in "[0-9a-f-]{8,36}") {
-        let remark = naming::remark_with_fingerprint(Some(&description), &uid);
-        prop_assert!(naming::has_fingerprint(Some(&remark), &uid));
+    fn fingerprints_round_trip(description in "\\\\PC{0,227}", uid in "[0-9a-f-]{8,36}", cluster in "\\\\PC{0,40}") {
+        let me = naming::Fingerprint::new(&cluster, &uid);
+        let remark = me.remark(Some(&description));
+        prop_assert_eq!(me.holder(Some(&remark)), naming::Holder::Me { current: true });
         prop_assert_eq!(naming::strip_fingerprint(&remark), description.as_str());
+        // The older format, made from the same uid, is still this object's.
+        let older = format!("{description} [appauth:{}]", &uid[..8]);
+        prop_assert!(me.is_mine(Some(&older)));
+        prop_assert_eq!(naming::strip_fingerprint(&older), description.as_str());
     }
 
     #[test]

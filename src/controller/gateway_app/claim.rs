@@ -56,7 +56,7 @@ pub(super) async fn held_elsewhere(
         Holder::OtherCluster => Ok(Some(
             "another cluster (its fingerprint names a different --cluster-name)".into(),
         )),
-        Holder::OtherObject(object) => live_object(ctx, &object).await,
+        Holder::OtherObject(object) => live_object(ctx, &object),
     }
 }
 
@@ -89,6 +89,7 @@ pub(super) async fn take_over(
     if me.is_mine(cloud.remark.as_deref()) {
         return Ok(());
     }
+    reserve(app, ctx, app_id)?;
     if target.can_update() {
         let remark = me.remark(app.spec.description.as_deref());
         target
@@ -104,15 +105,26 @@ pub(super) async fn take_over(
     Ok(())
 }
 
+/// Reserves an app this object is about to take over (adoption, a restore): refused when
+/// another object is taking it over already.
+pub(super) fn reserve(app: &GatewayApp, ctx: &Context, app_id: &str) -> Result<()> {
+    let (me, _) = claim_of(app);
+    ctx.claims.take(app_id, &me).map_err(|other| {
+        Error::failed(
+            Reason::AlreadyManaged,
+            format!("app {app_id} is being taken over by {other}"),
+        )
+    })
+}
+
 /// The live GatewayApp whose uid begins with `object` (a fingerprint's 8 chars), once the cache
 /// has listed every object (before that, absence proves nothing).
-async fn live_object(ctx: &Context, object: &str) -> Result<Option<String>> {
-    let Some(store) = ctx.gateway_apps.get() else {
-        return Err(Error::Requeue(Duration::from_secs(1)));
-    };
-    if store.wait_until_ready().await.is_err() {
-        return Err(Error::Requeue(Duration::from_secs(1)));
-    }
+fn live_object(ctx: &Context, object: &str) -> Result<Option<String>> {
+    let store = ctx
+        .gateway_apps
+        .get()
+        .filter(|_| ctx.claims.listed())
+        .ok_or(Error::Requeue(Duration::from_secs(1)))?;
     Ok(store
         .state()
         .iter()

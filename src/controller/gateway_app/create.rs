@@ -86,7 +86,7 @@ pub(super) async fn create_or_recover(
     let facts = CreateFacts {
         foreign_held_by,
         foreign,
-        adopt: adoption(app, ctx),
+        adopt: adoption(app),
         secret_retained_for: retained_for,
         ..pending::create_facts(ctx, &uid, &marker, ours)
     };
@@ -106,6 +106,7 @@ pub(super) async fn create_or_recover(
             deliver_new(app, ctx, client, target, keep, None, None).await
         }
         CreatePlan::Adopt(adopted) => {
+            reserve(app, ctx, &adopted.id)?;
             if target.can_update() {
                 let remark = ctx
                     .fingerprint(&uid)
@@ -132,16 +133,18 @@ pub(super) async fn create_or_recover(
     }
 }
 
-/// Whether the object asks to adopt a foreign app, and may.
-fn adoption(app: &GatewayApp, ctx: &Context) -> Adoption {
+/// Whether the object asks to adopt a foreign app. Asking is enough here: an object that asks
+/// without being permitted (by a policy, or the operator's flag while no policy exists) was
+/// refused before any cloud call.
+fn adoption(app: &GatewayApp) -> Adoption {
     let asked = app
         .annotations()
         .get(annotations::ADOPT)
         .is_some_and(|v| v == "true");
-    match (asked, ctx.settings.allow_adoption) {
-        (false, _) => Adoption::NotAsked,
-        (true, false) => Adoption::Disallowed,
-        (true, true) => Adoption::Allowed,
+    if asked {
+        Adoption::Allowed
+    } else {
+        Adoption::NotAsked
     }
 }
 

@@ -94,18 +94,6 @@ fn create_or_recover_decides_from_what_was_found() {
             }),
         ),
         (
-            "foreign, adoption asked but disallowed",
-            CreateFacts {
-                foreign: vec![R("f")],
-                adopt: Adoption::Disallowed,
-                ..facts()
-            },
-            CreatePlan::Refuse(Refusal::NameTaken {
-                id: "f".into(),
-                adoption: Adoption::Disallowed,
-            }),
-        ),
-        (
             "foreign, adopted",
             CreateFacts {
                 foreign: vec![R("f")],

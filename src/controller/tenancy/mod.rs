@@ -31,9 +31,17 @@ use crate::policy::{self, Decision, Request};
 pub struct Tenancy {
     pub policies: Store<AppAuthPolicy>,
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// True once both caches have their first list. Not `Store::wait_until_ready`: in
+    /// kube-runtime 5 only the last of several tasks waiting on it is woken.
+    listed: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Tenancy {
+    /// Waits for both caches' first list.
+    pub async fn wait_listed(&self) -> bool {
+        self.listed.clone().wait_for(|l| *l).await.is_ok()
+    }
+
     /// The policies in force, in name order.
     pub fn policies(&self) -> Vec<Arc<AppAuthPolicy>> {
         let mut all = self.policies.state();
@@ -111,11 +119,7 @@ pub async fn check<K: Managed + Governed>(obj: &K, ctx: &Context) -> Result<()> 
     let Some(tenancy) = ctx.tenancy.get() else {
         return Err(Error::Requeue(std::time::Duration::from_secs(1)));
     };
-    let ready = futures::join!(
-        tenancy.policies.wait_until_ready(),
-        tenancy.namespaces.wait_until_ready()
-    );
-    if ready.0.is_err() || ready.1.is_err() {
+    if !tenancy.wait_listed().await {
         return Err(Error::Requeue(std::time::Duration::from_secs(1)));
     }
     let policies = tenancy.policies();
@@ -155,7 +159,7 @@ pub fn watch(
     let policy_events = watcher(Api::<AppAuthPolicy>::all(client.clone()), policy_config)
         .default_backoff()
         .reflect(policy_writer)
-        .map(|e| (relevant(&e, true), true));
+        .map(|e| (relevant(&e, true), listed(&e), true));
     let mut namespace_config = watcher::Config::default();
     if let Some(ns) = &ctx.settings.namespace {
         namespace_config = namespace_config.fields(&format!("metadata.name={ns}"));
@@ -166,15 +170,28 @@ pub fn watch(
     )
     .default_backoff()
     .reflect(namespace_writer)
-    .map(|e| (relevant(&e, false), false));
+    .map(|e| (relevant(&e, false), listed(&e), false));
+    let (listed_tx, listed_rx) = tokio::sync::watch::channel(false);
     let tenancy = Tenancy {
         policies,
         namespaces,
+        listed: listed_rx,
     };
     let policies_now = tenancy.policies.clone();
     let driver = async move {
         let mut events = std::pin::pin!(futures::stream::select(policy_events, namespace_events));
-        while let Some((changed, is_policy)) = events.next().await {
+        let (mut policies_listed, mut namespaces_listed) = (false, false);
+        while let Some((changed, done, is_policy)) = events.next().await {
+            if done {
+                if is_policy {
+                    policies_listed = true;
+                } else {
+                    namespaces_listed = true;
+                }
+                if policies_listed && namespaces_listed {
+                    listed_tx.send_replace(true);
+                }
+            }
             // A namespace's labels matter only while some policy exists.
             if changed && (is_policy || !policies_now.state().is_empty()) {
                 for tx in &senders {
@@ -184,6 +201,11 @@ pub fn watch(
         }
     };
     (tenancy, receivers, driver)
+}
+
+/// Whether a watch event ends a (re-)list: the cache it fed is complete.
+fn listed<K>(event: &Result<watcher::Event<K>, watcher::Error>) -> bool {
+    matches!(event, Ok(watcher::Event::InitDone))
 }
 
 /// Whether a watch event may change a decision.
@@ -196,5 +218,43 @@ fn relevant<K>(event: &Result<watcher::Event<K>, watcher::Error>, is_policy: boo
             tracing::warn!(error = %e, "tenancy watch error; retrying with backoff");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    /// Why the check waits on a watch channel and not on `Store::wait_until_ready`: with two
+    /// tasks waiting on the latter, only one is woken when the first list completes (kube-runtime
+    /// 5 keeps a single waker). If this starts passing with both woken, the workaround can go.
+    #[tokio::test]
+    async fn a_store_wakes_only_one_of_two_waiters() {
+        let (store, mut writer) = reflector::store::<ConfigMap>();
+        let first = tokio::spawn({
+            let store = store.clone();
+            async move { store.wait_until_ready().await.is_ok() }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = tokio::spawn({
+            let store = store.clone();
+            async move { store.wait_until_ready().await.is_ok() }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitDone);
+        let woken = |task: tokio::task::JoinHandle<bool>| async move {
+            tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_ok()
+        };
+        let (a, b) = (woken(first).await, woken(second).await);
+        assert!(a != b, "first woken: {a}, second woken: {b}");
+        // A late waiter finds it ready at once.
+        assert!(store.wait_until_ready().await.is_ok());
     }
 }

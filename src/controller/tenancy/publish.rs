@@ -26,9 +26,7 @@ pub async fn publish(
     tenancy: Tenancy,
     mut changed: mpsc::UnboundedReceiver<()>,
 ) {
-    if tenancy.policies.wait_until_ready().await.is_err()
-        || tenancy.namespaces.wait_until_ready().await.is_err()
-    {
+    if !tenancy.wait_listed().await {
         return;
     }
     // Unknown at start: what an earlier run left is brought in line on the first pass.
