@@ -164,13 +164,13 @@ pub fn rejects() -> Vec<Reject> {
         ),
         gw(
             "description-too-long",
-            json!({"apig": apig, "description": "d".repeat(237)}),
+            json!({"apig": apig, "description": "d".repeat(228)}),
             "spec.description",
             false,
         ),
         gw(
             "modelarts-description-too-long",
-            json!({"modelarts": {}, "description": "d".repeat(182)}),
+            json!({"modelarts": {}, "description": "d".repeat(173)}),
             "spec.description",
             true,
         ),
@@ -350,7 +350,7 @@ pub fn rejects() -> Vec<Reject> {
         ),
         inf(
             "api-description-too-long",
-            json!({"serviceId": SVC, "description": "d".repeat(237)}),
+            json!({"serviceId": SVC, "description": "d".repeat(228)}),
             "spec.description",
             false,
         ),
@@ -423,7 +423,7 @@ pub fn rejects() -> Vec<Reject> {
         ),
         gw(
             "modelarts-description-overlong-unicode",
-            json!({"modelarts": {}, "description": "描".repeat(182)}),
+            json!({"modelarts": {}, "description": "描".repeat(173)}),
             "spec.description",
             true,
         ),
@@ -471,13 +471,13 @@ pub fn accepts() -> Vec<Accept> {
             json!({"apig": apig, "appName": "订单客户端_app"}),
         ),
         gw_ok(
-            "apig-description-236",
-            json!({"apig": apig, "description": "d".repeat(236)}),
+            "apig-description-227",
+            json!({"apig": apig, "description": "d".repeat(227)}),
         ),
         gw_ok("modelarts-empty-block", json!({"modelarts": {}})),
         gw_ok(
-            "modelarts-description-181",
-            json!({"modelarts": {"workspaceId": "ws-1"}, "description": "d".repeat(181), "appCode": true}),
+            "modelarts-description-172",
+            json!({"modelarts": {"workspaceId": "ws-1"}, "description": "d".repeat(172), "appCode": true}),
         ),
         gw_ok(
             "modelarts-free-name",
@@ -546,7 +546,7 @@ pub fn accepts() -> Vec<Accept> {
             spec: json!({
             "serviceId": SVC, "workspaceId": "0", "apiName": format!("a{}", "_".repeat(63)),
             "apiPath": format!("/{}", "p".repeat(254)), "apiUrl": format!("https://{}", "u".repeat(247)),
-            "method": "OPTIONS", "authType": "APP", "supportAppCode": true, "description": "d".repeat(236),
+            "method": "OPTIONS", "authType": "APP", "supportAppCode": true, "description": "d".repeat(227),
             "appRefs": [{"name": "a"}, {"name": "b"}], "secret": {"name": "fraud-score-endpoint"},
             "deletionPolicy": "Retain", "accountRef": {"name": "acct"}}),
         },

@@ -16,11 +16,13 @@ use super::objects::Ns;
 use super::sim::{Sim, credentials_work};
 use super::wait;
 
+/// The object part of a remark's fingerprint (` [appauth:<cluster>/<object>]`).
 fn fingerprint(remark: &str) -> String {
     remark
         .rsplit_once(" [appauth:")
-        .map(|(_, f)| f.trim_end_matches(']').to_string())
+        .and_then(|(_, f)| f.trim_end_matches(']').rsplit('/').next())
         .unwrap_or_default()
+        .to_string()
 }
 
 /// Every object Ready with a Secret whose credentials work, and exactly one cloud app per

@@ -295,7 +295,7 @@ async fn name_conflict_then_adoption() {
         })
         .await
         .expect("pre-existing");
-    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption", "true"]);
     ns.create(
         "app",
         json!({"apig": {"instanceId": "gw1"}, "appName": "legacy_app"}),

@@ -479,7 +479,8 @@ async fn a_bound_app_briefly_not_ready_stays_bound() {
 #[tokio::test]
 async fn a_restored_inference_api_deletes_its_api_when_deleted() {
     let (ns, sim) = setup("restore-api").await;
-    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    // A restore binds an existing API: adoption must be permitted.
+    let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption", "true"]);
     create_api(
         &ns,
         "fraud",
@@ -526,6 +527,69 @@ async fn a_restored_inference_api_deletes_its_api_when_deleted() {
         sim_apis(&sim).is_empty().then_some(())
     })
     .await;
+}
+
+/// The api-id annotation binds nothing by itself: with adoption off it is refused before any
+/// cloud call, and deleting the refused object (deletionPolicy Delete) leaves the API; with
+/// adoption on, an API whose fingerprint names another cluster is AlreadyManaged.
+#[tokio::test]
+async fn an_api_id_annotation_is_checked_like_adoption() {
+    let (ns, sim) = setup("api-id-door").await;
+    let other = crate::common::objects::Ns {
+        client: ns.client.clone(),
+        name: crate::common::cluster::namespace(&ns.client, "api-id-door-b").await,
+    };
+    let east = Operator::start(&ns.name, &sim.url(), &["--cluster-name", "east"]);
+    create_api(&ns, "owner", json!({"serviceId": SVC, "deletionPolicy": "Retain"})).await;
+    let owner = wait_api(&ns, "owner", "Ready", |x| {
+        condition(x, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let api_id = owner.status.expect("status").api_id.expect("apiId");
+    drop(east);
+    let claim = |name: &str| {
+        serde_json::from_value::<InferenceApi>(json!({
+            "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "InferenceApi",
+            "metadata": {"name": name, "annotations": {"appauth.hwcloud.dev/api-id": api_id}},
+            "spec": {"serviceId": SVC, "deletionPolicy": "Delete"},
+        }))
+        .expect("InferenceApi")
+    };
+
+    // Adoption off: refused before any cloud call; deleting it touches nothing.
+    let west_off = Operator::start(&other.name, &sim.url(), &["--cluster-name", "west"]);
+    sim.handle.reset_counts();
+    apis(&other)
+        .create(&PostParams::default(), &claim("claimer"))
+        .await
+        .expect("create");
+    let refused = wait_api(&other, "claimer", "NotPermitted", |x| {
+        condition(x, "Ready").is_some_and(|c| c.1 == "NotPermitted")
+    })
+    .await;
+    assert!(condition(&refused, "Ready").unwrap().2.contains("adoption"));
+    assert!(sim.handle.counts().values().sum::<u64>() == 0, "{:?}", sim.handle.counts());
+    delete_api(&other, "claimer").await;
+    assert_eq!(sim_apis(&sim).len(), 1, "deleting the refused object deleted the API");
+    drop(west_off);
+
+    // Adoption on, but the API carries the east cluster's fingerprint.
+    let _west = Operator::start(
+        &other.name,
+        &sim.url(),
+        &["--cluster-name", "west", "--allow-adoption", "true"],
+    );
+    apis(&other)
+        .create(&PostParams::default(), &claim("claimer"))
+        .await
+        .expect("create");
+    let held = wait_api(&other, "claimer", "AlreadyManaged", |x| {
+        condition(x, "Ready").is_some_and(|c| c.1 == "AlreadyManaged")
+    })
+    .await;
+    assert!(condition(&held, "Ready").unwrap().2.contains("another cluster"));
+    delete_api(&other, "claimer").await;
+    assert_eq!(sim_apis(&sim).len(), 1, "deleting the held-off object deleted the API");
 }
 
 /// A change of an InferenceApi's account Secret reaches it at once, not at its next resync.

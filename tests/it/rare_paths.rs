@@ -249,11 +249,11 @@ async fn dataarts_with_an_elapsed_interval_warns_once_and_does_not_spin() {
 
 /// An object restored from a backup or from Git (the app-id annotation, no status, no
 /// finalizer) finds its app and gets the cleanup finalizer: deleting it deletes the app instead
-/// of leaving it behind.
+/// of leaving it behind. A restore binds an existing app, so adoption must be permitted.
 #[tokio::test]
 async fn a_restored_gateway_app_deletes_its_app_when_deleted() {
     let (ns, sim) = setup("restore-finalizer").await;
-    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption", "true"]);
     ns.create(
         "app",
         json!({"apig": {"instanceId": "gw1"}, "deletionPolicy": "Retain"}),
@@ -582,7 +582,15 @@ async fn a_copied_app_id_is_refused_and_the_owner_keeps_its_app() {
     let _op = Operator::start(
         &ns.name,
         &sim.url(),
-        &["--resync-period", "2s", "--metrics-addr", &metrics],
+        // Adoption on: the copy gets past the tenancy check, and the app's holder refuses it.
+        &[
+            "--resync-period",
+            "2s",
+            "--metrics-addr",
+            &metrics,
+            "--allow-adoption",
+            "true",
+        ],
     );
     ns.create("owner", json!({"apig": {"instanceId": "gw1"}}))
         .await;

@@ -9,7 +9,8 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
     let client = ctx.cloud.client(&account);
     let ma = client.modelarts(workspace(api));
     let uid = api.uid().unwrap_or_default();
-    let known = known_api_id(api);
+    // Only the API status binds: an id in the annotation alone was never checked.
+    let known = status(api).api_id.filter(|id| !id.is_empty());
     let mut found: Vec<String> = known.clone().into_iter().collect();
     let mut marker_wait = None;
     let marker_open = api.annotations().contains_key(annotations::PENDING);
@@ -30,8 +31,8 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
             .as_ref()
             .and_then(|m| waits::marker_wait(ctx, &uid, m));
     }
-    // An API another live object holds is left to it.
-    let held = |id: &str| held_by_other(api, ctx, id, false).is_some();
+    // An API another live object binds is left to it (a mere annotation naming it holds nothing).
+    let held = |id: &str| held_by_other(api, ctx, id).is_some();
     let planned = plan::plan_delete(found, held, marker_wait).map_err(|after| {
         let name = marker.map(|m| m.name).unwrap_or_default();
         waits::in_flight(after, &format!("API {name}"), Reason::Deleting)

@@ -134,17 +134,64 @@ fn is_ours(api: &InferenceApi, ctx: &Context, info: &InferenceApiInfo) -> bool {
             .is_none_or(|s| s == api.spec.service_id)
 }
 
-/// Another live InferenceApi that holds API `id` (in its status; with `status_only` false, by
-/// its annotation too): its namespace/name.
-fn held_by_other(api: &InferenceApi, ctx: &Context, id: &str, status_only: bool) -> Option<String> {
+/// An id the annotation names and status does not bind yet (a restore, a copy): refused when
+/// the API's fingerprint names another cluster or another InferenceApi that still exists.
+/// Adoption was permitted before any cloud call. ModelArts cannot update an API, so its remark
+/// keeps the fingerprint it has.
+async fn check_takeover(
+    api: &InferenceApi,
+    ctx: &Context,
+    client: &CloudClient,
+    id: &str,
+) -> Result<()> {
+    let apis = client
+        .modelarts(workspace(api))
+        .list_apis(&api.spec.service_id)
+        .await
+        .map_err(Error::cloud)?;
+    let Some(found) = apis.into_iter().find(|a| a.api_id == id) else {
+        return Ok(());
+    };
+    let me = ctx.fingerprint(&api.uid().unwrap_or_default());
+    let holder = match me.holder(found.api_remark.as_deref()) {
+        naming::Holder::Me { .. } | naming::Holder::Nobody => None,
+        naming::Holder::OtherCluster => {
+            Some("another cluster (its fingerprint names a different --cluster-name)".to_string())
+        }
+        naming::Holder::OtherObject(object) => {
+            let store = ctx
+                .inference_apis
+                .get()
+                .ok_or(Error::Requeue(Duration::from_secs(1)))?;
+            store
+                .state()
+                .iter()
+                .find(|o| naming::names_object(&object, o.uid().as_deref().unwrap_or_default()))
+                .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+        }
+    };
+    match holder {
+        Some(holder) => Err(Error::failed(
+            Reason::AlreadyManaged,
+            format!(
+                "API {id} (annotation {}) is already managed by {holder}",
+                annotations::API_ID
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Another live InferenceApi whose status binds API `id`: its namespace/name. (An annotation
+/// naming the id holds nothing until checked.)
+fn held_by_other(api: &InferenceApi, ctx: &Context, id: &str) -> Option<String> {
     let uid = api.uid();
     let store = ctx.inference_apis.get()?;
     store
         .state()
         .iter()
         .find(|o| {
-            let holds = status(o).api_id.as_deref() == Some(id)
-                || (!status_only && known_api_id(o).as_deref() == Some(id));
+            let holds = status(o).api_id.as_deref() == Some(id);
             o.uid() != uid && o.metadata.deletion_timestamp.is_none() && holds
         })
         .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
@@ -161,13 +208,14 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
     if let Some(id) = known_api_id(api) {
         // A copy carrying the id of an API another object holds in its status is refused, and
         // gets no finalizer (deleting it must not delete the other's API).
-        if status(api).api_id.is_none()
-            && let Some(owner) = held_by_other(api, ctx, &id, true)
-        {
-            return Err(Error::failed(
-                Reason::AlreadyManaged,
-                format!("API {id} is already managed by {owner}"),
-            ));
+        if status(api).api_id.is_none() {
+            if let Some(owner) = held_by_other(api, ctx, &id) {
+                return Err(Error::failed(
+                    Reason::AlreadyManaged,
+                    format!("API {id} is already managed by {owner}"),
+                ));
+            }
+            check_takeover(api, ctx, &client, &id).await?;
         }
         driver::ensure_finalizer(api, ctx).await?;
     }

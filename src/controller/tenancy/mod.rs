@@ -98,12 +98,17 @@ impl Governed for GatewayApp {
 
 impl Governed for InferenceApi {
     fn request(&self) -> Option<Request> {
+        let bound = self.status.as_ref().and_then(|s| s.api_id.as_deref());
+        let names_unbound_id = self
+            .annotations()
+            .get(annotations::API_ID)
+            .is_some_and(|id| !id.is_empty() && Some(id.as_str()) != bound);
         Some(Request {
             namespace: self.namespace().unwrap_or_default(),
             own_account: self.spec.account_ref.is_some(),
             service: ServiceGrant::Modelarts,
             instance: self.spec.workspace_id.clone(),
-            adoption: false,
+            adoption: names_unbound_id,
             deletion_policy: self.spec.deletion_policy,
         })
     }
