@@ -836,3 +836,55 @@ async fn a_retained_secret_is_taken_over_by_an_object_adopting_its_app() {
     assert_eq!(Some(owner), app.metadata.uid);
     assert_eq!(sim.apps("apig").len(), 1);
 }
+
+/// An object carrying the id of an app it did not make (made in the console, by Terraform or by
+/// another cluster) in annotation app-id is not bound to it while adoption is off: no secret is
+/// delivered, the app's description is untouched, and deleting the object (deletionPolicy
+/// Delete) leaves the app. Before, the annotation bound it with no check at all.
+#[tokio::test]
+async fn an_app_id_annotation_binds_nothing_while_adoption_is_off() {
+    let (ns, sim) = setup("app-id-door").await;
+    let console = common::cloud::client(&sim.url())
+        .apig("gw1")
+        .create(&appauth_operator::cloud::apig::AppInput {
+            name: "console_app",
+            remark: Some("made in the console"),
+            app_key: None,
+            app_secret: None,
+        })
+        .await
+        .expect("console app");
+    let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption", "false"]);
+    ns.create_annotated(
+        "app",
+        json!({"appauth.hwcloud.dev/app-id": console.id}),
+        json!({"apig": {"instanceId": "gw1"}, "deletionPolicy": "Delete"}),
+    )
+    .await;
+    // Settled: the object reports a terminal condition (whatever it is), then nothing leaked.
+    let app = wait::until(T, "a terminal condition", || async {
+        let app = ns.get("app").await?;
+        let stalled = app
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True");
+        let ready = Ns::ready(&app)?;
+        (stalled || ready.0 == "True").then_some(app)
+    })
+    .await;
+    assert_ne!(
+        Ns::ready(&app).map(|r| r.0).as_deref(),
+        Some("True"),
+        "bound to an app it did not make"
+    );
+    assert!(ns.secret("app").await.is_none(), "the app's secret was delivered");
+    assert_eq!(
+        sim.app(&console.id).expect("app")["remark"],
+        "made in the console"
+    );
+    ns.delete("app").await;
+    ns.wait_gone("app", T).await;
+    assert!(sim.app(&console.id).is_some(), "deleting the object deleted the app");
+}

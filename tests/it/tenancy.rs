@@ -728,3 +728,63 @@ async fn an_older_fingerprint_is_still_recognised_and_brought_up_to_date() {
     assert_eq!(condition(&app, "Ready").unwrap().1, "Available");
     assert_eq!(sim.apps("apig").len(), 1);
 }
+
+/// A policy that cannot mean anything is refused at admission, naming the field.
+#[tokio::test]
+async fn an_invalid_policy_is_refused_naming_the_field() {
+    let client = cluster::client().await;
+    let api: Api<AppAuthPolicy> = Api::all(client);
+    let base = json!({"namespaces": {"names": ["a"]}, "services": ["apig"], "instances": ["*"]});
+    let with = |path: &str, value: Value| {
+        let mut spec = base.clone();
+        spec[path] = value;
+        spec
+    };
+    let cases = [
+        ("no namespaces", with("namespaces", json!({})), "spec.namespaces"),
+        ("no services", with("services", json!([])), "spec.services"),
+        ("an unknown service", with("services", json!(["iam"])), "spec.services"),
+        ("a bad pattern", with("instances", json!(["a b"])), "spec.instances"),
+        ("no instances", with("instances", json!([])), "spec.instances"),
+        (
+            "In without values",
+            with(
+                "namespaces",
+                json!({"selector": {"matchExpressions": [{"key": "k", "operator": "In"}]}}),
+            ),
+            "In and NotIn need values",
+        ),
+        ("an unknown account", with("accounts", json!(["Theirs"])), "spec.accounts"),
+    ];
+    for (i, (name, spec, field)) in cases.into_iter().enumerate() {
+        let obj: AppAuthPolicy = match serde_json::from_value(json!({
+            "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "AppAuthPolicy",
+            "metadata": {"name": format!("invalid-{}-{i}", std::process::id())}, "spec": spec.clone(),
+        })) {
+            Ok(obj) => obj,
+            // The Rust type refuses it already (an unknown enum value): send it raw.
+            Err(_) => {
+                let raw = api
+                    .patch(
+                        &format!("invalid-{}-{i}", std::process::id()),
+                        &PatchParams::apply("tenancy-test"),
+                        &Patch::Apply(json!({
+                            "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "AppAuthPolicy",
+                            "metadata": {"name": format!("invalid-{}-{i}", std::process::id())},
+                            "spec": spec,
+                        })),
+                    )
+                    .await;
+                let message = raw.expect_err(name).to_string();
+                assert!(message.contains(field), "{name}: {message}");
+                continue;
+            }
+        };
+        let message = api
+            .create(&Default::default(), &obj)
+            .await
+            .expect_err(name)
+            .to_string();
+        assert!(message.contains(field), "{name}: {message}");
+    }
+}
