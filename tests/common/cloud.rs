@@ -7,6 +7,24 @@ use appauth_operator::cloud::{
 
 use super::operator::{AK, PROJECT, REGION, SK};
 
+/// An APIG app on instance gw1 made behind the operator's back (in the console, say).
+pub async fn console_app(
+    sim_url: &str,
+    name: &str,
+    remark: &str,
+) -> appauth_operator::cloud::apig::ApigApp {
+    client(sim_url)
+        .apig("gw1")
+        .create(&appauth_operator::cloud::apig::AppInput {
+            name,
+            remark: Some(remark),
+            app_key: None,
+            app_secret: None,
+        })
+        .await
+        .expect("console app")
+}
+
 pub fn client(sim_url: &str) -> CloudClient {
     client_for(sim_url, AK, SK, PROJECT)
 }

@@ -540,7 +540,12 @@ async fn an_api_id_annotation_is_checked_like_adoption() {
         name: crate::common::cluster::namespace(&ns.client, "api-id-door-b").await,
     };
     let east = Operator::start(&ns.name, &sim.url(), &["--cluster-name", "east"]);
-    create_api(&ns, "owner", json!({"serviceId": SVC, "deletionPolicy": "Retain"})).await;
+    create_api(
+        &ns,
+        "owner",
+        json!({"serviceId": SVC, "deletionPolicy": "Retain"}),
+    )
+    .await;
     let owner = wait_api(&ns, "owner", "Ready", |x| {
         condition(x, "Ready").is_some_and(|c| c.0 == "True")
     })
@@ -568,9 +573,17 @@ async fn an_api_id_annotation_is_checked_like_adoption() {
     })
     .await;
     assert!(condition(&refused, "Ready").unwrap().2.contains("adoption"));
-    assert!(sim.handle.counts().values().sum::<u64>() == 0, "{:?}", sim.handle.counts());
+    assert!(
+        sim.handle.counts().values().sum::<u64>() == 0,
+        "{:?}",
+        sim.handle.counts()
+    );
     delete_api(&other, "claimer").await;
-    assert_eq!(sim_apis(&sim).len(), 1, "deleting the refused object deleted the API");
+    assert_eq!(
+        sim_apis(&sim).len(),
+        1,
+        "deleting the refused object deleted the API"
+    );
     drop(west_off);
 
     // Adoption on, but the API carries the east cluster's fingerprint.
@@ -587,9 +600,18 @@ async fn an_api_id_annotation_is_checked_like_adoption() {
         condition(x, "Ready").is_some_and(|c| c.1 == "AlreadyManaged")
     })
     .await;
-    assert!(condition(&held, "Ready").unwrap().2.contains("another cluster"));
+    assert!(
+        condition(&held, "Ready")
+            .unwrap()
+            .2
+            .contains("another cluster")
+    );
     delete_api(&other, "claimer").await;
-    assert_eq!(sim_apis(&sim).len(), 1, "deleting the held-off object deleted the API");
+    assert_eq!(
+        sim_apis(&sim).len(),
+        1,
+        "deleting the held-off object deleted the API"
+    );
 }
 
 /// A change of an InferenceApi's account Secret reaches it at once, not at its next resync.

@@ -844,16 +844,8 @@ async fn a_retained_secret_is_taken_over_by_an_object_adopting_its_app() {
 #[tokio::test]
 async fn an_app_id_annotation_binds_nothing_while_adoption_is_off() {
     let (ns, sim) = setup("app-id-door").await;
-    let console = common::cloud::client(&sim.url())
-        .apig("gw1")
-        .create(&appauth_operator::cloud::apig::AppInput {
-            name: "console_app",
-            remark: Some("made in the console"),
-            app_key: None,
-            app_secret: None,
-        })
-        .await
-        .expect("console app");
+    let console =
+        common::cloud::console_app(&sim.url(), "console_app", "made in the console").await;
     let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption", "false"]);
     ns.create_annotated(
         "app",
@@ -879,12 +871,18 @@ async fn an_app_id_annotation_binds_nothing_while_adoption_is_off() {
         Some("True"),
         "bound to an app it did not make"
     );
-    assert!(ns.secret("app").await.is_none(), "the app's secret was delivered");
+    assert!(
+        ns.secret("app").await.is_none(),
+        "the app's secret was delivered"
+    );
     assert_eq!(
         sim.app(&console.id).expect("app")["remark"],
         "made in the console"
     );
     ns.delete("app").await;
     ns.wait_gone("app", T).await;
-    assert!(sim.app(&console.id).is_some(), "deleting the object deleted the app");
+    assert!(
+        sim.app(&console.id).is_some(),
+        "deleting the object deleted the app"
+    );
 }

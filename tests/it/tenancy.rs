@@ -109,7 +109,7 @@ fn pairwise() -> Vec<[usize; 6]> {
         out
     };
     let mut uncovered: BTreeSet<(usize, usize, usize, usize)> =
-        all.iter().flat_map(|r| pairs(r)).collect();
+        all.iter().flat_map(&pairs).collect();
     let mut rows = Vec::new();
     while !uncovered.is_empty() {
         let best = all
@@ -154,6 +154,16 @@ fn cell_spec(row: &[usize; 6]) -> Value {
     }
     spec["deletionPolicy"] = json!(if retain == 1 { "Retain" } else { "Delete" });
     spec
+}
+
+async fn create_cell(ns: &Ns, i: usize, row: &[usize; 6]) {
+    let annotations = if row[4] == 1 {
+        json!({"appauth.hwcloud.dev/adopt": "true"})
+    } else {
+        json!({})
+    };
+    ns.create_annotated(&format!("c{i}"), annotations, cell_spec(row))
+        .await;
 }
 
 /// Every cell of the pairwise matrix, plus targeted cells: refused cells end NotPermitted
@@ -225,14 +235,7 @@ async fn the_pairwise_matrix_of_grants() {
 
     sim.handle.reset_counts();
     for (i, row) in &refused_rows {
-        let annotations = if row[4] == 1 {
-            json!({"appauth.hwcloud.dev/adopt": "true"})
-        } else {
-            json!({})
-        };
-        spaces[row[0]]
-            .create_annotated(&format!("c{i}"), annotations, cell_spec(row))
-            .await;
+        create_cell(spaces[row[0]], *i, row).await;
     }
     for (i, row) in &refused_rows {
         let message = refused(spaces[row[0]], &format!("c{i}")).await;
@@ -265,14 +268,7 @@ async fn the_pairwise_matrix_of_grants() {
     );
 
     for (i, row) in &allowed {
-        let annotations = if row[4] == 1 {
-            json!({"appauth.hwcloud.dev/adopt": "true"})
-        } else {
-            json!({})
-        };
-        spaces[row[0]]
-            .create_annotated(&format!("c{i}"), annotations, cell_spec(row))
-            .await;
+        create_cell(spaces[row[0]], *i, row).await;
     }
     for (i, row) in &allowed {
         let name = format!("c{i}");
@@ -335,16 +331,7 @@ async fn the_pairwise_matrix_of_grants() {
 #[tokio::test]
 async fn a_console_app_is_not_taken_without_adoption_granted() {
     let (ns, sim) = setup("tenancy-console").await;
-    let console = cloud::client(&sim.url())
-        .apig("gw1")
-        .create(&appauth_operator::cloud::apig::AppInput {
-            name: "console_app",
-            remark: Some("made in the console"),
-            app_key: None,
-            app_secret: None,
-        })
-        .await
-        .expect("console app");
+    let console = cloud::console_app(&sim.url(), "console_app", "made in the console").await;
     // No policy, adoption off (the default).
     let _op = Operator::start(&ns.name, &sim.url(), &[]);
     sim.handle.reset_counts();
@@ -472,16 +459,7 @@ async fn two_clusters_on_one_account_cannot_take_each_others_apps() {
     assert_eq!(sim.apps("apig").len(), 1);
 
     // An app that nobody's fingerprint names is adopted (the refusals were the fingerprint's).
-    cloud::client(&sim.url())
-        .apig("gw1")
-        .create(&appauth_operator::cloud::apig::AppInput {
-            name: "nobodys",
-            remark: Some("by hand"),
-            app_key: None,
-            app_secret: None,
-        })
-        .await
-        .expect("console app");
+    cloud::console_app(&sim.url(), "nobodys", "by hand").await;
     west.create_annotated(
         "free",
         json!({"appauth.hwcloud.dev/adopt": "true"}),
@@ -741,11 +719,27 @@ async fn an_invalid_policy_is_refused_naming_the_field() {
         spec
     };
     let cases = [
-        ("no namespaces", with("namespaces", json!({})), "spec.namespaces"),
+        (
+            "no namespaces",
+            with("namespaces", json!({})),
+            "spec.namespaces",
+        ),
         ("no services", with("services", json!([])), "spec.services"),
-        ("an unknown service", with("services", json!(["iam"])), "spec.services"),
-        ("a bad pattern", with("instances", json!(["a b"])), "spec.instances"),
-        ("no instances", with("instances", json!([])), "spec.instances"),
+        (
+            "an unknown service",
+            with("services", json!(["iam"])),
+            "spec.services",
+        ),
+        (
+            "a bad pattern",
+            with("instances", json!(["a b"])),
+            "spec.instances",
+        ),
+        (
+            "no instances",
+            with("instances", json!([])),
+            "spec.instances",
+        ),
         (
             "In without values",
             with(
@@ -754,7 +748,11 @@ async fn an_invalid_policy_is_refused_naming_the_field() {
             ),
             "In and NotIn need values",
         ),
-        ("an unknown account", with("accounts", json!(["Theirs"])), "spec.accounts"),
+        (
+            "an unknown account",
+            with("accounts", json!(["Theirs"])),
+            "spec.accounts",
+        ),
     ];
     for (i, (name, spec, field)) in cases.into_iter().enumerate() {
         let obj: AppAuthPolicy = match serde_json::from_value(json!({
