@@ -17,6 +17,8 @@ const NAMESPACE_NAME: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 const INSTANCE_PATTERN: &str = r"^[A-Za-z0-9_.*-]+$";
 
 /// Grants a set of namespaces the right to use an account, services and instances.
+// Clippy reads the printcolumns' repeated `type_ = "integer"` as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "appauth.hwcloud.dev",

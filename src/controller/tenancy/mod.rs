@@ -37,7 +37,7 @@ impl Tenancy {
     /// The policies in force, in name order.
     pub fn policies(&self) -> Vec<Arc<AppAuthPolicy>> {
         let mut all = self.policies.state();
-        all.sort_by(|a, b| a.name_any().cmp(&b.name_any()));
+        all.sort_by_key(|p| p.name_any());
         all
     }
 
