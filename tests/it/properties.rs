@@ -53,9 +53,11 @@ proptest! {
     }
 
     #[test]
-    fn fingerprints_round_trip(description in "\\\\PC{0,236}", uid in "[0-9a-f-]{8,36}") {
-        let remark = naming::remark_with_fingerprint(Some(&description), &uid);
-        prop_assert!(naming::has_fingerprint(Some(&remark), &uid));
+    fn fingerprints_round_trip(description in "\\\\PC{0,236}", cluster in "\\\\PC{0,20}", uid in "[0-9a-f-]{8,36}") {
+        let fingerprint = naming::Fingerprint::new(&cluster, &uid);
+        let remark = fingerprint.remark(Some(&description));
+        prop_assert!(fingerprint.is_mine(Some(&remark)));
+        prop_assert!(naming::has_any_fingerprint(Some(&remark)));
         prop_assert_eq!(naming::strip_fingerprint(&remark), description.as_str());
     }
 
