@@ -253,6 +253,8 @@ pub(super) fn full_values() -> Value {
             "errorCodes": {"ModelArts.6404": "NotFound"},
         },
         "labelSelector": "team=payments",
+        "policySelector": "appauth.example.com/install=payments",
+        "admission": {"grantsName": "payments-grants"},
         "clusterName": "prod-eu",
         "allowAdoption": false,
         "concurrency": 4,
