@@ -38,3 +38,4 @@ mod leader_election;
 mod properties;
 mod rare_paths;
 mod signer_sdk;
+mod tenancy_admission;
