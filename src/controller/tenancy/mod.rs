@@ -9,6 +9,7 @@ pub use publish::publish;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc;
@@ -47,7 +48,40 @@ impl Tenancy {
             .map(|n| n.labels().clone())
             .unwrap_or_default()
     }
+
+    /// Whether both caches hold their first list, waiting at most `wait` for it. Never an
+    /// unbounded wait: kube-runtime's `Store::wait_until_ready` keeps a single waker (a oneshot
+    /// receiver behind a mutex), so of several tasks waiting at once (reconciles, the
+    /// publisher) only the last to poll is woken and the others sleep until something else
+    /// wakes them, which for a reconcile may be never; polled again, a ready store answers at
+    /// once.
+    pub async fn ready_within(&self, wait: Duration) -> Readiness {
+        let both = async {
+            futures::join!(
+                self.policies.wait_until_ready(),
+                self.namespaces.wait_until_ready()
+            )
+        };
+        match tokio::time::timeout(wait, both).await {
+            Ok((Ok(()), Ok(()))) => Readiness::Ready,
+            Ok(_) => Readiness::Gone,
+            Err(_) => Readiness::NotYet,
+        }
+    }
 }
+
+/// Whether the caches can be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The first list is not in yet.
+    NotYet,
+    /// A watch ended (the process is stopping).
+    Gone,
+}
+
+/// How long a reconcile waits for the caches' first list before it requeues.
+const READY_WAIT: Duration = Duration::from_secs(1);
 
 /// What a kind asks of the cloud, in the terms policies grant.
 pub trait Governed {
@@ -102,21 +136,17 @@ impl Governed for InferenceApi {
 }
 
 /// Before any cloud call: refused (`NotPermitted`, naming the policies and rules) unless some
-/// policy allows all the object asks for. Waits for both caches' first list, so that a
-/// restart never serves a namespace before its policies are known.
+/// policy allows all the object asks for. Requeued until both caches have their first list, so
+/// that a restart never serves a namespace before its policies are known.
 pub async fn check<K: Managed + Governed>(obj: &K, ctx: &Context) -> Result<()> {
     let Some(request) = obj.request() else {
         return Ok(());
     };
     let Some(tenancy) = ctx.tenancy.get() else {
-        return Err(Error::Requeue(std::time::Duration::from_secs(1)));
+        return Err(Error::Requeue(Duration::from_secs(1)));
     };
-    let ready = futures::join!(
-        tenancy.policies.wait_until_ready(),
-        tenancy.namespaces.wait_until_ready()
-    );
-    if ready.0.is_err() || ready.1.is_err() {
-        return Err(Error::Requeue(std::time::Duration::from_secs(1)));
+    if tenancy.ready_within(READY_WAIT).await != Readiness::Ready {
+        return Err(Error::Requeue(Duration::from_secs(1)));
     }
     let policies = tenancy.policies();
     let refs: Vec<&AppAuthPolicy> = policies.iter().map(|p| p.as_ref()).collect();
@@ -196,5 +226,38 @@ fn relevant<K>(event: &Result<watcher::Event<K>, watcher::Error>, is_policy: boo
             tracing::warn!(error = %e, "tenancy watch error; retrying with backoff");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::watcher::Event;
+
+    /// Two tasks wait for the caches at once, as reconciles and the publisher do at start:
+    /// both see them ready soon after the first list, although kube-runtime wakes only one.
+    #[tokio::test]
+    async fn every_waiter_sees_the_caches_ready() {
+        let (policies, mut policy_writer) = reflector::store::<AppAuthPolicy>();
+        let (namespaces, mut namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
+        let tenancy = Tenancy {
+            policies,
+            namespaces,
+        };
+        let waiter = |t: Tenancy| {
+            tokio::spawn(async move {
+                while t.ready_within(Duration::from_millis(50)).await != Readiness::Ready {}
+            })
+        };
+        let (a, b) = (waiter(tenancy.clone()), waiter(tenancy.clone()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        policy_writer.apply_watcher_event(&Event::InitDone);
+        namespace_writer.apply_watcher_event(&Event::InitDone);
+        let both = async { futures::join!(a, b) };
+        let (a, b) = tokio::time::timeout(Duration::from_secs(5), both)
+            .await
+            .expect("both waiters see the caches ready");
+        a.expect("first waiter");
+        b.expect("second waiter");
     }
 }

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use kube::ResourceExt;
 
-use super::Tenancy;
+use super::{Readiness, Tenancy};
 use crate::api::{AppAuthGrantSetSpec, AppAuthPolicy, AppAuthPolicyStatus};
 use crate::controller::Context;
 use crate::policy;
@@ -26,10 +26,12 @@ pub async fn publish(
     tenancy: Tenancy,
     mut changed: mpsc::UnboundedReceiver<()>,
 ) {
-    if tenancy.policies.wait_until_ready().await.is_err()
-        || tenancy.namespaces.wait_until_ready().await.is_err()
-    {
-        return;
+    loop {
+        match tenancy.ready_within(Duration::from_secs(1)).await {
+            Readiness::Ready => break,
+            Readiness::NotYet => continue,
+            Readiness::Gone => return,
+        }
     }
     // Unknown at start: what an earlier run left is brought in line on the first pass.
     let mut grants: Option<Option<AppAuthGrantSetSpec>> = None;
