@@ -1,9 +1,14 @@
 //! Admission matrices shared by the client-side CEL tests and the real-apiserver tests.
 
-use appauth_operator::api::{GatewayApp, InferenceApi};
+use appauth_operator::api::{FINGERPRINT_LEN, GatewayApp, InferenceApi};
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use serde_json::{Value, json};
+
+/// The longest description: what the cloud takes (255 characters, ModelArts 200) less the
+/// fingerprint the operator appends.
+const DESCRIPTION_MAX: usize = 255 - FINGERPRINT_LEN;
+const MODELARTS_DESCRIPTION_MAX: usize = 200 - FINGERPRINT_LEN;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -164,13 +169,13 @@ pub fn rejects() -> Vec<Reject> {
         ),
         gw(
             "description-too-long",
-            json!({"apig": apig, "description": "d".repeat(228)}),
+            json!({"apig": apig, "description": "d".repeat(DESCRIPTION_MAX + 1)}),
             "spec.description",
             false,
         ),
         gw(
             "modelarts-description-too-long",
-            json!({"modelarts": {}, "description": "d".repeat(173)}),
+            json!({"modelarts": {}, "description": "d".repeat(MODELARTS_DESCRIPTION_MAX + 1)}),
             "spec.description",
             true,
         ),
@@ -350,7 +355,7 @@ pub fn rejects() -> Vec<Reject> {
         ),
         inf(
             "api-description-too-long",
-            json!({"serviceId": SVC, "description": "d".repeat(228)}),
+            json!({"serviceId": SVC, "description": "d".repeat(DESCRIPTION_MAX + 1)}),
             "spec.description",
             false,
         ),
@@ -423,7 +428,7 @@ pub fn rejects() -> Vec<Reject> {
         ),
         gw(
             "modelarts-description-overlong-unicode",
-            json!({"modelarts": {}, "description": "描".repeat(173)}),
+            json!({"modelarts": {}, "description": "描".repeat(MODELARTS_DESCRIPTION_MAX + 1)}),
             "spec.description",
             true,
         ),
@@ -471,13 +476,13 @@ pub fn accepts() -> Vec<Accept> {
             json!({"apig": apig, "appName": "订单客户端_app"}),
         ),
         gw_ok(
-            "apig-description-227",
-            json!({"apig": apig, "description": "d".repeat(227)}),
+            "apig-description-at-the-limit",
+            json!({"apig": apig, "description": "d".repeat(DESCRIPTION_MAX)}),
         ),
         gw_ok("modelarts-empty-block", json!({"modelarts": {}})),
         gw_ok(
-            "modelarts-description-172",
-            json!({"modelarts": {"workspaceId": "ws-1"}, "description": "d".repeat(172), "appCode": true}),
+            "modelarts-description-at-the-limit",
+            json!({"modelarts": {"workspaceId": "ws-1"}, "description": "d".repeat(MODELARTS_DESCRIPTION_MAX), "appCode": true}),
         ),
         gw_ok(
             "modelarts-free-name",
@@ -546,7 +551,7 @@ pub fn accepts() -> Vec<Accept> {
             spec: json!({
             "serviceId": SVC, "workspaceId": "0", "apiName": format!("a{}", "_".repeat(63)),
             "apiPath": format!("/{}", "p".repeat(254)), "apiUrl": format!("https://{}", "u".repeat(247)),
-            "method": "OPTIONS", "authType": "APP", "supportAppCode": true, "description": "d".repeat(227),
+            "method": "OPTIONS", "authType": "APP", "supportAppCode": true, "description": "d".repeat(DESCRIPTION_MAX),
             "appRefs": [{"name": "a"}, {"name": "b"}], "secret": {"name": "fraud-score-endpoint"},
             "deletionPolicy": "Retain", "accountRef": {"name": "acct"}}),
         },

@@ -45,3 +45,35 @@ pub async fn namespace(client: &Client, test: &str) -> String {
         .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
     name
 }
+
+/// Makes sure a CRD the suite needs is installed and Established. `cargo xtask up` installs
+/// every CRD in `crds/` when it starts the control plane; a control plane started before a kind
+/// existed lacks it, and gets it here. A CRD already there is left as it is (other suites may
+/// be using it).
+pub async fn ensure_crd(
+    client: &Client,
+    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, PostParams};
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let name = crd.metadata.name.clone().expect("CRD name");
+    match api.create(&PostParams::default(), crd).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("installing CRD {name}: {e}"),
+    }
+    super::wait::until(
+        std::time::Duration::from_secs(30),
+        &format!("CRD {name} Established"),
+        || async {
+            let crd = api.get(&name).await.ok()?;
+            crd.status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+                .then_some(())
+        },
+    )
+    .await;
+}

@@ -39,3 +39,4 @@ mod properties;
 mod rare_paths;
 mod signer_sdk;
 mod tenancy;
+mod tenancy_admission;

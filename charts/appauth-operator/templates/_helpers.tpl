@@ -91,3 +91,34 @@ The operator's permissions on the objects it reconciles and the Secrets and Even
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/*
+Tenancy: what the operator needs beyond the objects it reconciles, always cluster-wide (policies,
+grant sets and namespaces are cluster-scoped), also when it watches one namespace.
+*/}}
+{{- define "appauth-operator.tenancyRules" -}}
+# The AppAuthPolicies decide what each namespace may do; their status says what each governs.
+- apiGroups: ["appauth.hwcloud.dev"]
+  resources: ["appauthpolicies"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["appauth.hwcloud.dev"]
+  resources: ["appauthpolicies/status"]
+  verbs: ["get", "patch", "update"]
+# Every policy in one AppAuthGrantSet for the admission policy: its own, by name (create cannot
+# be limited by name).
+- apiGroups: ["appauth.hwcloud.dev"]
+  resources: ["appauthgrantsets"]
+  verbs: ["create"]
+- apiGroups: ["appauth.hwcloud.dev"]
+  resources: ["appauthgrantsets"]
+  resourceNames: [{{ .Values.admission.grantsName | quote }}]
+  verbs: ["get", "patch", "update", "delete"]
+# Namespace labels, for the policies' label selectors (metadata only); one namespace, by name,
+# when the operator watches only that one.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  {{- with .Values.watchNamespace }}
+  resourceNames: [{{ . | quote }}]
+  {{- end }}
+  verbs: ["list", "watch"]
+{{- end }}

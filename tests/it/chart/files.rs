@@ -21,7 +21,11 @@ fn chart_and_base_crds_are_the_top_level_crds() {
             .collect()
     };
     let top = read(root().join("crds"));
-    assert_eq!(top.len(), 2, "crds/ holds both kinds");
+    assert_eq!(
+        top.len(),
+        4,
+        "crds/ holds GatewayApp, InferenceApi, AppAuthPolicy and AppAuthGrantSet"
+    );
     for copy in ["charts/appauth-operator/crds", "deploy/base/crds"] {
         let other = read(root().join(copy));
         assert_eq!(

@@ -92,6 +92,14 @@ fn helm_template_refuses_bad_values() {
         (json!({"logging": {"format": "xml"}}), "/logging/format"),
         (json!({"watchNamespace": "Team_A"}), "/watchNamespace"),
         (
+            json!({"admission": {"grantsName": "Grants_A"}}),
+            "/admission/grantsName",
+        ),
+        (
+            json!({"admission": {"enforce": true}}),
+            "additional properties 'enforce'",
+        ),
+        (
             json!({"credentials": {"existingSecret": "Bad Name"}}),
             "/credentials/existingSecret",
         ),

@@ -11,4 +11,4 @@ mod lint;
 mod operator;
 mod rbac;
 mod render;
-mod support;
+pub(crate) mod support;

@@ -6,11 +6,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use appauth_operator::api::{GatewayApp, InferenceApi};
+use appauth_operator::api::{AppAuthGrantSet, AppAuthPolicy, GatewayApp, InferenceApi};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::operator::{
@@ -36,6 +36,11 @@ async fn lifecycle_with_chart_rbac(test: &str, single_namespace: bool) {
         "credentials": {"existingSecret": "hwcloud-account"},
         "cloud": {"endpoints": {}},
         "rbac": {"aggregateToDefaultRoles": false},
+        // The operator's own grant set (cluster-scoped): a name no other test uses.
+        "admission": {"grantsName": format!("grants-{ns}")},
+        // Only policies labelled for this install count, and there are none: AppAuthPolicies
+        // that other tests create on the shared control plane do not govern this operator.
+        "policySelector": format!("appauth-test/install={ns}"),
         "resyncPeriod": "30s",
         "leaderElection": {"leaseDuration": "5s"},
     });
@@ -65,21 +70,16 @@ async fn lifecycle_with_chart_rbac(test: &str, single_namespace: bool) {
         })
         .cloned()
         .collect();
-    let expected_kinds: BTreeSet<String> = if single_namespace {
-        ["Role", "RoleBinding", "ServiceAccount"]
-            .map(String::from)
-            .into()
-    } else {
-        [
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "Role",
-            "RoleBinding",
-            "ServiceAccount",
-        ]
-        .map(String::from)
-        .into()
-    };
+    // Tenancy reads cluster-scoped objects in either mode: a ClusterRole even for one namespace.
+    let expected_kinds: BTreeSet<String> = [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(kinds(&identity), expected_kinds);
     let _cleanup = ClusterScoped(
         identity
@@ -96,6 +96,10 @@ async fn lifecycle_with_chart_rbac(test: &str, single_namespace: bool) {
                     o["metadata"]["name"].as_str().unwrap().to_string(),
                 )
             })
+            .chain([(
+                "appauthgrantsets.appauth.hwcloud.dev".to_string(),
+                format!("grants-{ns}"),
+            )])
             .collect(),
     );
     let out = run(
@@ -133,14 +137,40 @@ async fn lifecycle_with_chart_rbac(test: &str, single_namespace: bool) {
 
     // The identity really is the ServiceAccount: it cannot do what the chart does not grant.
     let sa = client_from(&kubeconfig).await;
-    let denied = Api::<Namespace>::all(sa.clone())
-        .list(&ListParams::default())
+    let policy: AppAuthPolicy = serde_json::from_value(json!({
+        "metadata": {"name": format!("never-{ns}")},
+        "spec": {"namespaces": {"names": [ns]}, "services": ["apig"], "instances": ["*"]},
+    }))
+    .expect("AppAuthPolicy");
+    let denied = Api::<AppAuthPolicy>::all(sa.clone())
+        .create(&PostParams::default(), &policy)
         .await
-        .expect_err("the ServiceAccount cannot list namespaces");
+        .expect_err("the ServiceAccount cannot grant itself anything");
     assert!(
         matches!(&denied, kube::Error::Api(e) if e.code == 403),
         "{denied}"
     );
+    let other_grants = Api::<AppAuthGrantSet>::all(sa.clone())
+        .get_opt("appauth-operator")
+        .await;
+    assert!(
+        matches!(&other_grants, Err(kube::Error::Api(e)) if e.code == 403),
+        "only its own grant set: {other_grants:?}"
+    );
+    let namespaces = Api::<Namespace>::all(sa.clone())
+        .list(&ListParams::default())
+        .await;
+    if single_namespace {
+        assert!(
+            matches!(&namespaces, Err(kube::Error::Api(e)) if e.code == 403),
+            "single-namespace install: only its own namespace's labels: {namespaces:?}"
+        );
+    } else {
+        assert!(
+            namespaces.is_ok(),
+            "cluster-wide install reads namespace labels: {namespaces:?}"
+        );
+    }
     let other_ns_secrets = Api::<Secret>::namespaced(sa.clone(), "default")
         .list(&ListParams::default())
         .await;
@@ -169,9 +199,39 @@ async fn lifecycle_with_chart_rbac(test: &str, single_namespace: bool) {
         let lease = Api::<Lease>::namespaced(sa.clone(), &ns)
             .get_opt(&lease_name)
             .await;
-        (apps.is_ok() && secrets.is_ok() && lease.is_ok()).then_some(())
+        let policies = Api::<AppAuthPolicy>::all(sa.clone())
+            .list(&ListParams::default())
+            .await;
+        let own_namespace = Api::<Namespace>::all(sa.clone())
+            .list(&ListParams::default().fields(&format!("metadata.name={ns}")))
+            .await;
+        (apps.is_ok()
+            && secrets.is_ok()
+            && lease.is_ok()
+            && policies.is_ok()
+            && own_namespace.is_ok())
+        .then_some(())
     })
     .await;
+
+    // The grant set the admission policy reads: the operator writes and deletes its own, as it
+    // does when the first AppAuthPolicy comes and the last one goes (no policy is created here:
+    // the operators of other tests would obey it).
+    let grant_sets = Api::<AppAuthGrantSet>::all(sa.clone());
+    let grants_name = format!("grants-{ns}");
+    let set = AppAuthGrantSet::new(&grants_name, Default::default());
+    grant_sets
+        .patch(
+            &grants_name,
+            &PatchParams::apply("appauth-operator").force(),
+            &Patch::Apply(&set),
+        )
+        .await
+        .expect("the ServiceAccount writes its grant set");
+    grant_sets
+        .delete(&grants_name, &Default::default())
+        .await
+        .expect("the ServiceAccount deletes its grant set");
 
     let op = ChartOperator::start(&objs, &ns, &kubeconfig, &dir);
     let apps = Ns {

@@ -21,7 +21,9 @@ fn helm_template_defaults() {
             "Role",
             "RoleBinding",
             "Service",
-            "ServiceAccount"
+            "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ]
         .map(String::from)
         .into(),
@@ -59,6 +61,19 @@ fn helm_template_defaults() {
         binding["subjects"],
         json!([{"kind": "ServiceAccount", "name": name, "namespace": "ops"}])
     );
+    // Tenancy: cluster-scoped reads, its own grant set by name, nothing else.
+    let tenancy = format!("{name}-tenancy");
+    assert_eq!(
+        tenancy_grants(find(&objs, "ClusterRole", &tenancy)),
+        expected_tenancy_grants("appauth-operator", None),
+        "the tenancy ClusterRole"
+    );
+    let binding = find(&objs, "ClusterRoleBinding", &tenancy);
+    assert_eq!(binding["roleRef"]["name"], tenancy);
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": name, "namespace": "ops"}])
+    );
     let lease_role = find(&objs, "Role", &format!("{name}-leader-election"));
     assert_eq!(lease_role["metadata"]["namespace"], "ops");
     assert_eq!(
@@ -81,6 +96,47 @@ fn helm_template_defaults() {
             .iter()
             .all(|(_, _, v)| ["get", "list", "watch"].contains(&v.as_str())),
         "view is read-only"
+    );
+    assert!(grants(view).contains(&grant("appauth.hwcloud.dev", "appauthpolicies", "list")));
+    // What tenants are granted through the built-in roles never reaches past their objects:
+    // nothing on the grant set, no write on policies, no status write.
+    for role in objs.iter().filter(|o| {
+        o["kind"] == "ClusterRole"
+            && o["metadata"]["labels"]
+                .as_object()
+                .is_some_and(|l| l.keys().any(|k| k.contains("aggregate-to-")))
+    }) {
+        for (group, resource, verb) in grants(role) {
+            let read = ["get", "list", "watch"].contains(&verb.as_str());
+            assert!(
+                !resource.starts_with("appauthgrantsets")
+                    && (read
+                        || !(resource.starts_with("appauthpolicies")
+                            || resource.ends_with("/status"))),
+                "{} grants {verb} on {group}/{resource} to tenants",
+                role["metadata"]["name"]
+            );
+        }
+    }
+    // The admission policy: the chart's grant set, every namespace.
+    let vap_name = format!("{name}-tenancy");
+    let vap = find(&objs, "ValidatingAdmissionPolicy", &vap_name);
+    assert_eq!(
+        vap["spec"]["paramKind"],
+        json!({"apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "AppAuthGrantSet"})
+    );
+    assert_eq!(
+        vap["spec"]["matchConstraints"]["resourceRules"],
+        json!([{"apiGroups": ["appauth.hwcloud.dev"], "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"], "resources": ["gatewayapps", "inferenceapis"]}]),
+        "both kinds, not their status, never a DELETE"
+    );
+    assert_eq!(vap["spec"]["failurePolicy"], "Fail");
+    let vap_binding = find(&objs, "ValidatingAdmissionPolicyBinding", &vap_name);
+    assert_eq!(
+        vap_binding["spec"],
+        json!({"policyName": vap_name, "validationActions": ["Deny"],
+               "paramRef": {"name": "appauth-operator", "parameterNotFoundAction": "Allow"}})
     );
 
     let d = deployment(&objs);
@@ -124,7 +180,8 @@ fn helm_template_defaults() {
             "--resync-period=10m",
             "--request-timeout=10s",
             "--quota-backoff=60s",
-            "--allow-adoption=true",
+            "--allow-adoption=false",
+            "--grants-name=appauth-operator",
             "--lease-duration=15s",
             "--leader-elect=true",
             lease_flag.as_str(),
@@ -164,10 +221,39 @@ fn helm_template_single_namespace_uses_a_role_there() {
     let objs = render("appauth", "ops", &values);
     assert_eq!(
         kinds(&objs),
-        ["Deployment", "Role", "RoleBinding", "ServiceAccount"]
-            .map(String::from)
-            .into(),
-        "no ClusterRole at all, no lease Role without leader election, no Service"
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Role",
+            "RoleBinding",
+            "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+        ]
+        .map(String::from)
+        .into(),
+        "a ClusterRole only for tenancy, no lease Role without leader election, no Service"
+    );
+    let tenancy = find(&objs, "ClusterRole", "appauth-appauth-operator-tenancy");
+    assert_eq!(
+        tenancy_grants(tenancy),
+        expected_tenancy_grants("appauth-operator", Some("team-a")),
+        "policies and grant sets are cluster-scoped; of namespaces, only the watched one"
+    );
+    assert_eq!(
+        objs.iter().filter(|o| o["kind"] == "ClusterRole").count(),
+        1,
+        "nothing else cluster-wide"
+    );
+    assert_eq!(
+        find(
+            &objs,
+            "ValidatingAdmissionPolicyBinding",
+            "appauth-appauth-operator-tenancy"
+        )["spec"]["matchResources"],
+        json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}}),
+        "admission judges only the watched namespace's objects"
     );
     let role = find(&objs, "Role", "appauth-appauth-operator");
     assert_eq!(
@@ -218,6 +304,8 @@ fn helm_template_everything_enabled() {
         "--log-format=text",
         "--cluster-name=prod-eu",
         "--allow-adoption=false",
+        "--grants-name=payments-grants",
+        "--policy-selector=appauth.example.com/install=payments",
         "--concurrency=4",
         "--resync-period=1h30m",
         "--lease-duration=20s",
@@ -240,6 +328,19 @@ fn helm_template_everything_enabled() {
     assert_eq!(
         lease_role["rules"][1]["resourceNames"],
         json!(["payments-operator"])
+    );
+    assert_eq!(
+        tenancy_grants(find(&objs, "ClusterRole", &format!("{name}-tenancy"))),
+        expected_tenancy_grants("payments-grants", None),
+        "the operator writes the grant set the values name"
+    );
+    assert_eq!(
+        find(
+            &objs,
+            "ValidatingAdmissionPolicyBinding",
+            &format!("{name}-tenancy")
+        )["spec"]["paramRef"]["name"],
+        "payments-grants"
     );
     // Credentials: the Secret as read-only files, readable by the non-root group.
     let c = &pod["containers"][0];
@@ -313,4 +414,81 @@ fn helm_template_everything_enabled() {
         "selector": {"matchLabels": {"app.kubernetes.io/name": "appauth-operator",
                                      "app.kubernetes.io/instance": "payments"}}})
     );
+}
+
+#[test]
+fn helm_template_without_admission() {
+    let objs = render(
+        "appauth",
+        "ops",
+        &json!({"admission": {"enabled": false}, "allowAdoption": true}),
+    );
+    let k = kinds(&objs);
+    assert!(
+        !k.contains("ValidatingAdmissionPolicy") && !k.contains("ValidatingAdmissionPolicyBinding"),
+        "{k:?}"
+    );
+    let a = args(&objs);
+    for want in ["--allow-adoption=true", "--grants-name=appauth-operator"] {
+        assert!(a.contains(&want.to_string()), "{want} in {a:?}");
+    }
+    assert!(
+        a.iter().all(|x| !x.starts_with("--policy-selector")),
+        "no policy selector by default: {a:?}"
+    );
+}
+
+/// A (Cluster)Role's rules as (apiGroup, resource, verb, resourceNames) quadruples.
+fn tenancy_grants(role: &serde_json::Value) -> BTreeSet<(String, String, String, Vec<String>)> {
+    let mut out = BTreeSet::new();
+    for rule in role["rules"].as_array().expect("rules") {
+        let names: Vec<String> = rule["resourceNames"]
+            .as_array()
+            .map(|n| n.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        for g in rule["apiGroups"].as_array().expect("apiGroups") {
+            for r in rule["resources"].as_array().expect("resources") {
+                for v in rule["verbs"].as_array().expect("verbs") {
+                    out.insert((
+                        g.as_str().unwrap().to_string(),
+                        r.as_str().unwrap().to_string(),
+                        v.as_str().unwrap().to_string(),
+                        names.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn expected_tenancy_grants(
+    grants_name: &str,
+    watched: Option<&str>,
+) -> BTreeSet<(String, String, String, Vec<String>)> {
+    let g = "appauth.hwcloud.dev";
+    let mut out = BTreeSet::new();
+    let mut add = |group: &str, resource: &str, verb: &str, names: &[&str]| {
+        out.insert((
+            group.to_string(),
+            resource.to_string(),
+            verb.to_string(),
+            names.iter().map(|n| n.to_string()).collect(),
+        ));
+    };
+    for v in ["get", "list", "watch"] {
+        add(g, "appauthpolicies", v, &[]);
+    }
+    for v in ["get", "patch", "update"] {
+        add(g, "appauthpolicies/status", v, &[]);
+    }
+    add(g, "appauthgrantsets", "create", &[]);
+    for v in ["get", "patch", "update", "delete"] {
+        add(g, "appauthgrantsets", v, &[grants_name]);
+    }
+    let namespaces: Vec<&str> = watched.into_iter().collect();
+    for v in ["list", "watch"] {
+        add("", "namespaces", v, &namespaces);
+    }
+    out
 }

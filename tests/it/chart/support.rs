@@ -54,13 +54,13 @@ pub(super) fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-pub(super) struct Output {
+pub(crate) struct Output {
     pub(super) ok: bool,
     pub(super) stdout: String,
     pub(super) stderr: String,
 }
 
-pub(super) fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
+pub(crate) fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -98,7 +98,7 @@ pub(super) fn helm() -> Command {
     cmd
 }
 
-pub(super) fn kubectl() -> Command {
+pub(crate) fn kubectl() -> Command {
     let kubeconfig = std::env::var(cluster::KUBECONFIG_ENV).unwrap_or_else(|_| {
         panic!(
             "{} is not set: run `cargo xtask test`",
@@ -165,12 +165,12 @@ pub(super) fn template(
     }
 }
 
-pub(super) fn render(release: &str, namespace: &str, values: &Value) -> Vec<Value> {
+pub(crate) fn render(release: &str, namespace: &str, values: &Value) -> Vec<Value> {
     template(release, namespace, values, &[])
         .unwrap_or_else(|e| panic!("helm template {release} with {values}: {e}"))
 }
 
-pub(super) fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+pub(crate) fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
     objects
         .iter()
         .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
@@ -253,6 +253,8 @@ pub(super) fn full_values() -> Value {
             "errorCodes": {"ModelArts.6404": "NotFound"},
         },
         "labelSelector": "team=payments",
+        "policySelector": "appauth.example.com/install=payments",
+        "admission": {"grantsName": "payments-grants"},
         "clusterName": "prod-eu",
         "allowAdoption": false,
         "concurrency": 4,
