@@ -27,11 +27,15 @@ struct Index {
     /// During a re-list of the watch: the objects it has listed so far.
     relisted: Option<HashSet<String>>,
     /// Apps an object is taking over (adoption, a restore) before its status binds them: the
-    /// first to ask keeps it, so two objects never adopt one app at once.
-    taking: HashMap<String, Claim>,
+    /// first to ask keeps it for a while, so two objects never adopt one app at once. After
+    /// that the status it wrote holds the app; if it failed, another may try.
+    taking: HashMap<String, (Claim, std::time::Instant)>,
     /// The watch's first list is complete: an object not seen now does not exist.
     listed: bool,
 }
+
+/// How long a takeover holds its app against others.
+const TAKING: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Default)]
 pub struct Claims {
@@ -106,13 +110,20 @@ impl Claims {
     }
 
     /// Reserves `id` for the object about to take it over; `Err` names the object that already
-    /// is. Held until that object is deleted.
+    /// is. Held for `TAKING` (a reconcile binds or fails well within it), or until that object
+    /// is deleted.
     pub fn take(&self, id: &str, claim: &Claim) -> Result<(), String> {
+        self.take_at(id, claim, std::time::Instant::now())
+    }
+
+    fn take_at(&self, id: &str, claim: &Claim, now: std::time::Instant) -> Result<(), String> {
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         match index.taking.get(id) {
-            Some(other) if other.uid != claim.uid => Err(other.object.clone()),
+            Some((other, since)) if other.uid != claim.uid && now - *since < TAKING => {
+                Err(other.object.clone())
+            }
             _ => {
-                index.taking.insert(id.to_string(), claim.clone());
+                index.taking.insert(id.to_string(), (claim.clone(), now));
                 Ok(())
             }
         }
@@ -121,7 +132,7 @@ impl Claims {
     /// The object is gone: what it was taking over is free.
     pub fn release(&self, uid: &str) {
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-        index.taking.retain(|_, c| c.uid != uid);
+        index.taking.retain(|_, (c, _)| c.uid != uid);
     }
 
     /// Whether the watch has listed every object once.
@@ -137,6 +148,24 @@ impl Claims {
             .get(id)
             .map(|v| v.iter().filter(|c| c.uid != uid).cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+/// Who holds a cloud resource by the fingerprint in its remark: `None` for this object or for
+/// nobody (made by hand, or its object is gone, so it may be taken over where adoption is
+/// permitted); another cluster; or another object of this cluster while it exists (`live`
+/// finds it by the fingerprint's uid prefix, in a cache that has listed every object).
+pub fn held_by_fingerprint(
+    holder: crate::naming::Holder,
+    live: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    use crate::naming::Holder;
+    match holder {
+        Holder::Me { .. } | Holder::Nobody => None,
+        Holder::OtherCluster => {
+            Some("another cluster (its fingerprint names a different --cluster-name)".into())
+        }
+        Holder::OtherObject(object) => live(&object),
     }
 }
 
@@ -242,6 +271,9 @@ mod tests {
         assert_eq!(claims.take("app2", &claim("b", Some(2))), Ok(()));
         claims.release("a");
         assert_eq!(claims.take("app1", &claim("b", Some(2))), Ok(()));
+        // A takeover that neither bound nor went (it failed) lets go after a while.
+        let later = std::time::Instant::now() + TAKING;
+        assert_eq!(claims.take_at("app1", &claim("c", Some(3)), later), Ok(()));
     }
 
     #[test]

@@ -213,7 +213,16 @@ async fn delete<K: Managed>(obj: &K, ctx: &Context) -> Result<Action> {
     if !has_finalizer(obj) {
         return Ok(Action::await_change());
     }
-    if obj.deletion_policy() == DeletionPolicy::Delete {
+    let policy = super::tenancy::deletion_policy(obj, ctx).await?;
+    if policy != obj.deletion_policy() {
+        let note = format!(
+            "deletionPolicy {:?} is not permitted by the AppAuthPolicies of this namespace: the deletion follows {policy:?}",
+            obj.deletion_policy()
+        );
+        ctx.warning(obj, "DeletionPolicyNotPermitted", "Delete", note)
+            .await;
+    }
+    if policy == DeletionPolicy::Delete {
         obj.delete_in_cloud(ctx).await?;
     }
     account_use::release_all(obj, ctx).await?;

@@ -85,6 +85,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub gateway_apps: OnceLock<Store<GatewayApp>>,
     pub inference_apis: OnceLock<Store<InferenceApi>>,
+    /// The InferenceApi cache has listed every object (an API's holder can be told then).
+    pub inference_apis_listed: std::sync::atomic::AtomicBool,
     pub metrics: Arc<Metrics>,
     /// What is remembered about each object between reconciles (`memory.rs`).
     pub memory: memory::Memories,
@@ -134,6 +136,7 @@ impl Context {
             memory: memory::Memories::default(),
             claims: claims::Claims::default(),
             tenancy: OnceLock::new(),
+            inference_apis_listed: Default::default(),
         })
     }
 

@@ -245,7 +245,11 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         wc,
         ctx.clone(),
         1,
-        |_: &Context, _: Seen<'_, InferenceApi>| {},
+        |ctx: &Context, seen: Seen<'_, InferenceApi>| {
+            if matches!(seen, Seen::RelistDone) {
+                ctx.inference_apis_listed.store(true, Ordering::Relaxed);
+            }
+        },
     );
     let _ = ctx.inference_apis.set(apis_store.clone());
     // Account Secrets (users label them): one watch for both controllers.
@@ -334,9 +338,18 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     tokio::spawn(apis_watch);
     tokio::spawn(accounts_watch);
     tokio::spawn(tenancy_watch);
+    // Ready once the policies and namespaces are listed: until then every reconcile waits, and
+    // a missing CRD or RBAC rule for them should show as a Pod that never gets ready.
+    tokio::spawn({
+        let tenancy = tenancy.clone();
+        async move {
+            if tenancy.wait_listed().await {
+                ready.store(true, Ordering::Relaxed);
+            }
+        }
+    });
     tokio::spawn(super::tenancy::publish(ctx.clone(), tenancy, publish_on));
     tokio::spawn(super::gauges::count_managed(ctx.clone()));
-    ready.store(true, Ordering::Relaxed);
     let apps = driver::run(apps, ctx.clone());
     let apis = driver::run(apis, ctx);
     // InferenceApis read their apps from the GatewayApp cache: before its first list is in,

@@ -38,8 +38,31 @@ pub enum Decision {
     /// Policies exist and none grants the namespace.
     NamespaceNotGranted,
     /// Policies grant the namespace, but none allows all of the request: each policy's name
-    /// and the first rule it refuses (`spec.services`, say), in name order.
-    Refused(Vec<(String, &'static str)>),
+    /// and the first rule it refuses, in name order.
+    Refused(Vec<(String, Rule)>),
+}
+
+/// The rules of a policy, in the order they are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    Accounts,
+    Services,
+    Instances,
+    Adoption,
+    DeletionPolicies,
+}
+
+impl Rule {
+    /// The field that states the rule.
+    pub fn field(self) -> &'static str {
+        match self {
+            Rule::Accounts => "spec.accounts",
+            Rule::Services => "spec.services",
+            Rule::Instances => "spec.instances",
+            Rule::Adoption => "spec.adoption",
+            Rule::DeletionPolicies => "spec.deletionPolicies",
+        }
+    }
 }
 
 impl Decision {
@@ -59,7 +82,7 @@ impl Decision {
                 let each: Vec<String> = refusals
                     .iter()
                     .map(|(policy, rule)| {
-                        format!("AppAuthPolicy {policy} does not allow {}", what(request, rule))
+                        format!("AppAuthPolicy {policy} does not allow {}", what(request, *rule))
                     })
                     .collect();
                 Some(format!("not permitted: {}", each.join("; ")))
@@ -69,18 +92,16 @@ impl Decision {
 }
 
 /// The refused part of a request, named by the rule that refuses it.
-fn what(request: &Request, rule: &str) -> String {
-    match rule {
-        "spec.accounts" if request.own_account => "accountRef Secrets (spec.accounts)".into(),
-        "spec.accounts" => "the default account (spec.accounts)".into(),
-        "spec.services" => format!("service {} (spec.services)", request.service.as_str()),
-        "spec.instances" => format!("instance {} (spec.instances)", request.instance),
-        "spec.adoption" => "adopting an existing app (spec.adoption)".into(),
-        _ => format!(
-            "deletionPolicy {:?} (spec.deletionPolicies)",
-            request.deletion_policy
-        ),
-    }
+fn what(request: &Request, rule: Rule) -> String {
+    let part = match rule {
+        Rule::Accounts if request.own_account => "accountRef Secrets".to_string(),
+        Rule::Accounts => "the default account".into(),
+        Rule::Services => format!("service {}", request.service.as_str()),
+        Rule::Instances => format!("instance {}", request.instance),
+        Rule::Adoption => "adopting an existing app".into(),
+        Rule::DeletionPolicies => format!("deletionPolicy {:?}", request.deletion_policy),
+    };
+    format!("{part} ({})", rule.field())
 }
 
 /// Whether a policy's namespace selection takes in a namespace with these labels.
@@ -105,30 +126,30 @@ pub fn selects(
 }
 
 /// The first rule of one policy that refuses the request (the namespace already matched).
-pub fn refused_rule(spec: &AppAuthPolicySpec, request: &Request) -> Option<&'static str> {
+pub fn refused_rule(spec: &AppAuthPolicySpec, request: &Request) -> Option<Rule> {
     let account = if request.own_account {
         AccountGrant::OwnSecrets
     } else {
         AccountGrant::Default
     };
     if !spec.accounts.contains(&account) {
-        return Some("spec.accounts");
+        return Some(Rule::Accounts);
     }
     if !spec.services.contains(&request.service) {
-        return Some("spec.services");
+        return Some(Rule::Services);
     }
     if !spec
         .instances
         .iter()
         .any(|p| compile::glob_matches(p, &request.instance))
     {
-        return Some("spec.instances");
+        return Some(Rule::Instances);
     }
     if request.adoption && !spec.adoption {
-        return Some("spec.adoption");
+        return Some(Rule::Adoption);
     }
     if !spec.deletion_policies.contains(&request.deletion_policy) {
-        return Some("spec.deletionPolicies");
+        return Some(Rule::DeletionPolicies);
     }
     None
 }
@@ -167,6 +188,35 @@ pub fn decide(
     }
     refusals.sort();
     Decision::Refused(refusals)
+}
+
+/// The deletion policy a deletion follows. A namespace may not delete (or leave behind) what its
+/// grants say otherwise by switching the spec just before deleting: when no policy allows the
+/// object with its own deletion policy but one allows it with the other, the other is followed.
+/// Anything else (no policy, a namespace no longer granted) follows the spec, so that a
+/// revoked namespace still cleans up what it made.
+pub fn deletion_policy(
+    policies: &[&AppAuthPolicy],
+    request: &Request,
+    namespace_labels: &BTreeMap<String, String>,
+) -> DeletionPolicy {
+    let asked = Request {
+        adoption: false,
+        ..request.clone()
+    };
+    let other = Request {
+        deletion_policy: match asked.deletion_policy {
+            DeletionPolicy::Delete => DeletionPolicy::Retain,
+            DeletionPolicy::Retain => DeletionPolicy::Delete,
+        },
+        ..asked.clone()
+    };
+    let allowed = |r: &Request| decide(policies, r, namespace_labels, true) == Decision::Allowed;
+    if !policies.is_empty() && !allowed(&asked) && allowed(&other) {
+        other.deletion_policy
+    } else {
+        asked.deletion_policy
+    }
 }
 
 #[cfg(test)]

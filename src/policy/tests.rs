@@ -94,8 +94,8 @@ fn grants_are_additive_per_policy_not_per_rule() {
             roma(DeletionPolicy::Delete),
             false,
             Decision::Refused(vec![
-                ("a".into(), "spec.services"),
-                ("b".into(), "spec.deletionPolicies"),
+                ("a".into(), Rule::Services),
+                ("b".into(), Rule::DeletionPolicies),
             ]),
         ),
         (
@@ -113,7 +113,7 @@ fn grants_are_additive_per_policy_not_per_rule() {
                 ..request()
             },
             true,
-            Decision::Refused(vec![("a".into(), "spec.adoption")]),
+            Decision::Refused(vec![("a".into(), Rule::Adoption)]),
         ),
     ];
     for (name, policies, req, flag, want) in cases {
@@ -143,7 +143,7 @@ fn each_rule_refuses_what_it_does_not_list() {
                 own_account: false,
                 ..ok.clone()
             },
-            Some("spec.accounts"),
+            Some(Rule::Accounts),
         ),
         (
             "service",
@@ -151,7 +151,7 @@ fn each_rule_refuses_what_it_does_not_list() {
                 service: ServiceGrant::Roma,
                 ..ok.clone()
             },
-            Some("spec.services"),
+            Some(Rule::Services),
         ),
         (
             "instance",
@@ -159,7 +159,7 @@ fn each_rule_refuses_what_it_does_not_list() {
                 instance: "x-1".into(),
                 ..ok.clone()
             },
-            Some("spec.instances"),
+            Some(Rule::Instances),
         ),
         (
             "exact instance",
@@ -175,7 +175,7 @@ fn each_rule_refuses_what_it_does_not_list() {
                 instance: "ws-exactly".into(),
                 ..ok.clone()
             },
-            Some("spec.instances"),
+            Some(Rule::Instances),
         ),
         (
             "adoption granted",
@@ -191,7 +191,7 @@ fn each_rule_refuses_what_it_does_not_list() {
                 deletion_policy: DeletionPolicy::Delete,
                 ..ok.clone()
             },
-            Some("spec.deletionPolicies"),
+            Some(Rule::DeletionPolicies),
         ),
     ];
     for (name, req, want) in cases {
@@ -206,7 +206,7 @@ fn each_rule_refuses_what_it_does_not_list() {
                 ..request()
             }
         ),
-        Some("spec.adoption")
+        Some(Rule::Adoption)
     );
 }
 
@@ -338,4 +338,73 @@ fn compiled_grants_are_in_name_order_with_regexes() {
     let names: Vec<&str> = compiled.grants.iter().map(|g| g.policy.as_str()).collect();
     assert_eq!(names, ["a", "b"]);
     assert_eq!(compiled.grants[1].instance_regexes, ["^ws\\..*$"]);
+}
+
+#[test]
+fn a_deletion_follows_what_the_grants_allow_not_a_last_minute_switch() {
+    let retain_only = policy("r", &["shop"], |s| {
+        s.deletion_policies = vec![DeletionPolicy::Retain]
+    });
+    let delete_only = policy("d", &["shop"], |s| {
+        s.deletion_policies = vec![DeletionPolicy::Delete]
+    });
+    let both = policy("b", &["shop"], |_| {});
+    let elsewhere = policy("x", &["other"], |s| {
+        s.deletion_policies = vec![DeletionPolicy::Retain]
+    });
+    let two_rules = policy("s", &["shop"], |s| {
+        s.services = vec![ServiceGrant::Roma];
+        s.deletion_policies = vec![DeletionPolicy::Retain];
+    });
+    let labels = BTreeMap::new();
+    let asking = |d| Request {
+        deletion_policy: d,
+        adoption: true,
+        ..request()
+    };
+    let cases: [(&str, Vec<&AppAuthPolicy>, DeletionPolicy, DeletionPolicy); 6] = [
+        (
+            "no policy: as asked",
+            vec![],
+            DeletionPolicy::Delete,
+            DeletionPolicy::Delete,
+        ),
+        (
+            "Retain only, Delete asked: kept",
+            vec![&retain_only],
+            DeletionPolicy::Delete,
+            DeletionPolicy::Retain,
+        ),
+        (
+            "Delete only, Retain asked: deleted",
+            vec![&delete_only],
+            DeletionPolicy::Retain,
+            DeletionPolicy::Delete,
+        ),
+        (
+            "both allowed: as asked",
+            vec![&both],
+            DeletionPolicy::Retain,
+            DeletionPolicy::Retain,
+        ),
+        (
+            "namespace no longer granted: as asked (cleanup)",
+            vec![&elsewhere],
+            DeletionPolicy::Delete,
+            DeletionPolicy::Delete,
+        ),
+        (
+            "refused for another rule too: as asked",
+            vec![&two_rules],
+            DeletionPolicy::Delete,
+            DeletionPolicy::Delete,
+        ),
+    ];
+    for (name, policies, asked, want) in cases {
+        assert_eq!(
+            deletion_policy(&policies, &asking(asked), &labels),
+            want,
+            "{name}"
+        );
+    }
 }

@@ -552,10 +552,13 @@ async fn an_api_id_annotation_is_checked_like_adoption() {
     .await;
     let api_id = owner.status.expect("status").api_id.expect("apiId");
     drop(east);
+    // With the cleanup finalizer added by hand (as a tenant could): its deletion still runs
+    // the operator's delete path, which must not touch an API status never bound.
     let claim = |name: &str| {
         serde_json::from_value::<InferenceApi>(json!({
             "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "InferenceApi",
-            "metadata": {"name": name, "annotations": {"appauth.hwcloud.dev/api-id": api_id}},
+            "metadata": {"name": name, "annotations": {"appauth.hwcloud.dev/api-id": api_id},
+                         "finalizers": ["appauth.hwcloud.dev/cleanup"]},
             "spec": {"serviceId": SVC, "deletionPolicy": "Delete"},
         }))
         .expect("InferenceApi")

@@ -5,6 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
+use appauth_operator::api::GatewayApp;
 use common::objects::{Ns, account_secret, creds, events, in_use, setup};
 use common::operator::Operator;
 use common::sim::{Sim, credentials_work};
@@ -838,34 +839,29 @@ async fn a_retained_secret_is_taken_over_by_an_object_adopting_its_app() {
 }
 
 /// An object carrying the id of an app it did not make (made in the console, by Terraform or by
-/// another cluster) in annotation app-id is not bound to it while adoption is off: no secret is
-/// delivered, the app's description is untouched, and deleting the object (deletionPolicy
-/// Delete) leaves the app. Before, the annotation bound it with no check at all.
+/// another cluster) in annotation app-id is not bound to it while adoption is off: refused
+/// before any cloud call, no secret delivered, the app's description untouched, and deleting
+/// the object (deletionPolicy Delete, with the cleanup finalizer added by hand as a tenant
+/// could) leaves the app. Before, the annotation bound it with no check at all.
 #[tokio::test]
 async fn an_app_id_annotation_binds_nothing_while_adoption_is_off() {
     let (ns, sim) = setup("app-id-door").await;
     let console =
         common::cloud::console_app(&sim.url(), "console_app", "made in the console").await;
     let _op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption", "false"]);
-    ns.create_annotated(
-        "app",
-        json!({"appauth.hwcloud.dev/app-id": console.id}),
-        json!({"apig": {"instanceId": "gw1"}, "deletionPolicy": "Delete"}),
-    )
-    .await;
-    // Settled: the object reports a terminal condition (whatever it is), then nothing leaked.
-    let app = wait::until(T, "a terminal condition", || async {
-        let app = ns.get("app").await?;
-        let stalled = app
-            .status
-            .as_ref()?
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Stalled" && c.status == "True");
-        let ready = Ns::ready(&app)?;
-        (stalled || ready.0 == "True").then_some(app)
-    })
-    .await;
+    sim.handle.reset_counts();
+    let obj: GatewayApp = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": "app", "annotations": {"appauth.hwcloud.dev/app-id": console.id},
+                     "finalizers": ["appauth.hwcloud.dev/cleanup"]},
+        "spec": {"apig": {"instanceId": "gw1"}, "deletionPolicy": "Delete"},
+    }))
+    .expect("GatewayApp");
+    ns.apps()
+        .create(&Default::default(), &obj)
+        .await
+        .expect("create");
+    let app = ns.wait_reason("app", "NotPermitted", T).await;
     assert_ne!(
         Ns::ready(&app).map(|r| r.0).as_deref(),
         Some("True"),
@@ -874,6 +870,12 @@ async fn an_app_id_annotation_binds_nothing_while_adoption_is_off() {
     assert!(
         ns.secret("app").await.is_none(),
         "the app's secret was delivered"
+    );
+    assert_eq!(
+        sim.handle.counts().values().sum::<u64>(),
+        0,
+        "{:?}",
+        sim.handle.counts()
     );
     assert_eq!(
         sim.app(&console.id).expect("app")["remark"],

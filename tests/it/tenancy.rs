@@ -208,19 +208,28 @@ async fn the_pairwise_matrix_of_grants() {
         .collect();
 
     let mut rows = pairwise();
-    // Targeted cells: each rule alone refusing an otherwise granted request.
-    rows.extend([
-        [0, 0, 0, 0, 0, 0], // by name, everything granted
-        [0, 1, 0, 0, 0, 0], // by name, own account not granted
-        [0, 0, 1, 0, 0, 0], // by name, modelarts not granted
-        [0, 0, 0, 2, 0, 0], // by name, instance not granted
-        [0, 0, 0, 0, 0, 1], // by name, Retain not granted
-        [1, 1, 2, 1, 0, 1], // by label, everything granted (pattern, Retain)
-        [1, 1, 0, 0, 1, 0], // by label, adoption not granted
-        [1, 0, 0, 0, 0, 0], // by label, default account not granted
-        [0, 0, 3, 1, 1, 0], // by name, roma by pattern, adoption asked: granted
-        [1, 1, 1, 0, 0, 0], // by label, modelarts: granted
-    ]);
+    let pairwise_rows = rows.len();
+    // Targeted cells: each rule alone refusing an otherwise granted request (with the field
+    // the message must name), and granted ones.
+    let targeted: [([usize; 6], &str); 10] = [
+        ([0, 0, 0, 0, 0, 0], ""),
+        ([0, 1, 0, 0, 0, 0], "accountRef Secrets (spec.accounts)"),
+        ([0, 0, 1, 0, 0, 0], "service modelarts (spec.services)"),
+        ([0, 0, 0, 2, 0, 0], "instance other (spec.instances)"),
+        (
+            [0, 0, 0, 0, 0, 1],
+            "deletionPolicy Retain (spec.deletionPolicies)",
+        ),
+        ([1, 1, 2, 1, 0, 1], ""),
+        (
+            [1, 1, 0, 0, 1, 0],
+            "adopting an existing app (spec.adoption)",
+        ),
+        ([1, 0, 0, 0, 0, 0], "the default account (spec.accounts)"),
+        ([0, 0, 3, 1, 1, 0], ""),
+        ([1, 1, 1, 0, 0, 0], ""),
+    ];
+    rows.extend(targeted.iter().map(|(row, _)| *row));
     assert!(rows.len() < 40, "{} rows", rows.len());
     let (allowed, refused_rows): (Vec<_>, Vec<_>) = rows
         .iter()
@@ -250,6 +259,12 @@ async fn the_pairwise_matrix_of_grants() {
                 "names the policy: {message}"
             );
         }
+        if let Some((_, rule)) = i.checked_sub(pairwise_rows).map(|t| targeted[t]) {
+            assert!(
+                message.contains(rule),
+                "cell {row:?} must name {rule}: {message}"
+            );
+        }
         assert!(
             spaces[row[0]].secret(&format!("c{i}")).await.is_none(),
             "cell {row:?}: a Secret was written"
@@ -262,10 +277,13 @@ async fn the_pairwise_matrix_of_grants() {
         sim.handle.counts()
     );
     assert!(sim.all_apps().is_empty());
-    assert!(
-        !events(&by_name, "NotPermitted").await.is_empty()
-            || !events(&by_label, "NotPermitted").await.is_empty()
-    );
+    for ns in spaces {
+        assert!(
+            !events(ns, "NotPermitted").await.is_empty(),
+            "no NotPermitted Event in {}",
+            ns.name
+        );
+    }
 
     for (i, row) in &allowed {
         create_cell(spaces[row[0]], *i, row).await;
@@ -524,15 +542,20 @@ async fn a_restored_object_finds_its_app_where_adoption_is_granted() {
 
     ns.delete("app").await;
     ns.wait_gone("app", T).await;
-    // The restore into a namespace without adoption: refused, and its deletion (Delete) leaves
-    // the app alone.
+    // The restore into a namespace without adoption: refused, and its deletion (Delete, with
+    // the cleanup finalizer added by hand as a tenant could) leaves the app alone.
+    let restore: GatewayApp = serde_json::from_value(json!({
+        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+        "metadata": {"name": "app", "annotations": {"appauth.hwcloud.dev/app-id": id},
+                     "finalizers": ["appauth.hwcloud.dev/cleanup"]},
+        "spec": {"apig": {"instanceId": "gw1"}, "deletionPolicy": "Delete"},
+    }))
+    .expect("GatewayApp");
     elsewhere
-        .create_annotated(
-            "app",
-            json!({"appauth.hwcloud.dev/app-id": id}),
-            json!({"apig": {"instanceId": "gw1"}}),
-        )
-        .await;
+        .apps()
+        .create(&Default::default(), &restore)
+        .await
+        .expect("restore");
     let message = refused(&elsewhere, "app").await;
     assert!(message.contains("spec.adoption"), "{message}");
     elsewhere.delete("app").await;
@@ -785,4 +808,45 @@ async fn an_invalid_policy_is_refused_naming_the_field() {
             .to_string();
         assert!(message.contains(field), "{name}: {message}");
     }
+}
+
+/// A namespace granted only Retain cannot delete an app by switching its object to Delete just
+/// before deleting it (the switch is refused, and the deletion retains the app with a Warning
+/// Event); one granted only Delete cannot leave an app behind the other way round.
+#[tokio::test]
+async fn a_deletion_policy_switched_before_deleting_is_not_followed() {
+    let (ns, sim) = setup("tenancy-switch").await;
+    let selector = ns.name.clone();
+    let policy = format!("switch-{selector}");
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    let grant = |policies: Value| {
+        json!({"namespaces": {"names": [ns.name]}, "accounts": ["Default"],
+               "services": ["apig"], "instances": ["*"], "deletionPolicies": policies})
+    };
+    for (name, allowed, asked, switched, kept) in [
+        ("kept", "Retain", "Retain", "Delete", true),
+        ("gone", "Delete", "Delete", "Retain", false),
+    ] {
+        put_policy(&ns, &selector, &policy, grant(json!([allowed]))).await;
+        ns.create(
+            name,
+            json!({"apig": {"instanceId": "gw1"}, "deletionPolicy": asked}),
+        )
+        .await;
+        let id = ns.ready_id(name, T).await;
+        ns.patch(name, json!({"spec": {"deletionPolicy": switched}}))
+            .await;
+        let message = refused(&ns, name).await;
+        assert!(message.contains("spec.deletionPolicies"), "{message}");
+        ns.delete(name).await;
+        ns.wait_gone(name, T).await;
+        assert_eq!(
+            sim.app(&id).is_some(),
+            kept,
+            "{allowed} only, switched to {switched}"
+        );
+        let warned = events(&ns, "DeletionPolicyNotPermitted").await;
+        assert!(!warned.is_empty(), "no Event for the switch to {switched}");
+    }
+    delete_policy(&ns, &policy).await;
 }

@@ -810,11 +810,11 @@ async fn admission_agrees_with_the_decision() {
             (Decision::Refused(refusals), Err((message, _))) => refusals
                 .iter()
                 .find(|(policy, rule)| {
-                    !message.contains(&format!("({rule})"))
+                    !message.contains(&format!("({})", rule.field()))
                         || (refusals.iter().any(|(_, r)| r != rule)
                             && !message.contains(&format!("AppAuthPolicy {policy} ")))
                 })
-                .map(|(policy, rule)| format!("{policy} {rule} not named: {message}")),
+                .map(|(policy, rule)| format!("{policy} {} not named: {message}", rule.field())),
             (Decision::AdoptionOff, _) => unreachable!("policies exist"),
         };
         if let Some(d) = disagreement {

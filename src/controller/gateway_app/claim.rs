@@ -3,7 +3,6 @@
 //! cloud app per object, and no object takes an app another object or cluster holds.
 
 use super::*;
-use crate::naming::Holder;
 
 /// This object's claim, and the app id it claims (status, or the mirrored annotation).
 pub(crate) fn claim_of(app: &GatewayApp) -> (crate::controller::claims::Claim, Option<&str>) {
@@ -32,10 +31,11 @@ pub(super) fn bound_app_id(app: &GatewayApp) -> Option<&str> {
 }
 
 /// Who else holds a cloud app this object found (by name, or by the id annotation): another
-/// live object of this cluster that claims it, the object its fingerprint names (while that
-/// object exists), or another cluster. `None`: it is this object's, or nobody's (made by hand,
-/// or its object is gone), so it may be adopted where adoption is permitted.
-pub(super) async fn held_elsewhere(
+/// live object of this cluster whose status binds it, the object its fingerprint names (while
+/// that object exists), or another cluster. `None`: it is this object's, or nobody's (made by
+/// hand, or its object is gone), so it may be adopted where adoption is permitted. Asked only
+/// once the GatewayApp cache has listed every object (before that, absence proves nothing).
+pub(super) fn held_elsewhere(
     app: &GatewayApp,
     ctx: &Context,
     cloud: &CloudApp,
@@ -48,16 +48,37 @@ pub(super) async fn held_elsewhere(
         .others(&uid, &cloud.id)
         .into_iter()
         .find(|c| c.bound)
+        .filter(|_| ctx.claims.listed())
     {
         return Ok(Some(other.object));
     }
-    match ctx.fingerprint(&uid).holder(cloud.remark.as_deref()) {
-        Holder::Me { .. } | Holder::Nobody => Ok(None),
-        Holder::OtherCluster => Ok(Some(
-            "another cluster (its fingerprint names a different --cluster-name)".into(),
-        )),
-        Holder::OtherObject(object) => live_object(ctx, &object),
-    }
+    fingerprinted_elsewhere(app, ctx, cloud.remark.as_deref())
+}
+
+/// Another cluster, or another live object of this one, that an app's fingerprint names.
+pub(super) fn fingerprinted_elsewhere(
+    app: &GatewayApp,
+    ctx: &Context,
+    remark: Option<&str>,
+) -> Result<Option<String>> {
+    let store = ctx
+        .gateway_apps
+        .get()
+        .filter(|_| ctx.claims.listed())
+        .ok_or(Error::Requeue(Duration::from_secs(1)))?;
+    let holder = ctx
+        .fingerprint(&app.uid().unwrap_or_default())
+        .holder(remark);
+    Ok(crate::controller::claims::held_by_fingerprint(
+        holder,
+        |object| {
+            store
+                .state()
+                .iter()
+                .find(|o| naming::names_object(object, o.uid().as_deref().unwrap_or_default()))
+                .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+        },
+    ))
 }
 
 /// An id the annotation names and status does not bind yet (a restore, a copy, a hand-written
@@ -76,7 +97,7 @@ pub(super) async fn take_over(
         Err(e) if e.is_not_found() => return Ok(()),
         Err(e) => return Err(Error::cloud(e)),
     };
-    if let Some(holder) = held_elsewhere(app, ctx, &cloud).await? {
+    if let Some(holder) = held_elsewhere(app, ctx, &cloud)? {
         return Err(Error::failed(
             Reason::AlreadyManaged,
             format!(
@@ -115,21 +136,6 @@ pub(super) fn reserve(app: &GatewayApp, ctx: &Context, app_id: &str) -> Result<(
             format!("app {app_id} is being taken over by {other}"),
         )
     })
-}
-
-/// The live GatewayApp whose uid begins with `object` (a fingerprint's 8 chars), once the cache
-/// has listed every object (before that, absence proves nothing).
-fn live_object(ctx: &Context, object: &str) -> Result<Option<String>> {
-    let store = ctx
-        .gateway_apps
-        .get()
-        .filter(|_| ctx.claims.listed())
-        .ok_or(Error::Requeue(Duration::from_secs(1)))?;
-    Ok(store
-        .state()
-        .iter()
-        .find(|o| naming::names_object(object, o.uid().as_deref().unwrap_or_default()))
-        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())))
 }
 
 /// When other objects claim the same app id: the rightful owner (the object the app's

@@ -80,7 +80,7 @@ pub(super) async fn create_or_recover(
         .into_iter()
         .partition(|a| me.is_mine(a.remark.as_deref()));
     let foreign_held_by = match foreign.first() {
-        Some(other) => held_elsewhere(app, ctx, other).await?,
+        Some(other) => held_elsewhere(app, ctx, other)?,
         None => None,
     };
     let facts = CreateFacts {

@@ -69,6 +69,14 @@ pub(super) async fn maintain(
         Err(e) => return Err(Error::cloud(e)),
     };
     ctx.mark_read(&uid);
+    // Taken over since (another cluster, or a restore of another object while this one lives):
+    // stop rather than fight over its description and deliver what is no longer ours.
+    if let Some(holder) = fingerprinted_elsewhere(app, ctx, cloud.remark.as_deref())? {
+        return Err(Error::failed(
+            Reason::AlreadyManaged,
+            format!("app {app_id} is now managed by {holder}"),
+        ));
+    }
     let want_description = app.spec.description.clone().unwrap_or_default();
     // Settings the cloud does not answer with (ROMA's favorite): pushed with the remark on a
     // spec change.

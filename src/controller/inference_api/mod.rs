@@ -25,7 +25,7 @@ use serde_json::json;
 use super::common::{Error, Result};
 use super::driver::{self, Location, Managed};
 use super::status::{self, Outcome, Reason};
-use super::{Context, account_use, pending, plan, waits};
+use super::{Context, account_use, claims, pending, plan, waits};
 use crate::api::{
     ApiMethod, AuthType, Condition, DeletionPolicy, InferenceApi, InferenceApiStatus,
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL, annotations,
@@ -33,6 +33,7 @@ use crate::api::{
 use crate::cloud::CloudClient;
 use crate::cloud::modelarts::{ApiInput, InferenceApiInfo};
 use crate::naming;
+use std::sync::atomic::Ordering;
 
 impl Managed for InferenceApi {
     driver::managed_fields!(InferenceApiStatus);
@@ -134,6 +135,21 @@ fn is_ours(api: &InferenceApi, ctx: &Context, info: &InferenceApiInfo) -> bool {
             .is_none_or(|s| s == api.spec.service_id)
 }
 
+/// This object, as a claim on an API (for the takeover reservation).
+fn claim_of(api: &InferenceApi) -> claims::Claim {
+    claims::Claim {
+        uid: api.uid().unwrap_or_default(),
+        object: format!("{}/{}", api.namespace().unwrap_or_default(), api.name_any()),
+        created: api
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second()),
+        deleting: api.metadata.deletion_timestamp.is_some(),
+        bound: status(api).api_id.is_some(),
+    }
+}
+
 /// An id the annotation names and status does not bind yet (a restore, a copy): refused when
 /// the API's fingerprint names another cluster or another InferenceApi that still exists.
 /// Adoption was permitted before any cloud call. ModelArts cannot update an API, so its remark
@@ -152,24 +168,21 @@ async fn check_takeover(
     let Some(found) = apis.into_iter().find(|a| a.api_id == id) else {
         return Ok(());
     };
+    let store = ctx
+        .inference_apis
+        .get()
+        .filter(|_| ctx.inference_apis_listed.load(Ordering::Relaxed))
+        .ok_or(Error::Requeue(Duration::from_secs(1)))?;
     let me = ctx.fingerprint(&api.uid().unwrap_or_default());
-    let holder = match me.holder(found.api_remark.as_deref()) {
-        naming::Holder::Me { .. } | naming::Holder::Nobody => None,
-        naming::Holder::OtherCluster => {
-            Some("another cluster (its fingerprint names a different --cluster-name)".to_string())
-        }
-        naming::Holder::OtherObject(object) => {
-            let store = ctx
-                .inference_apis
-                .get()
-                .ok_or(Error::Requeue(Duration::from_secs(1)))?;
-            store
-                .state()
-                .iter()
-                .find(|o| naming::names_object(&object, o.uid().as_deref().unwrap_or_default()))
-                .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
-        }
-    };
+    let holder = claims::held_by_fingerprint(me.holder(found.api_remark.as_deref()), |object| {
+        store
+            .state()
+            .iter()
+            .find(|o| naming::names_object(object, o.uid().as_deref().unwrap_or_default()))
+            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+    });
+    // Two objects taking one API over at once: the first keeps it.
+    let holder = holder.or_else(|| ctx.claims.take(id, &claim_of(api)).err());
     match holder {
         Some(holder) => Err(Error::failed(
             Reason::AlreadyManaged,

@@ -23,7 +23,11 @@ use super::Context;
 use super::common::{Error, Result};
 use super::driver::Managed;
 use super::status::Reason;
-use crate::api::{AppAuthPolicy, GatewayApp, InferenceApi, ServiceGrant, annotations};
+use crate::api::{
+    AppAuthPolicy, DeletionPolicy, GatewayApp, InferenceApi, ServiceGrant, annotations,
+};
+use crate::backend::Target;
+use crate::cloud::Service;
 use crate::policy::{self, Decision, Request};
 
 /// The caches the check reads.
@@ -49,11 +53,26 @@ impl Tenancy {
         all
     }
 
-    pub fn labels(&self, namespace: &str) -> BTreeMap<String, String> {
+    /// A namespace's labels; `None` while the cache has not seen it (a selector must not be
+    /// judged on labels it has not read).
+    pub fn labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
         self.namespaces
             .get(&reflector::ObjectRef::new(namespace))
             .map(|n| n.labels().clone())
-            .unwrap_or_default()
+    }
+
+    /// The policies in force and the namespace's labels (`None`: not cached yet, or no
+    /// policy to judge them), once both caches are listed.
+    async fn view(
+        &self,
+        namespace: &str,
+    ) -> Result<(Vec<Arc<AppAuthPolicy>>, Option<BTreeMap<String, String>>)> {
+        if !self.wait_listed().await {
+            return Err(Error::Requeue(std::time::Duration::from_secs(1)));
+        }
+        let policies = self.policies();
+        let labels = self.labels(namespace);
+        Ok((policies, labels))
     }
 }
 
@@ -65,26 +84,29 @@ pub trait Governed {
 impl Governed for GatewayApp {
     fn request(&self) -> Option<Request> {
         let spec = &self.spec;
-        let (service, instance) = if let Some(t) = &spec.apig {
-            (ServiceGrant::Apig, t.instance_id.clone())
-        } else if let Some(t) = &spec.roma {
-            (ServiceGrant::Roma, t.instance_id.clone())
-        } else if let Some(t) = &spec.modelarts {
-            (ServiceGrant::Modelarts, t.workspace_id.clone())
-        } else {
-            (
-                ServiceGrant::Dataarts,
-                spec.dataarts.as_ref()?.workspace_id.clone(),
-            )
+        // The service block the reconciler acts on (the CRD allows only one).
+        let target = Target::from_spec(spec)?;
+        let service = match target.service() {
+            Service::Apig => ServiceGrant::Apig,
+            Service::ModelArts => ServiceGrant::Modelarts,
+            Service::DataArts => ServiceGrant::Dataarts,
+            _ => ServiceGrant::Roma,
         };
+        let instance = target.instance().to_string();
         let annots = self.annotations();
         let asks_adoption = annots.get(annotations::ADOPT).is_some_and(|v| v == "true");
-        // An id in the annotation that status does not bind yet: a request to bind to an app
-        // that exists (a restore, a copy, or a hand-written id).
-        let bound = self.status.as_ref().and_then(|s| s.app_id.as_deref());
-        let names_unbound_id = annots
-            .get(annotations::APP_ID)
-            .is_some_and(|id| !id.is_empty() && Some(id.as_str()) != bound);
+        // An id in the annotation while status binds none: a request to bind to an app that
+        // exists (a restore, a copy, or a hand-written id). Once status binds one, the
+        // annotation is only its mirror (rewritten from status).
+        let bound = self
+            .status
+            .as_ref()
+            .and_then(|s| s.app_id.as_deref())
+            .is_some_and(|id| !id.is_empty());
+        let names_unbound_id = !bound
+            && annots
+                .get(annotations::APP_ID)
+                .is_some_and(|id| !id.is_empty());
         Some(Request {
             namespace: self.namespace().unwrap_or_default(),
             own_account: spec.account_ref.is_some(),
@@ -98,11 +120,16 @@ impl Governed for GatewayApp {
 
 impl Governed for InferenceApi {
     fn request(&self) -> Option<Request> {
-        let bound = self.status.as_ref().and_then(|s| s.api_id.as_deref());
-        let names_unbound_id = self
-            .annotations()
-            .get(annotations::API_ID)
-            .is_some_and(|id| !id.is_empty() && Some(id.as_str()) != bound);
+        let bound = self
+            .status
+            .as_ref()
+            .and_then(|s| s.api_id.as_deref())
+            .is_some_and(|id| !id.is_empty());
+        let names_unbound_id = !bound
+            && self
+                .annotations()
+                .get(annotations::API_ID)
+                .is_some_and(|id| !id.is_empty());
         Some(Request {
             namespace: self.namespace().unwrap_or_default(),
             own_account: self.spec.account_ref.is_some(),
@@ -124,12 +151,14 @@ pub async fn check<K: Managed + Governed>(obj: &K, ctx: &Context) -> Result<()> 
     let Some(tenancy) = ctx.tenancy.get() else {
         return Err(Error::Requeue(std::time::Duration::from_secs(1)));
     };
-    if !tenancy.wait_listed().await {
-        return Err(Error::Requeue(std::time::Duration::from_secs(1)));
-    }
-    let policies = tenancy.policies();
+    let (policies, labels) = tenancy.view(&request.namespace).await?;
+    // A selector is never judged on labels not read yet: the namespace's watch event comes.
+    let labels = match labels {
+        Some(labels) => labels,
+        None if policies.is_empty() => BTreeMap::new(),
+        None => return Err(Error::Requeue(std::time::Duration::from_secs(1))),
+    };
     let refs: Vec<&AppAuthPolicy> = policies.iter().map(|p| p.as_ref()).collect();
-    let labels = tenancy.labels(&request.namespace);
     let decision = policy::decide(&refs, &request, &labels, ctx.settings.allow_adoption);
     match decision.message(&request) {
         None => Ok(()),
@@ -138,6 +167,26 @@ pub async fn check<K: Managed + Governed>(obj: &K, ctx: &Context) -> Result<()> 
             Err(Error::failed(Reason::NotPermitted, message))
         }
     }
+}
+
+/// The deletion policy a deletion follows (`policy::deletion_policy`): the spec's, unless the
+/// grants allow only the other.
+pub async fn deletion_policy<K: Managed + Governed>(
+    obj: &K,
+    ctx: &Context,
+) -> Result<DeletionPolicy> {
+    let asked = obj.deletion_policy();
+    let (Some(request), Some(tenancy)) = (obj.request(), ctx.tenancy.get()) else {
+        return Ok(asked);
+    };
+    let (policies, labels) = tenancy.view(&request.namespace).await?;
+    let refs: Vec<&AppAuthPolicy> = policies.iter().map(|p| p.as_ref()).collect();
+    // A deletion never waits on a namespace's labels: unread, they grant nothing more.
+    Ok(policy::deletion_policy(
+        &refs,
+        &request,
+        &labels.unwrap_or_default(),
+    ))
 }
 
 /// The policy and namespace watches, their caches, and a signal for each controller whenever
@@ -159,12 +208,17 @@ pub fn watch(
     }
     let (policies, policy_writer) = reflector::store();
     let (namespaces, namespace_writer) = reflector::store();
-    // What matters of an event: whether it changes what policies decide. A policy's (re-)list
-    // ending counts too: a policy may have gone while the watch was down.
+    // What matters of an event: whether it changes what policies decide (a policy's spec or
+    // labels, not the status the publisher writes; a namespace's labels). A (re-)list ending
+    // counts too: something may have changed while the watch was down.
+    let mut policy_seen = Decisive::default();
     let policy_events = watcher(Api::<AppAuthPolicy>::all(client.clone()), policy_config)
         .default_backoff()
         .reflect(policy_writer)
-        .map(|e| (relevant(&e, true), listed(&e), true));
+        .map(move |e| {
+            let changed = policy_seen.changed(&e, |p| (p.metadata.generation, p.labels().clone()));
+            (changed, listed(&e), true)
+        });
     let mut namespace_config = watcher::Config::default();
     if let Some(ns) = &ctx.settings.namespace {
         namespace_config = namespace_config.fields(&format!("metadata.name={ns}"));
@@ -175,7 +229,13 @@ pub fn watch(
     )
     .default_backoff()
     .reflect(namespace_writer)
-    .map(|e| (relevant(&e, false), listed(&e), false));
+    .map({
+        let mut namespace_seen = Decisive::default();
+        move |e| {
+            let changed = namespace_seen.changed(&e, |n| (None, n.labels().clone()));
+            (changed, listed(&e), false)
+        }
+    });
     let (listed_tx, listed_rx) = tokio::sync::watch::channel(false);
     let tenancy = Tenancy {
         policies,
@@ -213,15 +273,39 @@ fn listed<K>(event: &Result<watcher::Event<K>, watcher::Error>) -> bool {
     matches!(event, Ok(watcher::Event::InitDone))
 }
 
-/// Whether a watch event may change a decision.
-fn relevant<K>(event: &Result<watcher::Event<K>, watcher::Error>, is_policy: bool) -> bool {
-    match event {
-        Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => true,
-        Ok(watcher::Event::InitDone) => is_policy,
-        Ok(_) => false,
-        Err(e) => {
-            tracing::warn!(error = %e, "tenancy watch error; retrying with backoff");
-            false
+/// What of each watched object bears on decisions (a generation and labels), to tell a change
+/// that does from one that does not (a status write, a namespace's finalizers).
+#[derive(Default)]
+struct Decisive {
+    seen: std::collections::HashMap<String, (Option<i64>, BTreeMap<String, String>)>,
+}
+
+impl Decisive {
+    fn changed<K: kube::Resource>(
+        &mut self,
+        event: &Result<watcher::Event<K>, watcher::Error>,
+        decisive: impl Fn(&K) -> (Option<i64>, BTreeMap<String, String>),
+    ) -> bool {
+        let key = |o: &K| o.meta().uid.clone().unwrap_or_default();
+        match event {
+            Ok(watcher::Event::Apply(o)) => {
+                let now = decisive(o);
+                self.seen.insert(key(o), now.clone()) != Some(now)
+            }
+            Ok(watcher::Event::InitApply(o)) => {
+                self.seen.insert(key(o), decisive(o));
+                false
+            }
+            Ok(watcher::Event::Delete(o)) => {
+                self.seen.remove(&key(o));
+                true
+            }
+            Ok(watcher::Event::InitDone) => true,
+            Ok(watcher::Event::Init) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "tenancy watch error; retrying with backoff");
+                false
+            }
         }
     }
 }

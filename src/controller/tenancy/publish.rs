@@ -42,21 +42,22 @@ pub async fn publish(
                 Err(e) => tracing::warn!(error = %e, "writing the AppAuthGrantSet"),
             }
         }
+        // By uid: a policy deleted and made again under its name is a new one.
         for p in &policies {
             let status = governed(&ctx, &tenancy, p);
-            let name = p.name_any();
-            let recorded = statuses.get(&name).or(p.status.as_ref());
+            let (name, uid) = (p.name_any(), p.uid().unwrap_or_default());
+            let recorded = statuses.get(&uid).or(p.status.as_ref());
             if recorded == Some(&status) {
                 continue;
             }
             match ctx.apply_policy_status(&name, &status).await {
                 Ok(()) => {
-                    statuses.insert(name, status);
+                    statuses.insert(uid, status);
                 }
                 Err(e) => tracing::warn!(policy = %name, error = %e, "writing policy status"),
             }
         }
-        statuses.retain(|name, _| policies.iter().any(|p| &p.name_any() == name));
+        statuses.retain(|uid, _| policies.iter().any(|p| p.uid().as_ref() == Some(uid)));
         // Wait for a change or the tick; a burst of changes is taken as one.
         let next = tokio::time::timeout(TICK, changed.next()).await;
         if matches!(next, Ok(None)) {

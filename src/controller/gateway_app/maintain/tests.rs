@@ -50,7 +50,6 @@ fn the_remark_is_pushed_when_it_drifted() {
     let me = naming::Fingerprint::new("test", uid);
     let ours = me.remark(Some("team a"));
     let bare = me.remark(None);
-    let other_cluster = naming::Fingerprint::new("other", uid).remark(Some("team a"));
     let cases = [
         (
             "older format, can update: brought to the current one",
@@ -67,14 +66,6 @@ fn the_remark_is_pushed_when_it_drifted() {
             false,
             false,
             RemarkAction::Keep,
-        ),
-        (
-            "another cluster's fingerprint",
-            Some(other_cluster.as_str()),
-            "team a",
-            false,
-            true,
-            RemarkAction::Update,
         ),
         (
             "as wanted",
