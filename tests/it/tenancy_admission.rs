@@ -408,6 +408,33 @@ async fn each_rule_refused_is_named() {
     );
 }
 
+/// An InferenceApi's api-id annotation (while status binds none) asks to bind an existing API:
+/// refused where no policy grants adoption, naming the rule.
+#[tokio::test]
+async fn an_api_id_annotation_is_adoption() {
+    let adm = Admission::install("adm-api-id").await;
+    let (ns, _) = adm.namespace("adm-api-id", &[]).await;
+    let modelarts = policy("modelarts", &[&ns], |s| {
+        s.services = vec![ServiceGrant::Modelarts];
+        s.adoption = false;
+    });
+    adm.grant(&[&modelarts]).await;
+    // In effect once what it does not grant is refused.
+    adm.settle(&ns, &app(json!({"roma": {"instanceId": "r1"}})), false)
+        .await;
+    adm.allowed(&ns, Kind::InferenceApi, &inference(json!({})))
+        .await;
+    let mut claiming = inference(json!({}));
+    claiming["metadata"]["annotations"] = json!({"appauth.hwcloud.dev/api-id": "7e0d272df0e9"});
+    let message = adm.refused(&ns, Kind::InferenceApi, &claiming).await;
+    assert!(
+        message.ends_with(&format!(
+            "no AppAuthPolicy allows binding to API 7e0d272df0e9 by annotation appauth.hwcloud.dev/api-id in namespace {ns} (spec.adoption)"
+        )),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn grants_add_up_per_policy_not_per_rule() {
     let adm = Admission::install("adm-additive").await;
@@ -542,6 +569,21 @@ async fn metadata_updates_and_deletes_pass_once_the_grant_is_gone() {
         .await
         .expect_err("another instance allowed after the grant went");
     assert!(err.to_string().contains("grants namespace"), "{err}");
+    // An app id while status binds none asks to bind an existing app; once status binds one,
+    // the annotation is only its mirror (the operator writes it back from status).
+    let err = merge(
+        "unbound",
+        json!({"metadata": {"annotations": {APP_ID: "fedcba9876543210"}}}),
+    )
+    .await
+    .expect_err("an app id status does not bind allowed after the grant went");
+    assert!(err.to_string().contains("grants namespace"), "{err}");
+    merge(
+        "kept",
+        json!({"metadata": {"annotations": {APP_ID: "fedcba9876543210"}}}),
+    )
+    .await
+    .expect("a bound object's mirror edited");
     for (what, patch, rule) in [
         (
             "another deletion policy",
@@ -551,11 +593,6 @@ async fn metadata_updates_and_deletes_pass_once_the_grant_is_gone() {
         (
             "an account Secret",
             json!({"spec": {"accountRef": {"name": "acct"}}}),
-            "grants namespace",
-        ),
-        (
-            "an app id status does not bind",
-            json!({"metadata": {"annotations": {APP_ID: "fedcba9876543210"}}}),
             "grants namespace",
         ),
     ] {
