@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::support::{
-    args, container, deployment, find, full_values, grant, grants, kinds, render, value_sets,
+    args, container, deployment, find, full_values, grant, grants, kinds, render, tenancy_grants,
+    value_sets,
 };
 use crate::common::operator::PROJECT;
 #[test]
@@ -436,30 +437,6 @@ fn helm_template_without_admission() {
         a.iter().all(|x| !x.starts_with("--policy-selector")),
         "no policy selector by default: {a:?}"
     );
-}
-
-/// A (Cluster)Role's rules as (apiGroup, resource, verb, resourceNames) quadruples.
-fn tenancy_grants(role: &serde_json::Value) -> BTreeSet<(String, String, String, Vec<String>)> {
-    let mut out = BTreeSet::new();
-    for rule in role["rules"].as_array().expect("rules") {
-        let names: Vec<String> = rule["resourceNames"]
-            .as_array()
-            .map(|n| n.iter().map(|x| x.as_str().unwrap().to_string()).collect())
-            .unwrap_or_default();
-        for g in rule["apiGroups"].as_array().expect("apiGroups") {
-            for r in rule["resources"].as_array().expect("resources") {
-                for v in rule["verbs"].as_array().expect("verbs") {
-                    out.insert((
-                        g.as_str().unwrap().to_string(),
-                        r.as_str().unwrap().to_string(),
-                        v.as_str().unwrap().to_string(),
-                        names.clone(),
-                    ));
-                }
-            }
-        }
-    }
-    out
 }
 
 fn expected_tenancy_grants(

@@ -214,8 +214,20 @@ pub(super) fn args(objects: &[Value]) -> Vec<String> {
 
 /// Every rule of a (Cluster)Role as (apiGroup, resource, verb) triples.
 pub(super) fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
+    tenancy_grants(role)
+        .into_iter()
+        .map(|(g, r, v, _)| (g, r, v))
+        .collect()
+}
+
+/// Every rule of a (Cluster)Role as (apiGroup, resource, verb, resourceNames) quadruples.
+pub(super) fn tenancy_grants(role: &Value) -> BTreeSet<(String, String, String, Vec<String>)> {
     let mut out = BTreeSet::new();
     for rule in role["rules"].as_array().expect("rules") {
+        let names: Vec<String> = rule["resourceNames"]
+            .as_array()
+            .map(|n| n.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
         for g in rule["apiGroups"].as_array().expect("apiGroups") {
             for r in rule["resources"].as_array().expect("resources") {
                 for v in rule["verbs"].as_array().expect("verbs") {
@@ -223,6 +235,7 @@ pub(super) fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
                         g.as_str().unwrap().to_string(),
                         r.as_str().unwrap().to_string(),
                         v.as_str().unwrap().to_string(),
+                        names.clone(),
                     ));
                 }
             }
