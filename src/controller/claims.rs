@@ -5,6 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use kube::Resource;
+use kube::runtime::reflector::Store;
+
 /// One object's claim on an app id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -151,21 +154,45 @@ impl Claims {
     }
 }
 
+impl Claim {
+    /// An object's claim; `bound`: its status records the id it claims.
+    pub fn of<K: Resource>(obj: &K, bound: bool) -> Claim {
+        let meta = obj.meta();
+        Claim {
+            uid: meta.uid.clone().unwrap_or_default(),
+            object: format!(
+                "{}/{}",
+                meta.namespace.as_deref().unwrap_or_default(),
+                meta.name.as_deref().unwrap_or_default()
+            ),
+            created: meta.creation_timestamp.as_ref().map(|t| t.0.as_second()),
+            deleting: meta.deletion_timestamp.is_some(),
+            bound,
+        }
+    }
+}
+
 /// Who holds a cloud resource by the fingerprint in its remark: `None` for this object or for
 /// nobody (made by hand, or its object is gone, so it may be taken over where adoption is
-/// permitted); another cluster; or another object of this cluster while it exists (`live`
-/// finds it by the fingerprint's uid prefix, in a cache that has listed every object).
-pub fn held_by_fingerprint(
-    holder: crate::naming::Holder,
-    live: impl Fn(&str) -> Option<String>,
-) -> Option<String> {
+/// permitted); another cluster; or another object of this cluster while it exists in `live` (a
+/// cache that has listed every object), found by the fingerprint's uid prefix.
+pub fn held_by_fingerprint<K>(holder: crate::naming::Holder, live: &Store<K>) -> Option<String>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
     use crate::naming::Holder;
     match holder {
         Holder::Me { .. } | Holder::Nobody => None,
         Holder::OtherCluster => {
             Some("another cluster (its fingerprint names a different --cluster-name)".into())
         }
-        Holder::OtherObject(object) => live(&object),
+        Holder::OtherObject(object) => live
+            .state()
+            .iter()
+            .map(|o| Claim::of(o.as_ref(), false))
+            .find(|c| crate::naming::names_object(&object, &c.uid))
+            .map(|c| c.object),
     }
 }
 

@@ -43,3 +43,59 @@ pub fn compile(policies: &[&AppAuthPolicy]) -> AppAuthGrantSetSpec {
     grants.sort_by(|a, b| a.policy.cmp(&b.policy));
     AppAuthGrantSetSpec { grants }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{
+        AccountGrant, AppAuthPolicySpec, DeletionPolicy, NamespaceSelection, ServiceGrant,
+    };
+
+    fn policy(name: &str, instances: &[&str]) -> AppAuthPolicy {
+        AppAuthPolicy::new(
+            name,
+            AppAuthPolicySpec {
+                namespaces: NamespaceSelection {
+                    names: vec!["x".into()],
+                    selector: None,
+                },
+                accounts: vec![AccountGrant::Default],
+                services: vec![ServiceGrant::Apig],
+                instances: instances.iter().map(|i| i.to_string()).collect(),
+                adoption: false,
+                deletion_policies: vec![DeletionPolicy::Delete],
+            },
+        )
+    }
+
+    #[test]
+    fn the_pattern_matcher_agrees_with_the_regex_admission_uses() {
+        let patterns = [
+            "*", "inst-*", "*-prod", "a*b*c", "exact", "ws.1", "a**b", "*x*", "",
+        ];
+        let texts = [
+            "", "inst-1", "inst-", "x-prod", "abc", "aXbYc", "acb", "exact", "ws.1", "wsx1", "ab",
+            "x", "prod",
+        ];
+        for p in patterns {
+            let re = regex::Regex::new(&glob_regex(p)).expect("valid regex");
+            for t in texts {
+                assert_eq!(
+                    glob_matches(p, t),
+                    re.is_match(t),
+                    "pattern {p:?} text {t:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn compiled_grants_are_in_name_order_with_regexes() {
+        let b = policy("b", &["ws.*"]);
+        let a = policy("a", &["*"]);
+        let compiled = compile(&[&b, &a]);
+        let names: Vec<&str> = compiled.grants.iter().map(|g| g.policy.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(compiled.grants[1].instance_regexes, ["^ws\\..*$"]);
+    }
+}

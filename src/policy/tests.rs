@@ -1,4 +1,3 @@
-use super::compile::glob_matches;
 use super::*;
 use crate::api::{NamespaceSelector, SelectorRequirement};
 
@@ -307,37 +306,6 @@ fn namespaces_by_name_and_by_selector() {
         !selects(&names_only, "b", &labels),
         "no selector: names only"
     );
-}
-
-#[test]
-fn the_pattern_matcher_agrees_with_the_regex_admission_uses() {
-    let patterns = [
-        "*", "inst-*", "*-prod", "a*b*c", "exact", "ws.1", "a**b", "*x*", "",
-    ];
-    let texts = [
-        "", "inst-1", "inst-", "x-prod", "abc", "aXbYc", "acb", "exact", "ws.1", "wsx1", "ab", "x",
-        "prod",
-    ];
-    for p in patterns {
-        let re = regex::Regex::new(&compile::glob_regex(p)).expect("valid regex");
-        for t in texts {
-            assert_eq!(
-                glob_matches(p, t),
-                re.is_match(t),
-                "pattern {p:?} text {t:?}"
-            );
-        }
-    }
-}
-
-#[test]
-fn compiled_grants_are_in_name_order_with_regexes() {
-    let b = policy("b", &["x"], |s| s.instances = vec!["ws.*".into()]);
-    let a = policy("a", &["x"], |_| {});
-    let compiled = compile(&[&b, &a]);
-    let names: Vec<&str> = compiled.grants.iter().map(|g| g.policy.as_str()).collect();
-    assert_eq!(names, ["a", "b"]);
-    assert_eq!(compiled.grants[1].instance_regexes, ["^ws\\..*$"]);
 }
 
 #[test]

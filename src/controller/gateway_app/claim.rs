@@ -7,18 +7,8 @@ use super::*;
 /// This object's claim, and the app id it claims (status, or the mirrored annotation).
 pub(crate) fn claim_of(app: &GatewayApp) -> (crate::controller::claims::Claim, Option<&str>) {
     let id = known_app_id_ref(app);
-    let claim = crate::controller::claims::Claim {
-        uid: app.uid().unwrap_or_default(),
-        object: format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()),
-        created: app
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0.as_second()),
-        deleting: app.metadata.deletion_timestamp.is_some(),
-        bound: id.is_some() && bound_app_id(app) == id,
-    };
-    (claim, id)
+    let bound = id.is_some() && bound_app_id(app) == id;
+    (crate::controller::claims::Claim::of(app, bound), id)
 }
 
 /// The app id status records: the operator bound this object to it (after the checks). An id
@@ -70,14 +60,7 @@ pub(super) fn fingerprinted_elsewhere(
         .fingerprint(&app.uid().unwrap_or_default())
         .holder(remark);
     Ok(crate::controller::claims::held_by_fingerprint(
-        holder,
-        |object| {
-            store
-                .state()
-                .iter()
-                .find(|o| naming::names_object(object, o.uid().as_deref().unwrap_or_default()))
-                .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
-        },
+        holder, store,
     ))
 }
 

@@ -135,21 +135,6 @@ fn is_ours(api: &InferenceApi, ctx: &Context, info: &InferenceApiInfo) -> bool {
             .is_none_or(|s| s == api.spec.service_id)
 }
 
-/// This object, as a claim on an API (for the takeover reservation).
-fn claim_of(api: &InferenceApi) -> claims::Claim {
-    claims::Claim {
-        uid: api.uid().unwrap_or_default(),
-        object: format!("{}/{}", api.namespace().unwrap_or_default(), api.name_any()),
-        created: api
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0.as_second()),
-        deleting: api.metadata.deletion_timestamp.is_some(),
-        bound: status(api).api_id.is_some(),
-    }
-}
-
 /// An id the annotation names and status does not bind yet (a restore, a copy): refused when
 /// the API's fingerprint names another cluster or another InferenceApi that still exists.
 /// Adoption was permitted before any cloud call. ModelArts cannot update an API, so its remark
@@ -174,15 +159,10 @@ async fn check_takeover(
         .filter(|_| ctx.inference_apis_listed.load(Ordering::Relaxed))
         .ok_or(Error::Requeue(Duration::from_secs(1)))?;
     let me = ctx.fingerprint(&api.uid().unwrap_or_default());
-    let holder = claims::held_by_fingerprint(me.holder(found.api_remark.as_deref()), |object| {
-        store
-            .state()
-            .iter()
-            .find(|o| naming::names_object(object, o.uid().as_deref().unwrap_or_default()))
-            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
-    });
+    let holder = claims::held_by_fingerprint(me.holder(found.api_remark.as_deref()), store);
     // Two objects taking one API over at once: the first keeps it.
-    let holder = holder.or_else(|| ctx.claims.take(id, &claim_of(api)).err());
+    let bound = status(api).api_id.is_some();
+    let holder = holder.or_else(|| ctx.claims.take(id, &claims::Claim::of(api, bound)).err());
     match holder {
         Some(holder) => Err(Error::failed(
             Reason::AlreadyManaged,

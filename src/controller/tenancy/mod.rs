@@ -46,11 +46,10 @@ impl Tenancy {
         self.listed.clone().wait_for(|l| *l).await.is_ok()
     }
 
-    /// The policies in force, in name order.
+    /// The policies in force, in no particular order (the decision and the grant set order
+    /// what they report themselves; every reconcile asks, so nothing is sorted here).
     pub fn policies(&self) -> Vec<Arc<AppAuthPolicy>> {
-        let mut all = self.policies.state();
-        all.sort_by_key(|p| p.name_any());
-        all
+        self.policies.state()
     }
 
     /// A namespace's labels; `None` while the cache has not seen it (a selector must not be
@@ -81,6 +80,19 @@ pub trait Governed {
     fn request(&self) -> Option<Request>;
 }
 
+/// An id in annotation `key` while status binds none (`bound`): a request to bind a resource
+/// that exists (a restore, a copy, a hand-written id). Once status binds one, the annotation is
+/// only its mirror (rewritten from status).
+fn names_unbound_id<K: kube::Resource>(obj: &K, key: &str, bound: Option<&str>) -> bool {
+    bound.is_none_or(str::is_empty)
+        && obj
+            .meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .is_some_and(|id| !id.is_empty())
+}
+
 impl Governed for GatewayApp {
     fn request(&self) -> Option<Request> {
         let spec = &self.spec;
@@ -95,18 +107,8 @@ impl Governed for GatewayApp {
         let instance = target.instance().to_string();
         let annots = self.annotations();
         let asks_adoption = annots.get(annotations::ADOPT).is_some_and(|v| v == "true");
-        // An id in the annotation while status binds none: a request to bind to an app that
-        // exists (a restore, a copy, or a hand-written id). Once status binds one, the
-        // annotation is only its mirror (rewritten from status).
-        let bound = self
-            .status
-            .as_ref()
-            .and_then(|s| s.app_id.as_deref())
-            .is_some_and(|id| !id.is_empty());
-        let names_unbound_id = !bound
-            && annots
-                .get(annotations::APP_ID)
-                .is_some_and(|id| !id.is_empty());
+        let bound = self.status.as_ref().and_then(|s| s.app_id.as_deref());
+        let names_unbound_id = names_unbound_id(self, annotations::APP_ID, bound);
         Some(Request {
             namespace: self.namespace().unwrap_or_default(),
             own_account: spec.account_ref.is_some(),
@@ -120,16 +122,8 @@ impl Governed for GatewayApp {
 
 impl Governed for InferenceApi {
     fn request(&self) -> Option<Request> {
-        let bound = self
-            .status
-            .as_ref()
-            .and_then(|s| s.api_id.as_deref())
-            .is_some_and(|id| !id.is_empty());
-        let names_unbound_id = !bound
-            && self
-                .annotations()
-                .get(annotations::API_ID)
-                .is_some_and(|id| !id.is_empty());
+        let bound = self.status.as_ref().and_then(|s| s.api_id.as_deref());
+        let names_unbound_id = names_unbound_id(self, annotations::API_ID, bound);
         Some(Request {
             namespace: self.namespace().unwrap_or_default(),
             own_account: self.spec.account_ref.is_some(),

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
+use kube::core::PartialObjectMeta;
 
 use super::Tenancy;
 use crate::api::{AppAuthGrantSetSpec, AppAuthPolicy, AppAuthPolicyStatus};
@@ -42,9 +44,16 @@ pub async fn publish(
                 Err(e) => tracing::warn!(error = %e, "writing the AppAuthGrantSet"),
             }
         }
+        // Objects counted per namespace once, then summed per policy over what it grants.
+        let objects = if policies.is_empty() {
+            HashMap::new()
+        } else {
+            per_namespace(&ctx)
+        };
+        let namespaces = tenancy.namespaces.state();
         // By uid: a policy deleted and made again under its name is a new one.
         for p in &policies {
-            let status = governed(&ctx, &tenancy, p);
+            let status = governed(p, &namespaces, &objects);
             let (name, uid) = (p.name_any(), p.uid().unwrap_or_default());
             let recorded = statuses.get(&uid).or(p.status.as_ref());
             if recorded == Some(&status) {
@@ -67,36 +76,46 @@ pub async fn publish(
     }
 }
 
-/// What one policy governs now: the namespaces it grants and the objects in them.
-fn governed(ctx: &Context, tenancy: &Tenancy, p: &AppAuthPolicy) -> AppAuthPolicyStatus {
-    let granted: std::collections::HashSet<String> = tenancy
-        .namespaces
-        .state()
-        .iter()
-        .filter(|n| policy::selects(&p.spec.namespaces, &n.name_any(), n.labels()))
-        .map(|n| n.name_any())
-        .collect();
-    let count = |namespaces: Vec<Option<String>>| {
-        namespaces
-            .iter()
-            .filter(|ns| ns.as_ref().is_some_and(|ns| granted.contains(ns)))
-            .count() as i64
-    };
+/// GatewayApps and InferenceApis per namespace, from the caches.
+fn per_namespace(ctx: &Context) -> HashMap<String, (i64, i64)> {
+    let mut out: HashMap<String, (i64, i64)> = HashMap::new();
     let apps = ctx
         .gateway_apps
         .get()
-        .map(|s| count(s.state().iter().map(|o| o.namespace()).collect()))
+        .map(|s| s.state())
         .unwrap_or_default();
     let apis = ctx
         .inference_apis
         .get()
-        .map(|s| count(s.state().iter().map(|o| o.namespace()).collect()))
+        .map(|s| s.state())
         .unwrap_or_default();
-    AppAuthPolicyStatus {
-        observed_generation: p.metadata.generation,
-        namespaces: granted.len() as i64,
-        gateway_apps: apps,
-        inference_apis: apis,
-        conditions: Vec::new(),
+    for ns in apps.iter().filter_map(|o| o.namespace()) {
+        out.entry(ns).or_default().0 += 1;
     }
+    for ns in apis.iter().filter_map(|o| o.namespace()) {
+        out.entry(ns).or_default().1 += 1;
+    }
+    out
+}
+
+/// What one policy governs now: the namespaces it grants and the objects in them.
+fn governed(
+    p: &AppAuthPolicy,
+    namespaces: &[Arc<PartialObjectMeta<Namespace>>],
+    objects: &HashMap<String, (i64, i64)>,
+) -> AppAuthPolicyStatus {
+    let mut status = AppAuthPolicyStatus {
+        observed_generation: p.metadata.generation,
+        ..Default::default()
+    };
+    for n in namespaces {
+        let name = n.name_any();
+        if policy::selects(&p.spec.namespaces, &name, n.labels()) {
+            let (apps, apis) = objects.get(&name).copied().unwrap_or_default();
+            status.namespaces += 1;
+            status.gateway_apps += apps;
+            status.inference_apis += apis;
+        }
+    }
+    status
 }
