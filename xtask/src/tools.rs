@@ -49,6 +49,26 @@ pub const TOOLS: &[Tool] = &[
         version_flags: helm_flags,
     },
     Tool {
+        name: "kubelet",
+        tags: "selinux,notest,grpcnotrace",
+        version_flags: kubernetes_flags,
+    },
+    Tool {
+        name: "kube-scheduler",
+        tags: "selinux,notest,grpcnotrace",
+        version_flags: kubernetes_flags,
+    },
+    Tool {
+        name: "containerd",
+        tags: "no_btrfs,no_devmapper,no_zfs",
+        version_flags: containerd_flags,
+    },
+    Tool {
+        name: "ctr",
+        tags: "no_btrfs,no_devmapper,no_zfs",
+        version_flags: containerd_flags,
+    },
+    Tool {
         name: "kstatus",
         tags: "",
         version_flags: |_| Ok(Vec::new()),
@@ -135,6 +155,16 @@ fn kubernetes_flags(m: &GoMod) -> Result<Vec<String>> {
         ]);
     }
     Ok(flags)
+}
+
+/// As containerd's Makefile sets them, so `containerd --version` names the pinned release.
+fn containerd_flags(m: &GoMod) -> Result<Vec<String>> {
+    let version = m.version("github.com/containerd/containerd/v2")?;
+    Ok(vec![
+        format!("github.com/containerd/containerd/v2/version.Version={version}"),
+        "github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2"
+            .to_string(),
+    ])
 }
 
 fn etcd_flags(m: &GoMod) -> Result<Vec<String>> {
