@@ -1,6 +1,6 @@
 //! `hwcloud-sim`: a Huawei Cloud simulator for appauth-operator's tests.
 //!
-//! One HTTP listener serves IAM tokens, ModelArts app-auth apps and APIs, DataArts
+//! One HTTP (or HTTPS) listener serves IAM tokens, ModelArts app-auth apps and APIs, DataArts
 //! DataService apps, APIG dedicated-gateway apps and ROMA Connect apps, verifies AK/SK
 //! signatures and tokens, and offers test endpoints under `/_sim/` (state, faults, counts,
 //! config, accounts, reset, and an app-credential gateway check). See `sim/README.md`.
@@ -22,19 +22,23 @@ mod server;
 pub mod services;
 pub mod state;
 mod testing;
+pub mod tls;
 pub mod validate;
 
 pub use config::{Account, Config, UniqueNames};
 pub use faults::{Fault, FaultSpec};
-pub use server::{Handle, spawn};
+pub use server::{Handle, spawn, spawn_tls};
 pub use state::{SimApi, SimApp, StateSnapshot};
+pub use tls::{Tls, TlsError};
 
-/// Serves on an already bound listener until `stop` turns true (used by the binary).
+/// Serves on an already bound listener until `stop` turns true (used by the binary); HTTPS
+/// with `tls`, plain HTTP without.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Config,
+    tls: Option<Tls>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let sim = std::sync::Arc::new(dispatch::Sim::new(state::State::new(config)));
-    server::serve(listener, sim, stop).await;
+    server::serve(listener, sim, tls, stop).await;
 }

@@ -1,14 +1,16 @@
-//! `hwcloud-sim --listen 127.0.0.1:PORT`: the simulator as a process.
+//! `hwcloud-sim --listen 127.0.0.1:PORT [--tls-cert PATH --tls-key PATH]`: the simulator as a
+//! process.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 use hwcloud_sim::config::{
     DEFAULT_ACCESS_KEY, DEFAULT_IAM_DOMAIN, DEFAULT_IAM_PASSWORD, DEFAULT_IAM_USER,
     DEFAULT_PROJECT_ID, DEFAULT_REGION, DEFAULT_SECRET_KEY,
 };
-use hwcloud_sim::{Account, Config};
+use hwcloud_sim::{Account, Config, Tls};
 
 /// A Huawei Cloud simulator (IAM, ModelArts app-auth, DataArts DataService, APIG, ROMA Connect).
 #[derive(Parser, Debug)]
@@ -17,6 +19,22 @@ struct Cli {
     /// Address to listen on (port 0 picks a free port; the real one is printed).
     #[arg(long, env = "HWCLOUD_SIM_LISTEN", default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// PEM certificate chain (leaf first) to serve HTTPS with; needs --tls-key.
+    #[arg(
+        long,
+        env = "HWCLOUD_SIM_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the --tls-cert leaf; needs --tls-cert.
+    #[arg(
+        long,
+        env = "HWCLOUD_SIM_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
     /// Access key (AK) of the default account.
     #[arg(long, env = "HWCLOUD_SIM_ACCESS_KEY", default_value = DEFAULT_ACCESS_KEY)]
     access_key: String,
@@ -72,6 +90,15 @@ fn main() -> anyhow::Result<()> {
     if let Some(seed) = cli.seed {
         config.seed = seed;
     }
+    // clap makes the two flags come together: both or neither.
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            Tls::from_pem_files(cert, key)
+                .map_err(|e| anyhow::anyhow!("--tls-cert/--tls-key: {e}"))?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -82,7 +109,7 @@ fn main() -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "hwcloud-sim listening on http://{addr}")?;
+            writeln!(out, "hwcloud-sim listening on {scheme}://{addr}")?;
             out.flush()?;
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -90,7 +117,7 @@ fn main() -> anyhow::Result<()> {
             shutdown_signal().await;
             let _ = stop_tx.send(true);
         });
-        hwcloud_sim::serve(listener, config, stop_rx).await;
+        hwcloud_sim::serve(listener, config, tls, stop_rx).await;
         anyhow::Ok(())
     })?;
     Ok(())

@@ -1,4 +1,4 @@
-//! The HTTP listener, per-connection serving (with "drop after commit"), and [`Handle`].
+//! The HTTP(S) listener, per-connection serving (with "drop after commit"), and [`Handle`].
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 
@@ -23,13 +24,18 @@ use crate::faults::{self, Fault, FaultSpec};
 use crate::http::{Reply, Req};
 use crate::state::{State, StateSnapshot, hex32};
 use crate::testing;
+use crate::tls::Tls;
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// A client that connects and never finishes its handshake must not hold a task for ever.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running simulator. Dropping it stops the server (without waiting).
 pub struct Handle {
     addr: SocketAddr,
+    scheme: &'static str,
     sim: Arc<Sim>,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
@@ -38,6 +44,16 @@ pub struct Handle {
 /// Binds `addr` and serves the simulator on a background thread with its own Tokio runtime,
 /// so it works from synchronous code and from any async runtime flavour alike.
 pub fn spawn(config: Config, addr: SocketAddr) -> io::Result<Handle> {
+    start(config, addr, None)
+}
+
+/// [`spawn`], serving HTTPS with `tls`.
+pub fn spawn_tls(config: Config, addr: SocketAddr, tls: Tls) -> io::Result<Handle> {
+    start(config, addr, Some(tls))
+}
+
+fn start(config: Config, addr: SocketAddr, tls: Option<Tls>) -> io::Result<Handle> {
+    let scheme = scheme(tls.as_ref());
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -54,7 +70,7 @@ pub fn spawn(config: Config, addr: SocketAddr) -> io::Result<Handle> {
         .spawn(move || {
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(listener) => serve(listener, sim_for_thread, stop_rx).await,
+                    Ok(listener) => serve(listener, sim_for_thread, tls, stop_rx).await,
                     Err(e) => tracing::error!(error = %e, "hwcloud-sim could not start"),
                 }
             });
@@ -62,20 +78,39 @@ pub fn spawn(config: Config, addr: SocketAddr) -> io::Result<Handle> {
         })?;
     Ok(Handle {
         addr,
+        scheme,
         sim,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
 }
 
-/// Accepts connections until `stop` turns true or its sender is dropped.
-pub async fn serve(listener: TcpListener, sim: Arc<Sim>, mut stop: watch::Receiver<bool>) {
+/// `http` or `https`, as the listener serves.
+fn scheme(tls: Option<&Tls>) -> &'static str {
+    if tls.is_some() { "https" } else { "http" }
+}
+
+/// Accepts connections until `stop` turns true or its sender is dropped; with `tls`, each one
+/// is a TLS connection.
+pub async fn serve(
+    listener: TcpListener,
+    sim: Arc<Sim>,
+    tls: Option<Tls>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(stream, sim.clone(), stop.clone()));
+                    match &tls {
+                        Some(tls) => {
+                            tokio::spawn(serve_tls(tls.clone(), stream, sim.clone(), stop.clone()));
+                        }
+                        None => {
+                            tokio::spawn(serve_connection(stream, sim.clone(), stop.clone()));
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -90,7 +125,19 @@ pub async fn serve(listener: TcpListener, sim: Arc<Sim>, mut stop: watch::Receiv
     }
 }
 
-async fn serve_connection(stream: TcpStream, sim: Arc<Sim>, mut stop: watch::Receiver<bool>) {
+async fn serve_tls(tls: Tls, stream: TcpStream, sim: Arc<Sim>, stop: watch::Receiver<bool>) {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => serve_connection(stream, sim, stop).await,
+        // A client that does not trust the certificate ends here.
+        Ok(Err(e)) => tracing::info!(error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
+    }
+}
+
+async fn serve_connection<S>(stream: S, sim: Arc<Sim>, mut stop: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let kill = Arc::new(Notify::new());
     let kill_for_service = kill.clone();
     let service = service_fn(move |request: Request<Incoming>| {
@@ -190,9 +237,9 @@ fn build_response(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
 }
 
 impl Handle {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -19,16 +19,7 @@ async fn binary_prints_its_address_and_uses_flag_credentials() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start binary");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read line");
-    let url = line
-        .trim()
-        .strip_prefix("hwcloud-sim listening on ")
-        .expect("listening line")
-        .to_string();
+    let url = listening_url(&mut child);
     assert!(
         url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
         "{url}"
@@ -57,4 +48,95 @@ async fn binary_prints_its_address_and_uses_flag_credentials() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The first line of stdout, `hwcloud-sim listening on URL`: the URL.
+fn listening_url(child: &mut std::process::Child) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read line");
+    line.trim()
+        .strip_prefix("hwcloud-sim listening on ")
+        .unwrap_or_else(|| panic!("listening line: {line:?}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn binary_serves_https_with_a_certificate_and_key() {
+    let pki = crate::tls::private_ca("binary");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hwcloud-sim"))
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&pki.server_cert)
+        .env("HWCLOUD_SIM_TLS_KEY", &pki.server_key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start binary");
+    let url = listening_url(&mut child);
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let client = crate::common::Client {
+        base: url.clone(),
+        auth: crate::common::Auth::default_keys(),
+        http: crate::tls::client(&pki),
+        headers: Vec::new(),
+    };
+    let apps = client
+        .get(
+            &format!("/v2/{}/apigw/instances/i/apps", crate::common::PROJECT),
+            &[],
+        )
+        .await;
+    assert_eq!(apps.status, StatusCode::OK);
+    // A client without the CA is refused in the handshake; plain HTTP gets no answer either.
+    let untrusting = reqwest::Client::new()
+        .get(format!("{url}/_sim/state"))
+        .send()
+        .await;
+    assert!(untrusting.is_err(), "{untrusting:?}");
+    let plain = reqwest::Client::new()
+        .get(url.replace("https://", "http://") + "/_sim/state")
+        .send()
+        .await;
+    assert!(plain.is_err(), "{plain:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn binary_wants_both_tls_flags_or_neither() {
+    let pki = crate::tls::private_ca("half");
+    for (flag, path, missing) in [
+        ("--tls-cert", &pki.server_cert, "--tls-key"),
+        ("--tls-key", &pki.server_key, "--tls-cert"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hwcloud-sim"))
+            .args(["--listen", "127.0.0.1:0", flag])
+            .arg(path)
+            .env_remove("HWCLOUD_SIM_TLS_CERT")
+            .env_remove("HWCLOUD_SIM_TLS_KEY")
+            .output()
+            .expect("run binary");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} alone: started");
+        assert!(stderr.contains(missing), "{flag} alone: {stderr}");
+        assert!(out.stdout.is_empty(), "{flag} alone: listened");
+    }
+    // A key where the certificate should be: refused at start, naming the file.
+    let out = Command::new(env!("CARGO_BIN_EXE_hwcloud-sim"))
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&pki.server_key)
+        .arg("--tls-key")
+        .arg(&pki.server_key)
+        .output()
+        .expect("run binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with a key as certificate");
+    assert!(
+        stderr.contains("no PEM certificate")
+            && stderr.contains(&*pki.server_key.to_string_lossy()),
+        "{stderr}"
+    );
 }

@@ -177,7 +177,11 @@ impl Client {
         };
         let has_body = body.is_some();
         let body_bytes = body.unwrap_or_default();
-        let host = self.base.trim_start_matches("http://").to_string();
+        let host = self
+            .base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, host)| host)
+            .to_string();
         let mut headers: Vec<(String, String)> = vec![("host".into(), host)];
         if has_body {
             headers.push(("content-type".into(), "application/json".into()));

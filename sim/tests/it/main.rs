@@ -11,3 +11,4 @@ mod gateway;
 mod modelarts;
 mod roma;
 mod testing;
+mod tls;
