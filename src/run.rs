@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use kube::Client;
 
 use crate::cloud::ratelimit::Rate;
-use crate::cloud::{Account, Cloud, CloudConfig, Credentials, ErrorCodes, SecretString};
+use crate::cloud::{Account, CaBundle, Cloud, CloudConfig, Credentials, ErrorCodes, SecretString};
 use crate::controller::{Context, Settings};
 use crate::metrics::{CloudObserver, Metrics};
 
@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// securityToken, iamDomain, iamUser, iamPassword, region, projectId), mounted from a Secret.
     #[arg(long, env = "APPAUTH_CREDENTIALS_DIR")]
     pub credentials_dir: Option<PathBuf>,
+    /// PEM file with CA certificates trusted for cloud endpoints, in addition to the built-in
+    /// and the platform's roots (private endpoints, TLS-inspecting proxies).
+    #[arg(long, env = "APPAUTH_CA_BUNDLE", value_name = "PATH")]
+    pub ca_bundle: Option<PathBuf>,
     /// Endpoint override SERVICE=URL (iam, apig, modelarts, dataarts, roma); repeatable.
     #[arg(long = "endpoint", env = "APPAUTH_ENDPOINTS", value_delimiter = ',')]
     pub endpoints: Vec<String>,
@@ -202,6 +206,12 @@ pub fn cloud_config(args: &RunArgs) -> anyhow::Result<CloudConfig> {
             .map_err(|m| anyhow::anyhow!("--error-code: {m}"))?;
     }
     config.codes = codes;
+    if let Some(path) = &args.ca_bundle {
+        let bundle = CaBundle::load(path)
+            .map_err(|e| anyhow::anyhow!("--ca-bundle {}: {e}", path.display()))?;
+        tracing::info!(certificates = bundle.certificates().len(), path = %path.display(), "trusting the CA bundle for cloud endpoints");
+        config.ca_bundle = Some(bundle);
+    }
     Ok(config)
 }
 

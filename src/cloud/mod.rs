@@ -2,6 +2,7 @@
 //! ModelArts APIs, error classification, rate limits. No Kubernetes code in here.
 
 pub mod apig;
+pub mod ca_bundle;
 pub mod credentials;
 pub mod dataarts;
 pub mod endpoints;
@@ -15,6 +16,7 @@ pub mod secret;
 pub mod signer;
 pub mod transport;
 
+pub use ca_bundle::{CaBundle, CaBundleError};
 pub use credentials::{Account, Credentials};
 pub use endpoints::{Endpoints, Service};
 pub use error::{CloudError, ErrorCategory, ErrorCodes};

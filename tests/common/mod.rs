@@ -9,4 +9,5 @@ pub mod objects;
 pub mod operator;
 pub mod sim;
 pub mod states;
+pub mod tls;
 pub mod wait;

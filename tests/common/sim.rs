@@ -16,6 +16,17 @@ impl Sim {
         Sim { handle }
     }
 
+    /// The simulator over HTTPS, with a certificate `ca` signed.
+    pub fn start_tls(ca: &super::tls::PrivateCa) -> Sim {
+        let handle = hwcloud_sim::spawn_tls(
+            hwcloud_sim::Config::default(),
+            "127.0.0.1:0".parse().expect("addr"),
+            ca.server_tls(),
+        )
+        .expect("simulator starts");
+        Sim { handle }
+    }
+
     pub fn url(&self) -> String {
         self.handle.url()
     }
@@ -44,12 +55,22 @@ impl Sim {
 
 /// The simulator's app-credential check: a request signed with the app's key and secret.
 pub async fn credentials_work(sim_url: &str, key: &str, secret: &str) -> bool {
+    credentials_work_with(&reqwest::Client::new(), sim_url, key, secret).await
+}
+
+/// [`credentials_work`] through `client` (one that trusts the simulator's certificate).
+pub async fn credentials_work_with(
+    client: &reqwest::Client,
+    sim_url: &str,
+    key: &str,
+    secret: &str,
+) -> bool {
     use appauth_operator::cloud::signer::{SigningRequest, prepare_headers, sign};
     let url = reqwest::Url::parse(&format!("{sim_url}/_sim/gateway/ping")).expect("url");
     let host = format!(
         "{}:{}",
         url.host_str().unwrap_or_default(),
-        url.port().unwrap_or(80)
+        url.port_or_known_default().unwrap_or(80)
     );
     let mut headers = Vec::new();
     prepare_headers(&mut headers, &host, chrono::Utc::now());
@@ -64,7 +85,7 @@ pub async fn credentials_work(sim_url: &str, key: &str, secret: &str) -> bool {
         key,
         secret.as_bytes(),
     );
-    let mut req = reqwest::Client::new().get(url);
+    let mut req = client.get(url);
     for (k, v) in headers.iter().filter(|(k, _)| k != "Host") {
         req = req.header(k, v);
     }

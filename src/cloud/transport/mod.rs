@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::ca_bundle::CaBundle;
 use super::credentials::{Account, Credentials};
 use super::endpoints::{Endpoints, Service};
 use super::error::{CloudError, ErrorCodes};
@@ -43,6 +44,8 @@ pub struct CloudConfig {
     pub backoff_base: Duration,
     /// Name of ModelArts' "show the secret in plaintext" query flag (UNCONFIRMED spelling).
     pub modelarts_plaintext_flag: String,
+    /// CA certificates trusted besides the built-in and the platform's roots.
+    pub ca_bundle: Option<CaBundle>,
 }
 
 impl Default for CloudConfig {
@@ -55,6 +58,7 @@ impl Default for CloudConfig {
             max_attempts: 4,
             backoff_base: Duration::from_millis(200),
             modelarts_plaintext_flag: "iphertext_enabled".to_string(),
+            ca_bundle: None,
         }
     }
 }
@@ -79,12 +83,16 @@ impl Cloud {
         config: CloudConfig,
         observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Arc<Self>, CloudError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
-            .pool_max_idle_per_host(32)
-            .build()
-            .map_err(|e| setup_error(&e))?;
+            .pool_max_idle_per_host(32);
+        // Added to the built-in roots, which stay on (public endpoints keep working).
+        for der in config.ca_bundle.iter().flat_map(CaBundle::certificates) {
+            let certificate = reqwest::Certificate::from_der(der).map_err(|e| setup_error(&e))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder.build().map_err(|e| setup_error(&e))?;
         let limiters = RateLimiters::new(&config.rates);
         Ok(Arc::new(Self {
             http,

@@ -38,11 +38,43 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     text
 }
 
+/// The endpoint's certificate chain ends at no CA the operator trusts: what a private CA not
+/// given with `--ca-bundle` looks like. Found by type, not by reqwest's wording.
+fn unknown_issuer(e: &reqwest::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)) =
+            rustls_error(s)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// rustls' error inside (nested) `io::Error`s, whose own `source()` skips what they wrap.
+fn rustls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        e = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
 /// A failed exchange. A request reqwest could not build (a header that cannot go on the
 /// wire, a URL `http` rejects) was never sent; otherwise how it ended says whether the call
 /// may have taken effect.
 fn transport_error(req: &Request, e: &reqwest::Error) -> CloudError {
-    let detail = scrub(&describe(e), &req.sensitive);
+    let mut detail = scrub(&describe(e), &req.sensitive);
+    if unknown_issuer(e) {
+        detail.push_str(
+            " (the endpoint's certificate is not trusted: its CA is neither a public one nor in \
+             the platform's store; give it with --ca-bundle)",
+        );
+    }
     let (service, op) = (req.service, req.op);
     if e.is_builder() {
         return CloudError::InvalidRequest {
@@ -213,6 +245,27 @@ mod tests {
                 security_token: None,
             },
         })
+    }
+
+    /// How the TLS stack hands a refused certificate up: rustls' error in an `io::Error`,
+    /// itself in another one; only an unknown issuer is what `--ca-bundle` fixes.
+    #[test]
+    fn a_refused_certificate_is_found_inside_nested_io_errors() {
+        use rustls::CertificateError as C;
+        use std::io::{Error, ErrorKind};
+        let nested = |e: rustls::Error| Error::other(Error::new(ErrorKind::InvalidData, e));
+        let unknown = nested(rustls::Error::InvalidCertificate(C::UnknownIssuer));
+        assert!(matches!(
+            rustls_error(&unknown),
+            Some(rustls::Error::InvalidCertificate(C::UnknownIssuer))
+        ));
+        let expired = nested(rustls::Error::InvalidCertificate(C::Expired));
+        assert!(matches!(
+            rustls_error(&expired),
+            Some(rustls::Error::InvalidCertificate(C::Expired))
+        ));
+        assert!(rustls_error(&Error::other("connection refused")).is_none());
+        assert!(rustls_error(&Error::from(ErrorKind::ConnectionReset)).is_none());
     }
 
     fn assert_not_sent(e: &CloudError) {
