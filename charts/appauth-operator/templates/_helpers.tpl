@@ -60,6 +60,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 /etc/appauth-operator/credentials
 {{- end }}
 
+{{/* Where the CA bundle ConfigMap is mounted. */}}
+{{- define "appauth-operator.caBundleDir" -}}
+/etc/appauth-operator/ca
+{{- end }}
+
 {{/*
 The operator's permissions on the objects it reconciles and the Secrets and Events it writes
 (docs/operations.md, "RBAC"). Used by the ClusterRole (all namespaces) or the Role

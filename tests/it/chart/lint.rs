@@ -103,6 +103,18 @@ fn helm_template_refuses_bad_values() {
             json!({"credentials": {"existingSecret": "Bad Name"}}),
             "/credentials/existingSecret",
         ),
+        (
+            json!({"cloud": {"caBundle": {"configMapName": "Corporate CA"}}}),
+            "/cloud/caBundle/configMapName",
+        ),
+        (
+            json!({"cloud": {"caBundle": {"configMapName": "ca", "key": "a/b"}}}),
+            "/cloud/caBundle/key",
+        ),
+        (
+            json!({"hostAliases": [{"ip": "10.0.0.10"}]}),
+            "/hostAliases/0",
+        ),
         (json!({"replicas": 2}), "additional properties 'replicas'"),
         (json!({"extraArgs": ["run"]}), "/extraArgs"),
         (

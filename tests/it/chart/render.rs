@@ -202,6 +202,14 @@ fn helm_template_defaults() {
         !pod["volumes"].to_string().contains("credentials"),
         "no credentials volume without credentials.existingSecret"
     );
+    assert!(
+        !pod["volumes"].to_string().contains("ca-bundle"),
+        "no CA bundle volume without cloud.caBundle.configMapName"
+    );
+    assert!(
+        pod.get("hostAliases").is_none(),
+        "no hostAliases by default"
+    );
     let svc = find(&objs, "Service", &format!("{name}-metrics"));
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], "metrics");
     assert_eq!(
@@ -321,6 +329,7 @@ fn helm_template_everything_enabled() {
         "--rate-limit=modelarts=10",
         "--error-code=ModelArts.6404=NotFound",
         "--credentials-dir=/etc/appauth-operator/credentials",
+        "--ca-bundle=/etc/appauth-operator/ca/bundle.pem",
         "--modelarts-plaintext-flag=plaintext_enabled",
     ] {
         assert!(a.contains(&want.to_string()), "{want} in {a:?}");
@@ -415,6 +424,67 @@ fn helm_template_everything_enabled() {
         "selector": {"matchLabels": {"app.kubernetes.io/name": "appauth-operator",
                                      "app.kubernetes.io/instance": "payments"}}})
     );
+}
+
+/// A private CA from a ConfigMap: one key mounted read-only, the flag pointing at it; and the
+/// pod's extra host entries, as given.
+#[test]
+fn helm_template_ca_bundle_and_host_aliases() {
+    let aliases = json!([
+        {"ip": "10.0.0.10", "hostnames": ["iam.example.internal", "apig.example.internal"]},
+        {"ip": "10.0.0.11", "hostnames": ["roma.example.internal"]},
+    ]);
+    for (key, values, flag) in [
+        (
+            "ca.crt",
+            json!({"cloud": {"caBundle": {"configMapName": "corporate-ca"}}, "hostAliases": aliases}),
+            "--ca-bundle=/etc/appauth-operator/ca/ca.crt",
+        ),
+        (
+            "bundle.pem",
+            json!({"cloud": {"caBundle": {"configMapName": "corporate-ca", "key": "bundle.pem"}},
+                   "hostAliases": aliases}),
+            "--ca-bundle=/etc/appauth-operator/ca/bundle.pem",
+        ),
+    ] {
+        let objs = render("appauth", "ops", &values);
+        let a = args(&objs);
+        assert_eq!(
+            a.iter()
+                .filter(|x| x.starts_with("--ca-bundle"))
+                .collect::<Vec<_>>(),
+            [flag],
+            "{a:?}"
+        );
+        let pod = &deployment(&objs)["spec"]["template"]["spec"];
+        assert_eq!(pod["hostAliases"], aliases);
+        assert!(
+            container(&objs)["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(
+                    {"name": "ca-bundle", "mountPath": "/etc/appauth-operator/ca", "readOnly": true}
+                )),
+            "{}",
+            container(&objs)["volumeMounts"]
+        );
+        assert!(
+            pod["volumes"].as_array().unwrap().contains(&json!(
+                {"name": "ca-bundle", "configMap": {"name": "corporate-ca",
+                                                    "items": [{"key": key, "path": key}]}}
+            )),
+            "{}",
+            pod["volumes"]
+        );
+    }
+    // A key without a ConfigMap name is off, not a flag pointing at nothing.
+    let objs = render(
+        "appauth",
+        "ops",
+        &json!({"cloud": {"caBundle": {"key": "bundle.pem"}}}),
+    );
+    assert!(args(&objs).iter().all(|x| !x.starts_with("--ca-bundle")));
+    assert!(!deployment(&objs).to_string().contains("ca-bundle"));
 }
 
 #[test]
