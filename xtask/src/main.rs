@@ -1,6 +1,7 @@
 //! Dev tasks: the local control plane, the demo, the whole test suite and the benchmark.
 
 mod bench;
+mod images;
 mod prereq;
 mod tools;
 
@@ -23,6 +24,16 @@ enum Task {
     /// kube-controller-manager, kubectl, etcd, helm and kstatus from the modules under tools/;
     /// prints the directory that holds them.
     Testbin,
+    /// Build the operator, simulator and sandbox ("pause") images without a registry (buildah,
+    /// static binaries, the Dockerfiles' final stages) into oci-archive files under
+    /// ~/.cache/appauth-operator/images ($APPAUTH_CACHE/images); prints their names, sizes
+    /// and archives.
+    Images {
+        /// Another name for the operator image, localhost/appauth-operator:TAG, in the same
+        /// archive (repeatable).
+        #[arg(long = "tag", value_parser = images::parse_tag)]
+        tags: Vec<String>,
+    },
     /// Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the CRDs.
     Up {
         /// State directory (kubeconfig, logs, pids).
@@ -123,7 +134,8 @@ fn main() -> ExitCode {
 }
 
 fn run(task: Task) -> Result<()> {
-    if !matches!(task, Task::Down { .. }) {
+    // The images need neither Go nor Python; they check what they need themselves.
+    if !matches!(task, Task::Down { .. } | Task::Images { .. }) {
         // Every tool has a finished build of some version (a changed module rebuilds one tool).
         let tools_cached = tools::TOOLS.iter().all(|tool| {
             std::fs::read_dir(cache_dir().join("tools"))
@@ -144,6 +156,7 @@ fn run(task: Task) -> Result<()> {
             println!("{}", testbin()?.display());
             Ok(())
         }
+        Task::Images { tags } => images::build_all(&root(), &cache_dir(), &tags).map(drop),
         Task::Up { dir } => {
             up(&dir)?;
             println!("export KUBECONFIG={}", dir.join("kubeconfig").display());
@@ -447,11 +460,28 @@ fn bench_cmd(opts: &bench::Options) -> Result<()> {
 }
 
 /// `cargo SUBCOMMAND --locked`: a Cargo.lock that does not match the manifests fails the run
-/// instead of resolving new versions.
+/// instead of resolving new versions. Without the variables `cargo run` set for xtask itself
+/// (CARGO_PKG_NAME=xtask, CARGO_MANIFEST_DIR, ...): build scripts that watch them (ring's
+/// does) would see other values than in a build from a shell, and each build would redo what
+/// the other did.
 fn cargo_locked(subcommand: &str) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root()).args([subcommand, "--locked"]);
+    for (var, _) in std::env::vars_os() {
+        if set_by_cargo_run(&var.to_string_lossy()) {
+            cmd.env_remove(var);
+        }
+    }
     cmd
+}
+
+fn set_by_cargo_run(var: &str) -> bool {
+    var.starts_with("CARGO_PKG_")
+        || var.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            var,
+            "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 /// Runs `f`, saying when it starts, and records how long it took under `step`.
@@ -542,4 +572,26 @@ fn run_tests(
         eprintln!("xtask: {step}: {:.1}s", took.as_secs_f64());
     }
     result.and(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_variables_cargo_run_sets_for_xtask_are_dropped() {
+        let cases = [
+            ("CARGO_PKG_NAME", true),
+            ("CARGO_PKG_VERSION_PRE", true),
+            ("CARGO_MANIFEST_DIR", true),
+            ("CARGO_MANIFEST_PATH", true),
+            ("CARGO_CRATE_NAME", true),
+            ("CARGO", false),
+            ("CARGO_HOME", false),
+            ("CARGO_TARGET_DIR", false),
+            ("CARGO_ENCODED_RUSTFLAGS", false),
+            ("RUSTFLAGS", false),
+        ];
+        for (var, dropped) in cases {
+            assert_eq!(super::set_by_cargo_run(var), dropped, "{var}");
+        }
+    }
 }

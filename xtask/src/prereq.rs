@@ -123,7 +123,7 @@ fn version(s: &str) -> [u32; 3] {
     out
 }
 
-fn on_path(cmd: &str) -> bool {
+pub(crate) fn on_path(cmd: &str) -> bool {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .any(|dir| dir.join(cmd).is_file())
 }

@@ -275,7 +275,7 @@ pub fn cache_key(dir: &Path, args: &[String], go_version: &str) -> Result<String
     Ok(hex(&hash.finalize()[..8]))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

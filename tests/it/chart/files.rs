@@ -43,8 +43,9 @@ fn chart_and_base_crds_are_the_top_level_crds() {
     }
 }
 
-/// The image recipe, which this suite cannot build (no container engine here): two stages, a
-/// static musl binary checked for static linking, a distroless (or scratch) base, non-root.
+/// The image recipe (only its final stage is built here, by `cargo xtask images`: no registry):
+/// two stages, a static musl binary checked for static linking, a distroless (or scratch) base,
+/// non-root.
 #[test]
 fn dockerfile_builds_a_static_binary_onto_a_minimal_non_root_base() {
     let text = std::fs::read_to_string(root().join("deploy/Dockerfile")).expect("Dockerfile");
