@@ -15,9 +15,28 @@ pub struct Election {
     pub duration: Duration,
 }
 
+/// This process's hold on the Lease, from `acquire` until `release` or the process ends.
+pub struct Leadership {
+    release: tokio::sync::oneshot::Sender<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Leadership {
+    /// Gives the Lease up, once the controllers have stopped, so that a standby takes over at
+    /// once instead of when the lease expires (a rolling update or a deleted Pod). Waits a few
+    /// seconds at most: an unreleased lease only delays the standby.
+    pub async fn release(self) {
+        let (done, released) = tokio::sync::oneshot::channel();
+        if self.release.send(done).is_ok() {
+            let _ = tokio::time::timeout(RELEASE_WAIT, released).await;
+        }
+    }
+}
+
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
 /// Waits until this process holds the Lease; then watches it in the background and exits the
-/// process with status 1 the moment it is lost.
-pub async fn acquire(client: Client, election: Election) -> anyhow::Result<()> {
+/// process with status 1 the moment it is lost (unless it was given up with `release`).
+pub async fn acquire(client: Client, election: Election) -> anyhow::Result<Leadership> {
     let duration = election.duration.as_secs().max(2);
     // Renew well before expiry: a third of the lease, at least one second.
     let grace = (duration / 3).max(1);
@@ -30,7 +49,7 @@ pub async fn acquire(client: Client, election: Election) -> anyhow::Result<()> {
         .build()
         .await
         .context("setting up leader election")?;
-    let (mut leader, task) = manager.watch().await;
+    let (mut leader, mut task) = manager.watch().await;
     tracing::info!(lease = %election.name, namespace = %election.namespace, "waiting for leadership");
     while !*leader.borrow_and_update() {
         leader
@@ -39,19 +58,32 @@ pub async fn acquire(client: Client, election: Election) -> anyhow::Result<()> {
             .context("leader election stopped before this process became leader")?;
     }
     tracing::info!(lease = %election.name, "became leader");
+    let (release, mut released) = tokio::sync::oneshot::channel::<tokio::sync::oneshot::Sender<()>>();
     tokio::spawn(async move {
-        // Keep the receiver alive: dropping it would release the lease.
-        loop {
-            if leader.changed().await.is_err() || !*leader.borrow_and_update() {
-                tracing::error!("lost the leader lease; exiting at once");
-                std::process::exit(1);
+        let done = loop {
+            tokio::select! {
+                done = &mut released => break done,
+                changed = leader.changed() => {
+                    if changed.is_err() || !*leader.borrow_and_update() {
+                        tracing::error!("lost the leader lease; exiting at once");
+                        std::process::exit(1);
+                    }
+                }
+                result = &mut task => {
+                    tracing::error!(?result, "leader election task ended; exiting");
+                    std::process::exit(1);
+                }
             }
+        };
+        // Dropping the last receiver makes the lease manager clear the holder and end.
+        drop(leader);
+        match tokio::time::timeout(RELEASE_WAIT, task).await {
+            Ok(Ok(Ok(_))) => tracing::info!("released the leader lease"),
+            other => tracing::warn!(?other, "could not release the leader lease; it expires"),
+        }
+        if let Ok(done) = done {
+            let _ = done.send(());
         }
     });
-    tokio::spawn(async move {
-        let result = task.await;
-        tracing::error!(?result, "leader election task ended; exiting");
-        std::process::exit(1);
-    });
-    Ok(())
+    Ok(Leadership { release })
 }

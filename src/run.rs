@@ -317,6 +317,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics.clone(),
         ready.clone(),
     ));
+    let mut leadership = None;
     if args.leader_elect {
         // A standby replica is healthy and ready; only the leader reconciles.
         ready.store(true, Ordering::Relaxed);
@@ -336,12 +337,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             identity: settings.instance.clone(),
             duration: args.lease_duration,
         };
-        crate::leader::acquire(client.clone(), election).await?;
+        leadership = Some(crate::leader::acquire(client.clone(), election).await?);
     }
     let ctx = Context::new(client.clone(), cloud, account, settings, metrics);
     let controllers = crate::controller::wiring::run_controllers(client, ctx, ready);
     tokio::select! {
         r = server => r.context("metrics server task")?.context("metrics server"),
-        () = controllers => Ok(()),
+        () = controllers => {
+            // The controllers stopped on a signal and finished their reconciles: the standby
+            // may start now.
+            if let Some(leadership) = leadership {
+                leadership.release().await;
+            }
+            Ok(())
+        }
     }
 }

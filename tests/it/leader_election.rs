@@ -106,3 +106,57 @@ async fn one_leader_reconciles_and_a_standby_takes_over_after_kill_and_stop() {
     assert_eq!(sim.apps("roma").len(), 15, "no duplicate cloud app");
     c.kill();
 }
+
+/// A leader stopped the way a Pod is (SIGTERM) finishes its reconciles, then gives the Lease
+/// up: the standby holds it while the stopped leader's last renewal would still have been
+/// valid for most of a long lease (without the release it would wait for the expiry).
+#[tokio::test]
+async fn a_leader_stopped_with_sigterm_releases_the_lease_to_the_standby() {
+    let client = cluster::client().await;
+    let name = cluster::namespace(&client, "leader-handover").await;
+    let ns = Ns { client, name };
+    let sim = Sim::start();
+    let long = ["--lease-duration", "60s"];
+    let with_lease = |extra: &[&'static str]| {
+        let mut args = vec![
+            "--leader-elect",
+            "--leader-election-namespace",
+            ns.name.as_str(),
+            "--leader-election-id",
+            "appauth-test",
+        ];
+        args.extend_from_slice(extra);
+        Operator::start(&ns.name, &sim.url(), &args)
+    };
+    let mut a = with_lease(&long);
+    let first = wait::until(Duration::from_secs(20), "a holds the lease", || async {
+        holder(&ns).await
+    })
+    .await;
+    let mut b = with_lease(&long);
+    create_and_wait(&ns, &["before-0".to_string()]).await;
+    assert!(is_leader(&a) && !is_leader(&b));
+
+    let leases: Api<Lease> = Api::namespaced(ns.client.clone(), &ns.name);
+    let stopped_at = Instant::now();
+    a.signal("TERM");
+    assert_eq!(a.wait_exit(Duration::from_secs(20)), Some(0), "a stops cleanly");
+    assert!(a.logs().contains("released the leader lease"));
+    let second = wait::until(Duration::from_secs(20), "b holds the lease", || async {
+        holder(&ns).await.filter(|h| *h != first)
+    })
+    .await;
+    let taken_over = stopped_at.elapsed();
+    let lease = leases.get("appauth-test").await.expect("lease");
+    let spec = lease.spec.expect("lease spec");
+    assert_eq!(spec.holder_identity.as_deref(), Some(second.as_str()));
+    assert!(
+        taken_over < Duration::from_secs(30),
+        "the standby took over {taken_over:?} after SIGTERM: half of the 60 s lease had not passed"
+    );
+    create_and_wait(&ns, &["after-0".to_string()]).await;
+    assert!(is_leader(&b));
+    println!("handover after SIGTERM: {taken_over:?} (lease 60s)");
+    assert_eq!(sim.apps("roma").len(), 2, "no duplicate cloud app");
+    b.kill();
+}

@@ -1,7 +1,9 @@
 //! Dev tasks: the local control plane, the demo, the whole test suite and the benchmark.
 
 mod bench;
+mod demo;
 mod images;
+mod node;
 mod prereq;
 mod tools;
 
@@ -39,16 +41,25 @@ enum Task {
         /// State directory (kubeconfig, logs, pids).
         #[arg(long, default_value_os_t = default_state_dir())]
         dir: PathBuf,
+        /// Also a real node (containerd, runc, CNI, kubelet, kube-scheduler; needs root) with
+        /// the operator, simulator and sandbox images loaded.
+        #[arg(long)]
+        node: bool,
     },
     /// Stop the processes `up` started.
     Down {
         #[arg(long, default_value_os_t = default_state_dir())]
         dir: PathBuf,
     },
-    /// Bring up the control plane, apply examples/ and show the objects.
+    /// Bring up the control plane, the simulator and the operator, apply examples/ and show the
+    /// objects. By default as processes (quick); with --pods on a real node, installed by the
+    /// chart from the images built offline.
     Demo {
         #[arg(long, default_value_os_t = default_state_dir())]
         dir: PathBuf,
+        /// The operator and the simulator as Pods on a real node (needs root).
+        #[arg(long)]
+        pods: bool,
     },
     /// Benchmark on a fresh local control plane with release builds; prints a table.
     Bench {
@@ -157,14 +168,22 @@ fn run(task: Task) -> Result<()> {
             Ok(())
         }
         Task::Images { tags } => images::build_all(&root(), &cache_dir(), &tags).map(drop),
-        Task::Up { dir } => {
-            up(&dir)?;
+        Task::Up { dir, node } => {
+            if node {
+                let images = node_prerequisites()?;
+                up_with_node(&dir, Some(&images))?;
+                for (key, value) in node::test_env(&dir, &images)? {
+                    println!("export {key}={value}");
+                }
+            } else {
+                up(&dir)?;
+            }
             println!("export KUBECONFIG={}", dir.join("kubeconfig").display());
             println!("stop it with: cargo xtask down --dir {}", dir.display());
             Ok(())
         }
         Task::Down { dir } => down(&dir),
-        Task::Demo { dir } => demo(&dir),
+        Task::Demo { dir, pods } => demo::demo(&dir, pods),
         Task::Test { args } => test(&args),
         Task::Chaos {
             objects,
@@ -210,7 +229,7 @@ fn run(task: Task) -> Result<()> {
                         .collect(),
                 ),
             ];
-            run_tests(&runs, &env, false)
+            run_tests(&runs, &env, false, false)
         }
         Task::Bench {
             objects,
@@ -237,7 +256,7 @@ fn run(task: Task) -> Result<()> {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -261,7 +280,7 @@ fn script(name: &str) -> PathBuf {
     root().join("xtask/scripts").join(name)
 }
 
-fn check(cmd: &mut Command) -> Result<()> {
+pub(crate) fn check(cmd: &mut Command) -> Result<()> {
     let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
     if !status.success() {
         bail!("{:?} failed: {status}", cmd.get_program());
@@ -274,7 +293,18 @@ fn testbin() -> Result<PathBuf> {
     tools::build_all(&root(), &cache_dir())
 }
 
-fn up(dir: &Path) -> Result<PathBuf> {
+pub(crate) fn up(dir: &Path) -> Result<PathBuf> {
+    up_with_node(dir, None)
+}
+
+/// The node's packages (installed if missing) and the images it runs (built if changed).
+pub(crate) fn node_prerequisites() -> Result<images::Images> {
+    node::install_packages(&root())?;
+    images::build_all(&root(), &cache_dir(), &[node::NEXT_TAG.to_string()])
+}
+
+/// The control plane, and with `node` a real node beside it with those images loaded.
+pub(crate) fn up_with_node(dir: &Path, node: Option<&images::Images>) -> Result<PathBuf> {
     let bin = testbin()?;
     if dir.join("pids").exists() {
         eprintln!(
@@ -286,17 +316,28 @@ fn up(dir: &Path) -> Result<PathBuf> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    check(
-        Command::new(script("cluster-up.sh"))
-            .arg(dir)
-            .arg(&bin)
-            .arg(root().join("crds")),
-    )?;
+    if node.is_some() {
+        std::fs::create_dir_all(dir)?;
+        node::record_host(dir)?;
+    }
+    let mut cluster = Command::new(script("cluster-up.sh"));
+    cluster.arg(dir).arg(&bin).arg(root().join("crds"));
+    if node.is_some() {
+        cluster.arg(node::NODE_ADDRESS);
+    }
+    check(&mut cluster)?;
+    if let Some(images) = node {
+        if let Err(e) = node::start(&root(), dir, &bin, images) {
+            let _ = down(dir);
+            return Err(e);
+        }
+    }
     Ok(bin)
 }
 
 fn down(dir: &Path) -> Result<()> {
-    check(Command::new(script("cluster-down.sh")).arg(dir))
+    check(Command::new(script("cluster-down.sh")).arg(dir))?;
+    node::check_host_restored(dir)
 }
 
 fn path_with(bin: &Path) -> std::ffi::OsString {
@@ -307,17 +348,15 @@ fn path_with(bin: &Path) -> std::ffi::OsString {
     std::env::join_paths(paths).expect("PATH entries contain no separator")
 }
 
-fn kubectl(bin: &Path, dir: &Path) -> Command {
+pub(crate) fn kubectl(bin: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(bin.join("kubectl"));
     cmd.arg("--kubeconfig").arg(dir.join("kubeconfig"));
     cmd
 }
 
-const DEMO_NS: &str = "appauth-demo";
-
 /// Starts a long-running process detached from this one, logging to DIR/NAME.log, and records
 /// its pid in DIR/pids so that `down` stops it with the control plane.
-fn start_recorded(dir: &Path, name: &str, cmd: &mut Command) -> Result<u32> {
+pub(crate) fn start_recorded(dir: &Path, name: &str, cmd: &mut Command) -> Result<u32> {
     use std::io::Write;
     let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
     let child = cmd
@@ -333,109 +372,10 @@ fn start_recorded(dir: &Path, name: &str, cmd: &mut Command) -> Result<u32> {
     Ok(child.id())
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-/// The whole thing on this machine: control plane, simulator, operator, examples.
-fn demo(dir: &Path) -> Result<()> {
-    let bin = up(dir)?;
-    eprintln!("xtask: building the operator and the simulator");
-    check(cargo_locked("build").args(["-p", "appauth-operator", "-p", "hwcloud-sim"]))?;
-    let target = root().join("target/debug");
-    let sim_port = free_port()?;
-    let sim_url = format!("http://127.0.0.1:{sim_port}");
-    start_recorded(
-        dir,
-        "hwcloud-sim",
-        Command::new(target.join("hwcloud-sim"))
-            .args(["--listen", &format!("127.0.0.1:{sim_port}")]),
-    )?;
-    let mut operator = Command::new(target.join("appauth-operator"));
-    operator
-        .args([
-            "run",
-            "--region",
-            "cn-north-4",
-            "--project-id",
-            "0833a5737480d53b2f250010d01a7b88",
-        ])
-        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port()?)])
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HWCLOUD_ACCESS_KEY", "HWSIMAK0000000000000")
-        .env(
-            "HWCLOUD_SECRET_KEY",
-            "hwsim-secret-key-0000000000000000000000",
-        );
-    for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
-        operator
-            .arg("--endpoint")
-            .arg(format!("{service}={sim_url}"));
-    }
-    start_recorded(dir, "appauth-operator", &mut operator)?;
-
-    let examples = root().join("examples");
-    check(kubectl(&bin, dir).args(["create", "namespace", DEMO_NS]))?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&examples)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.sort();
-    for path in &files {
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        if name.ends_with(".yaml") && !name.starts_with("invalid") {
-            check(
-                kubectl(&bin, dir)
-                    .args(["apply", "--server-side", "-n", DEMO_NS, "-f"])
-                    .arg(path),
-            )?;
-        }
-    }
-    println!("\nThe invalid example is rejected at admission:");
-    let _ = kubectl(&bin, dir)
-        .args(["apply", "-n", DEMO_NS, "-f"])
-        .arg(examples.join("invalid-gatewayapp.yaml"))
-        .status();
-    println!("\nWaiting for the GatewayApps, then the InferenceApi, to become Ready...");
-    for kind in ["gatewayapps", "inferenceapis"] {
-        check(kubectl(&bin, dir).args([
-            "wait",
-            "-n",
-            DEMO_NS,
-            "--for=condition=Ready",
-            "--timeout=90s",
-            kind,
-            "--all",
-        ]))?;
-    }
-    println!();
-    check(kubectl(&bin, dir).args(["get", "appauth", "-n", DEMO_NS]))?;
-    println!("\nSecret key names (values are never printed):");
-    let template = r#"{{range .items}}{{.metadata.name}}:{{range $k, $v := .data}} {{$k}}{{end}}{{"\n"}}{{end}}"#;
-    check(
-        kubectl(&bin, dir)
-            .args([
-                "get",
-                "secrets",
-                "-n",
-                DEMO_NS,
-                "-l",
-                "app.kubernetes.io/managed-by=appauth-operator",
-                "-o",
-            ])
-            .arg(format!("go-template={template}")),
-    )?;
-    println!(
-        "\nThe simulator listens on {sim_url}; logs are in {}.\nexport KUBECONFIG={}\nstop everything with: cargo xtask down",
-        dir.display(),
-        dir.join("kubeconfig").display()
-    );
-    Ok(())
 }
 
 fn bench_cmd(opts: &bench::Options) -> Result<()> {
@@ -464,7 +404,7 @@ fn bench_cmd(opts: &bench::Options) -> Result<()> {
 /// (CARGO_PKG_NAME=xtask, CARGO_MANIFEST_DIR, ...): build scripts that watch them (ring's
 /// does) would see other values than in a build from a shell, and each build would redo what
 /// the other did.
-fn cargo_locked(subcommand: &str) -> Command {
+pub(crate) fn cargo_locked(subcommand: &str) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root()).args([subcommand, "--locked"]);
     for (var, _) in std::env::vars_os() {
@@ -502,26 +442,43 @@ fn test(args: &[String]) -> Result<()> {
         .into_iter()
         .chain(args.iter().cloned())
         .collect();
-    run_tests(&[("Rust build and tests", run)], &[], true)
+    run_tests(&[("Rust build and tests", run)], &[], true, true)
 }
 
-/// Builds the control-plane binaries, starts a fresh control plane, runs `cargo test` once per
-/// entry of `runs` (a step name for the timings; the package selection, targets and test
-/// arguments) with `env` (and the SDK conformance suite if `sdk`), and stops it. Every run runs,
-/// even after a failure.
+/// Builds the control-plane binaries, starts a fresh control plane (with `node`, a real node
+/// beside it, its packages and images), runs `cargo test` once per entry of `runs` (a step
+/// name for the timings; the package selection, targets and test arguments) with `env` (and the
+/// SDK conformance suite if `sdk`), and stops it. Every run runs, even after a failure.
 fn run_tests(
     runs: &[(&'static str, Vec<String>)],
     env: &[(&str, String)],
     sdk: bool,
+    node: bool,
 ) -> Result<()> {
     let mut timings = Vec::new();
     let bin = timed(
         &mut timings,
-        "control-plane binaries (Go builds, cached)",
+        "control-plane and node binaries (Go builds, cached)",
         testbin,
     )?;
+    let images = if node {
+        Some(timed(
+            &mut timings,
+            "node packages and images (static release builds, cached)",
+            node_prerequisites,
+        )?)
+    } else {
+        None
+    };
     let dir = std::env::temp_dir().join(format!("appauth-test-{}", std::process::id()));
-    let result = timed(&mut timings, "control plane start", || up(&dir)).and_then(|_| {
+    let result = timed(&mut timings, "control plane and node start", || {
+        up_with_node(&dir, images.as_ref())
+    })
+    .and_then(|_| {
+        let node_env = match &images {
+            Some(images) => node::test_env(&dir, images)?,
+            None => Vec::new(),
+        };
         let mut rust = Ok(());
         for (step, args) in runs {
             let run = timed(&mut timings, step, || {
@@ -534,6 +491,7 @@ fn run_tests(
                         ])
                         .args(args)
                         .envs(env.iter().map(|(k, v)| (k, v)))
+                        .envs(node_env.iter().map(|(k, v)| (k, v)))
                         .env("APPAUTH_TEST_KUBECONFIG", dir.join("kubeconfig"))
                         .env("APPAUTH_TESTBIN", &bin)
                         .env("PATH", path_with(&bin)),
@@ -559,7 +517,13 @@ fn run_tests(
     });
     let stopped = down(&dir);
     if result.is_err() {
-        for log in ["apiserver.log", "kcm.log", "etcd.log"] {
+        for log in [
+            "apiserver.log",
+            "kcm.log",
+            "etcd.log",
+            "kubelet.log",
+            "containerd.log",
+        ] {
             eprintln!(
                 "xtask: control-plane log kept at {}",
                 dir.join(log).display()

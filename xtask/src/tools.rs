@@ -64,6 +64,11 @@ pub const TOOLS: &[Tool] = &[
         version_flags: containerd_flags,
     },
     Tool {
+        name: "containerd-shim-runc-v2",
+        tags: "no_btrfs,no_devmapper,no_zfs",
+        version_flags: containerd_flags,
+    },
+    Tool {
         name: "ctr",
         tags: "no_btrfs,no_devmapper,no_zfs",
         version_flags: containerd_flags,

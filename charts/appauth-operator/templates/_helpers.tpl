@@ -127,3 +127,12 @@ grant sets and namespaces are cluster-scoped), also when it watches one namespac
   {{- end }}
   verbs: ["list", "watch"]
 {{- end }}
+
+{{/* The region and project: the values, else (with the simulator in the Pod) the simulator's. */}}
+{{- define "appauth-operator.region" -}}
+{{- if .Values.cloud.region }}{{ .Values.cloud.region }}{{ else if .Values.simulator.enabled }}cn-north-4{{ end }}
+{{- end }}
+
+{{- define "appauth-operator.projectId" -}}
+{{- if .Values.cloud.projectId }}{{ .Values.cloud.projectId }}{{ else if .Values.simulator.enabled }}0833a5737480d53b2f250010d01a7b88{{ end }}
+{{- end }}
