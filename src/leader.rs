@@ -58,7 +58,8 @@ pub async fn acquire(client: Client, election: Election) -> anyhow::Result<Leade
             .context("leader election stopped before this process became leader")?;
     }
     tracing::info!(lease = %election.name, "became leader");
-    let (release, mut released) = tokio::sync::oneshot::channel::<tokio::sync::oneshot::Sender<()>>();
+    let (release, mut released) =
+        tokio::sync::oneshot::channel::<tokio::sync::oneshot::Sender<()>>();
     tokio::spawn(async move {
         let done = loop {
             tokio::select! {

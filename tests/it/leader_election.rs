@@ -140,7 +140,11 @@ async fn a_leader_stopped_with_sigterm_releases_the_lease_to_the_standby() {
     let leases: Api<Lease> = Api::namespaced(ns.client.clone(), &ns.name);
     let stopped_at = Instant::now();
     a.signal("TERM");
-    assert_eq!(a.wait_exit(Duration::from_secs(20)), Some(0), "a stops cleanly");
+    assert_eq!(
+        a.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "a stops cleanly"
+    );
     assert!(a.logs().contains("released the leader lease"));
     let second = wait::until(Duration::from_secs(20), "b holds the lease", || async {
         holder(&ns).await.filter(|h| *h != first)

@@ -43,7 +43,8 @@ async fn with_the_simulator_in_the_pod_an_app_becomes_ready_without_cloud_creden
         .collect();
     assert_eq!(containers, ["operator", "simulator"]);
     let ns = &release.work;
-    ns.create("try-it", json!({"apig": {"instanceId": "gw1"}})).await;
+    ns.create("try-it", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     let app = ns.wait_ready("try-it", T).await;
     let secret = app.status.and_then(|s| s.secret_name).expect("secretName");
     assert!(ns.secret(&secret).await.is_some());

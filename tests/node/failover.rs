@@ -71,7 +71,9 @@ async fn helm_upgrade_to_a_new_image_tag_during_a_burst_leaves_one_app_per_objec
     for pod in &after {
         let image = &pod.spec.as_ref().expect("spec").containers[0].image;
         assert!(
-            image.as_deref().is_some_and(|i| i.ends_with(&format!(":{next_tag}"))),
+            image
+                .as_deref()
+                .is_some_and(|i| i.ends_with(&format!(":{next_tag}"))),
             "the upgraded Pod runs the new tag: {image:?}"
         );
         assert!(

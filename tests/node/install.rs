@@ -42,7 +42,10 @@ async fn installed_by_the_chart_a_restricted_pod_serves_all_four_services_and_an
     assert!(pod_ready(pod));
     let status = pod.status.as_ref().expect("status");
     let container = &status.container_statuses.as_ref().expect("containers")[0];
-    assert!(container.ready && container.restart_count == 0, "{container:?}");
+    assert!(
+        container.ready && container.restart_count == 0,
+        "{container:?}"
+    );
     let spec = pod.spec.as_ref().expect("spec");
     let c = &spec.containers[0];
     assert!(c.readiness_probe.is_some() && c.liveness_probe.is_some());
@@ -52,7 +55,10 @@ async fn installed_by_the_chart_a_restricted_pod_serves_all_four_services_and_an
         "{args:?}"
     );
     assert!(
-        c.env.iter().flatten().all(|e| !e.name.starts_with("HWCLOUD_")),
+        c.env
+            .iter()
+            .flatten()
+            .all(|e| !e.name.starts_with("HWCLOUD_")),
         "no credentials in the environment"
     );
     let mount = c
@@ -98,7 +104,9 @@ async fn installed_by_the_chart_a_restricted_pod_serves_all_four_services_and_an
                  "secret": {"name": "scoring-endpoint"}}
     }))
     .expect("InferenceApi");
-    apis.create(&PostParams::default(), &api).await.expect("create");
+    apis.create(&PostParams::default(), &api)
+        .await
+        .expect("create");
     wait::until(T, "the InferenceApi Ready", || async {
         let api = apis.get_opt("scoring").await.ok()??;
         api.status?
@@ -111,7 +119,9 @@ async fn installed_by_the_chart_a_restricted_pod_serves_all_four_services_and_an
     assert!(ns.secret("scoring-endpoint").await.is_some());
 
     // Deleting everything deletes it in the cloud.
-    apis.delete("scoring", &DeleteParams::default()).await.expect("delete");
+    apis.delete("scoring", &DeleteParams::default())
+        .await
+        .expect("delete");
     for (name, _) in &specs {
         ns.delete(name).await;
     }

@@ -99,6 +99,9 @@ impl NodeSim {
         let addr = format!("{}:0", node_ip()).parse().expect("bridge address");
         let sim = hwcloud_sim::spawn_tls(hwcloud_sim::Config::default(), addr, ca.server_tls())
             .expect("simulator on the bridge address");
+        // ModelArts' quota of five apps per project would stop a burst spread over the services.
+        sim.set_config(json!({"modelarts_quota": 1_000_000}))
+            .expect("simulator quota");
         let port = sim.addr().port();
         let ca = std::fs::read_to_string(&ca.ca_cert).expect("CA certificate");
         NodeSim { sim, ca, port }
@@ -117,12 +120,12 @@ impl NodeSim {
     /// A client that trusts the private CA and resolves `SIM_HOST` to the bridge address.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(self.ca.as_bytes()).expect("CA"),
-            )
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca.as_bytes()).expect("CA"))
             .resolve(
                 SIM_HOST,
-                format!("{}:{}", node_ip(), self.port).parse().expect("addr"),
+                format!("{}:{}", node_ip(), self.port)
+                    .parse()
+                    .expect("addr"),
             )
             .build()
             .expect("client")
@@ -205,6 +208,8 @@ impl Release {
         F: FnOnce(Client, String) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
+        let name = format!("op-{}", test.replace('_', "-"));
+        uninstall_leftover(&name);
         let client = cluster::client().await;
         let work = cluster::namespace(&client, test).await;
         let system = format!("{work}-sys");
@@ -234,7 +239,7 @@ impl Release {
         let path = scratch(test).join("values.json");
         std::fs::write(&path, all.to_string()).expect("values file");
         let release = Release {
-            name: format!("op-{}", test.replace('_', "-")),
+            name,
             system,
             work: Ns { client, name: work },
             values: path,
@@ -263,8 +268,16 @@ impl Release {
 
     pub fn uninstall(&self) -> String {
         let mut cmd = Command::new(tool("helm"));
-        cmd.args(["uninstall", &self.name, "-n", &self.system, "--wait", "--timeout", "120s"])
-            .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV));
+        cmd.args([
+            "uninstall",
+            &self.name,
+            "-n",
+            &self.system,
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
+        .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV));
         run(&mut cmd)
     }
 
@@ -336,12 +349,34 @@ impl Release {
         }
         let mut cmd = Command::new(tool("helm"));
         let _ = cmd
-            .args(["uninstall", &self.name, "-n", &self.system, "--ignore-not-found"])
+            .args([
+                "uninstall",
+                &self.name,
+                "-n",
+                &self.system,
+                "--ignore-not-found",
+            ])
             .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV))
             .output();
         let namespaces: Api<Namespace> = Api::all(self.work.client.clone());
         for ns in [&self.work.name, &self.system] {
             let _ = namespaces.delete(ns, &DeleteParams::default()).await;
+        }
+    }
+}
+
+/// A release of this name that an earlier, failed run left installed (its cluster-scoped
+/// objects would block the install).
+fn uninstall_leftover(name: &str) {
+    let list = run(Command::new(tool("helm"))
+        .args(["list", "-A", "-o", "json", "--filter", &format!("^{name}$")])
+        .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV)));
+    let releases: Vec<Value> = serde_json::from_str(&list).unwrap_or_default();
+    for release in releases {
+        if let Some(namespace) = release["namespace"].as_str() {
+            run(Command::new(tool("helm"))
+                .args(["uninstall", name, "-n", namespace, "--wait"])
+                .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV)));
         }
     }
 }
@@ -368,7 +403,8 @@ fn merge(base: &mut Value, extra: Value) {
 pub async fn burst(ns: &Ns, prefix: &str, count: usize) -> Vec<String> {
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
     for (i, name) in names.iter().enumerate() {
-        ns.create(name, crate::common::objects::spread_spec(i)).await;
+        ns.create(name, crate::common::objects::spread_spec(i))
+            .await;
     }
     names
 }

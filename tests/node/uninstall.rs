@@ -19,17 +19,31 @@ async fn helm_uninstall_leaves_the_crds_objects_secrets_and_cloud_apps() {
     let release = Release::install("uninstall", &sim, 1, json!({})).await;
     release.wait_ready_pods(1, T).await;
     let ns = &release.work;
-    ns.create("kept", json!({"roma": {"instanceId": "r1"}})).await;
+    ns.create("kept", json!({"roma": {"instanceId": "r1"}}))
+        .await;
     let id = ns.ready_id("kept", T).await;
 
     release.uninstall();
     wait::until(T, "the operator's Pods gone", || async {
-        release.pods_api().list(&Default::default()).await.ok()?.items.is_empty().then_some(())
+        release
+            .pods_api()
+            .list(&Default::default())
+            .await
+            .ok()?
+            .items
+            .is_empty()
+            .then_some(())
     })
     .await;
     let crds: Api<CustomResourceDefinition> = Api::all(ns.client.clone());
-    for crd in ["gatewayapps.appauth.hwcloud.dev", "inferenceapis.appauth.hwcloud.dev"] {
-        assert!(crds.get_opt(crd).await.expect("get").is_some(), "{crd} kept");
+    for crd in [
+        "gatewayapps.appauth.hwcloud.dev",
+        "inferenceapis.appauth.hwcloud.dev",
+    ] {
+        assert!(
+            crds.get_opt(crd).await.expect("get").is_some(),
+            "{crd} kept"
+        );
     }
     let app = ns.get("kept").await.expect("the GatewayApp is kept");
     assert!(app.metadata.deletion_timestamp.is_none());

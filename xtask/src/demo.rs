@@ -93,7 +93,14 @@ fn install_chart(bin: &Path, dir: &Path, images: &images::Images) -> Result<()> 
             .env("KUBECONFIG", dir.join("kubeconfig"))
             .args(["install", "appauth-operator"])
             .arg(chart)
-            .args(["-n", SYSTEM_NS, "--create-namespace", "--wait", "--timeout", "180s"])
+            .args([
+                "-n",
+                SYSTEM_NS,
+                "--create-namespace",
+                "--wait",
+                "--timeout",
+                "180s",
+            ])
             .args([
                 "--set",
                 &format!("image.repository={operator_repo},image.tag={operator_tag}"),

@@ -19,15 +19,17 @@ pub const NEXT_TAG: &str = "next";
 
 /// Installs the node's Debian packages at their pinned versions (a no-op when they are there).
 pub fn install_packages(root: &Path) -> Result<()> {
-    crate::check(
-        Command::new(root.join("xtask/scripts/node-packages.sh")).arg("install"),
-    )
-    .context("the node's Debian packages (xtask/node/packages.txt)")
+    crate::check(Command::new(root.join("xtask/scripts/node-packages.sh")).arg("install"))
+        .context("the node's Debian packages (xtask/node/packages.txt)")
 }
 
 /// Starts the node for the control plane in `dir` and loads the images into it.
 pub fn start(root: &Path, dir: &Path, bin: &Path, images: &Images) -> Result<()> {
-    let pause = images.pause.refs.first().context("the pause image has no name")?;
+    let pause = images
+        .pause
+        .refs
+        .first()
+        .context("the pause image has no name")?;
     crate::check(
         Command::new(root.join("xtask/scripts/node-up.sh"))
             .arg(dir)
@@ -50,7 +52,11 @@ pub fn start(root: &Path, dir: &Path, bin: &Path, images: &Images) -> Result<()>
 
 /// What the node tests read: the bridge address and the images' names.
 pub fn test_env(dir: &Path, images: &Images) -> Result<Vec<(&'static str, String)>> {
-    let operator = images.operator.refs.first().context("operator image name")?;
+    let operator = images
+        .operator
+        .refs
+        .first()
+        .context("operator image name")?;
     let next = images
         .operator
         .refs
@@ -63,7 +69,12 @@ pub fn test_env(dir: &Path, images: &Images) -> Result<Vec<(&'static str, String
         ("APPAUTH_TEST_OPERATOR_IMAGE_NEXT", next.clone()),
         (
             "APPAUTH_TEST_SIMULATOR_IMAGE",
-            images.simulator.refs.first().context("simulator image name")?.clone(),
+            images
+                .simulator
+                .refs
+                .first()
+                .context("simulator image name")?
+                .clone(),
         ),
     ])
 }
@@ -71,8 +82,8 @@ pub fn test_env(dir: &Path, images: &Images) -> Result<Vec<(&'static str, String
 /// One `KEY=value` line of the `env` file the scripts write into the state directory.
 pub fn env_value(dir: &Path, key: &str) -> Result<String> {
     let path = dir.join("env");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     match text
         .lines()
         .filter_map(|l| l.split_once('='))
@@ -157,10 +168,7 @@ impl HostState {
             items.push((what.to_string(), rules(program, args)));
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut points: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .collect();
+        let mut points: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).collect();
         points.sort();
         items.push(("mounts".to_string(), points.join("\n")));
         let kubepods = std::fs::read_dir("/sys/fs/cgroup")
@@ -235,15 +243,23 @@ mod tests {
 
     #[test]
     fn tables_that_filter_nothing_are_left_out() {
-        let empty_mangle = "# Generated\n*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [1:2]\nCOMMIT\n";
-        let kubelet_chain = "*mangle\n:PREROUTING ACCEPT [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n";
+        let empty_mangle =
+            "# Generated\n*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [1:2]\nCOMMIT\n";
+        let kubelet_chain =
+            "*mangle\n:PREROUTING ACCEPT [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n";
         let dnat = "*nat\n:OUTPUT ACCEPT [3:4]\n-A OUTPUT -d 10.0.0.1/32 -j DNAT\nCOMMIT\n";
         let drop_policy = "*filter\n:FORWARD DROP [0:0]\nCOMMIT\n";
         for (saved, effective) in [
             ("", ""),
             (empty_mangle, ""),
-            (kubelet_chain, "*mangle\n:PREROUTING ACCEPT\n:KUBE-KUBELET-CANARY -\nCOMMIT"),
-            (dnat, "*nat\n:OUTPUT ACCEPT\n-A OUTPUT -d 10.0.0.1/32 -j DNAT\nCOMMIT"),
+            (
+                kubelet_chain,
+                "*mangle\n:PREROUTING ACCEPT\n:KUBE-KUBELET-CANARY -\nCOMMIT",
+            ),
+            (
+                dnat,
+                "*nat\n:OUTPUT ACCEPT\n-A OUTPUT -d 10.0.0.1/32 -j DNAT\nCOMMIT",
+            ),
             (drop_policy, "*filter\n:FORWARD DROP\nCOMMIT"),
         ] {
             assert_eq!(effective_rules(saved), effective, "{saved}");
