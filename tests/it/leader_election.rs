@@ -108,36 +108,38 @@ async fn one_leader_reconciles_and_a_standby_takes_over_after_kill_and_stop() {
 }
 
 /// A leader stopped the way a Pod is (SIGTERM) finishes its reconciles, then gives the Lease
-/// up: the standby holds it while the stopped leader's last renewal would still have been
-/// valid for most of a long lease (without the release it would wait for the expiry).
+/// up before it exits: the Lease names no holder (a killed leader's would name it until it
+/// expired), and the standby takes it at its next look, within one lease duration.
 #[tokio::test]
 async fn a_leader_stopped_with_sigterm_releases_the_lease_to_the_standby() {
     let client = cluster::client().await;
     let name = cluster::namespace(&client, "leader-handover").await;
     let ns = Ns { client, name };
     let sim = Sim::start();
-    let long = ["--lease-duration", "60s"];
-    let with_lease = |extra: &[&'static str]| {
-        let mut args = vec![
-            "--leader-elect",
-            "--leader-election-namespace",
-            ns.name.as_str(),
-            "--leader-election-id",
-            "appauth-test",
-        ];
-        args.extend_from_slice(extra);
-        Operator::start(&ns.name, &sim.url(), &args)
+    let replica = || {
+        Operator::start(
+            &ns.name,
+            &sim.url(),
+            &[
+                "--leader-elect",
+                "--leader-election-namespace",
+                ns.name.as_str(),
+                "--leader-election-id",
+                "appauth-test",
+                "--lease-duration",
+                "10s",
+            ],
+        )
     };
-    let mut a = with_lease(&long);
+    let mut a = replica();
     let first = wait::until(Duration::from_secs(20), "a holds the lease", || async {
         holder(&ns).await
     })
     .await;
-    let mut b = with_lease(&long);
+    let mut b = replica();
     create_and_wait(&ns, &["before-0".to_string()]).await;
     assert!(is_leader(&a) && !is_leader(&b));
 
-    let leases: Api<Lease> = Api::namespaced(ns.client.clone(), &ns.name);
     let stopped_at = Instant::now();
     a.signal("TERM");
     assert_eq!(
@@ -145,22 +147,27 @@ async fn a_leader_stopped_with_sigterm_releases_the_lease_to_the_standby() {
         Some(0),
         "a stops cleanly"
     );
-    assert!(a.logs().contains("released the leader lease"));
-    let second = wait::until(Duration::from_secs(20), "b holds the lease", || async {
-        holder(&ns).await.filter(|h| *h != first)
+    assert!(
+        a.logs().contains("released the leader lease"),
+        "{}",
+        a.logs()
+    );
+    let now = holder(&ns).await;
+    assert!(
+        now.as_deref() != Some(first.as_str()),
+        "the stopped leader no longer holds the lease: {now:?}"
+    );
+    let second = wait::until(Duration::from_secs(15), "b holds the lease", || async {
+        holder(&ns).await.filter(|h| !h.is_empty())
     })
     .await;
-    let taken_over = stopped_at.elapsed();
-    let lease = leases.get("appauth-test").await.expect("lease");
-    let spec = lease.spec.expect("lease spec");
-    assert_eq!(spec.holder_identity.as_deref(), Some(second.as_str()));
-    assert!(
-        taken_over < Duration::from_secs(30),
-        "the standby took over {taken_over:?} after SIGTERM: half of the 60 s lease had not passed"
+    assert_ne!(second, first);
+    println!(
+        "handover after SIGTERM: {:?} (lease 10s)",
+        stopped_at.elapsed()
     );
     create_and_wait(&ns, &["after-0".to_string()]).await;
     assert!(is_leader(&b));
-    println!("handover after SIGTERM: {taken_over:?} (lease 60s)");
     assert_eq!(sim.apps("roma").len(), 2, "no duplicate cloud app");
     b.kill();
 }

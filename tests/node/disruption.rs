@@ -48,7 +48,11 @@ async fn eviction_takes_one_pod_at_a_time_as_the_disruption_budget_says() {
         "pdb",
         &sim,
         2,
-        json!({"podDisruptionBudget": {"enabled": true, "maxUnavailable": 1}}),
+        // A replacement is not Ready for five seconds: the second eviction comes before.
+        json!({
+            "podDisruptionBudget": {"enabled": true, "maxUnavailable": 1},
+            "readinessProbe": {"initialDelaySeconds": 5},
+        }),
     )
     .await;
     let pods = release.wait_ready_pods(2, T).await;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::common::objects::Ns;
 use crate::common::wait;
 use crate::support::{
     LEASE_SECS, NodeSim, Release, SERIAL, assert_one_app_per_object, burst, next_operator_image,
@@ -15,12 +16,29 @@ use crate::support::{
 const BURST: usize = 200;
 const T: Duration = Duration::from_secs(120);
 
-/// Waits until some of the burst is Ready: the leader is mid-burst, with creates in flight.
+/// Creates the burst in the background, so that what the test does next happens while
+/// objects are still arriving.
+fn start_burst(release: &Release, prefix: &'static str) -> tokio::task::JoinHandle<Vec<String>> {
+    let ns = Ns {
+        client: release.work.client.clone(),
+        name: release.work.name.clone(),
+    };
+    tokio::spawn(async move { burst(&ns, prefix, BURST).await })
+}
+
+/// Waits until some of the burst is Ready, and checks that the rest is still to come: what
+/// happens next happens mid-burst, with creates in flight.
 async fn mid_burst(release: &Release) {
-    wait::until(T, "a tenth of the burst Ready", || async {
-        (ready_count(&release.work).await >= BURST / 10).then_some(())
+    let ready = wait::until(T, "a tenth of the burst Ready", || async {
+        let ready = ready_count(&release.work).await;
+        (ready >= BURST / 10).then_some(ready)
     })
     .await;
+    assert!(
+        ready < BURST,
+        "the burst was over before the disruption ({ready} Ready)"
+    );
+    println!("mid-burst: {ready} of {BURST} Ready");
 }
 
 #[tokio::test]
@@ -31,7 +49,7 @@ async fn the_leader_pod_deleted_during_a_burst_hands_over_within_the_lease() {
     release.wait_ready_pods(2, T).await;
     let leader = wait::until(T, "a leader", || release.leader()).await;
 
-    let names = burst(&release.work, "f", BURST).await;
+    let burst = start_burst(&release, "f");
     mid_burst(&release).await;
     let deleted_at = Instant::now();
     release.delete_pod(&leader).await;
@@ -50,6 +68,7 @@ async fn the_leader_pod_deleted_during_a_burst_hands_over_within_the_lease() {
         failover < Duration::from_secs(LEASE_SECS),
         "the standby took over within the lease: {failover:?}"
     );
+    let names = burst.await.expect("the burst's creates");
     assert_one_app_per_object(&release.work, &sim, &names).await;
     // The Deployment replaced the deleted Pod.
     release.wait_ready_pods(2, T).await;
@@ -63,7 +82,7 @@ async fn helm_upgrade_to_a_new_image_tag_during_a_burst_leaves_one_app_per_objec
     let release = Release::install("upgrade", &sim, 2, json!({})).await;
     let before = release.wait_ready_pods(2, T).await;
 
-    let names = burst(&release.work, "u", BURST).await;
+    let burst = start_burst(&release, "u");
     mid_burst(&release).await;
     let (_, next_tag) = next_operator_image();
     release.helm(&["upgrade"], &["--set", &format!("image.tag={next_tag}")]);
@@ -81,6 +100,7 @@ async fn helm_upgrade_to_a_new_image_tag_during_a_burst_leaves_one_app_per_objec
             "every Pod was replaced"
         );
     }
+    let names = burst.await.expect("the burst's creates");
     assert_one_app_per_object(&release.work, &sim, &names).await;
     release.cleanup().await;
 }

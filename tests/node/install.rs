@@ -20,7 +20,15 @@ const SERVICE_ID: &str = "ae20fc9f-b37c-48c2-8ebc-3f3a638c9f48";
 async fn installed_by_the_chart_a_restricted_pod_serves_all_four_services_and_an_inference_api() {
     let _one = SERIAL.lock().await;
     let sim = NodeSim::start("install");
-    let release = Release::install("install", &sim, 1, json!({})).await;
+    // No user in the Pod's security context: under runAsNonRoot the kubelet starts the
+    // container only if the image's own USER is a non-root uid.
+    let release = Release::install(
+        "install",
+        &sim,
+        1,
+        json!({"podSecurityContext": {"runAsUser": null, "runAsGroup": null}}),
+    )
+    .await;
 
     // The namespace really enforces the restricted level: a root Pod is refused there.
     let root: Pod = serde_json::from_value(json!({
@@ -36,7 +44,8 @@ async fn installed_by_the_chart_a_restricted_pod_serves_all_four_services_and_an
     assert!(refused.to_string().contains("restricted"), "{refused}");
 
     // The operator's Pod: Ready through its readiness probe, never restarted, running as the
-    // image's non-root user, with the credentials mounted read-only as files.
+    // image's non-root user (nothing in the Pod names a uid), with the credentials mounted
+    // read-only as files.
     let pods = release.wait_ready_pods(1, T).await;
     let pod = &pods[0];
     assert!(pod_ready(pod));
@@ -48,6 +57,13 @@ async fn installed_by_the_chart_a_restricted_pod_serves_all_four_services_and_an
     );
     let spec = pod.spec.as_ref().expect("spec");
     let c = &spec.containers[0];
+    let pod_user = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+    let container_user = c.security_context.as_ref().and_then(|s| s.run_as_user);
+    assert_eq!(
+        (pod_user, container_user),
+        (None, None),
+        "the uid is the image's"
+    );
     assert!(c.readiness_probe.is_some() && c.liveness_probe.is_some());
     let args = c.args.clone().unwrap_or_default();
     assert!(

@@ -14,5 +14,6 @@ mod disruption;
 mod evaluation;
 mod failover;
 mod install;
+mod issuer;
 mod support;
 mod uninstall;

@@ -22,22 +22,7 @@ fail() {
   "$HERE/cluster-down.sh" "$D"
   exit 1
 }
-start() { # name, then the command; detached so it outlives this script
-  local name=$1; shift
-  # The exact command, so cluster-restart.sh can start the same process again.
-  printf '%q ' "$@" > "$D/$name.cmd"
-  setsid "$@" >> "$D/$name.log" 2>&1 < /dev/null &
-  echo "$name $!" >> "$D/pids"
-}
-wait_for() { # seconds, description, command...
-  local secs=$1 what=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" > /dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
-    sleep 0.2
-  done
-}
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$HERE/lib.sh"
 
 # Certificates: a CA, the serving cert (IP and DNS SANs, which rustls wants) and an admin client.
 openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=appauth-test-ca" -keyout ca.key -out ca.crt \
@@ -49,10 +34,12 @@ SANS="DNS:localhost,IP:127.0.0.1,IP:$CLUSTER_IP,DNS:kubernetes,DNS:kubernetes.de
 if [ -n "$NODE_CIDR" ]; then
   HOST=${NODE_CIDR%/*}
   SANS="$SANS,IP:$HOST"
-  if ! ip link show appauth0 > /dev/null 2>&1; then
-    ip link add appauth0 type bridge || fail "creating the bridge appauth0 (needs root)"
-    echo appauth0 > "$D/bridge"
+  # One node per host: its bridge, iptables rules and sysctls are the host's.
+  if ip link show appauth0 > /dev/null 2>&1; then
+    fail "the bridge appauth0 exists: another local node runs (cargo xtask down --dir <its directory>)"
   fi
+  ip link add appauth0 type bridge || fail "creating the bridge appauth0 (needs root)"
+  echo appauth0 > "$D/bridge"
   ip addr replace "$NODE_CIDR" dev appauth0 && ip link set appauth0 up || fail "addressing appauth0"
 fi
 openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout apiserver.key -out apiserver.csr 2>/dev/null

@@ -22,21 +22,7 @@ fail() {
   "$HERE/node-down.sh" "$D" || true
   exit 1
 }
-start() { # name, then the command; detached, recorded in DIR/pids like the control plane
-  local name=$1; shift
-  printf '%q ' "$@" > "$D/$name.cmd"
-  setsid "$@" >> "$D/$name.log" 2>&1 < /dev/null &
-  echo "$name $!" >> "$D/pids"
-}
-wait_for() { # seconds, description, command...
-  local secs=$1 what=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" > /dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
-    sleep 0.5
-  done
-}
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$HERE/lib.sh"
 
 [ "$(id -u)" = 0 ] || { log "a node needs root"; exit 1; }
 "$HERE/node-packages.sh" check || { log "run xtask/scripts/node-packages.sh install"; exit 1; }

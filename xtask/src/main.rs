@@ -167,7 +167,10 @@ fn run(task: Task) -> Result<()> {
             println!("{}", testbin()?.display());
             Ok(())
         }
-        Task::Images { tags } => images::build_all(&root(), &cache_dir(), &tags).map(drop),
+        Task::Images { tags } => {
+            node::install_packages(&root())?;
+            images::build_all(&root(), &cache_dir(), &tags).map(drop)
+        }
         Task::Up { dir, node } => {
             if node {
                 let images = node_prerequisites()?;
@@ -326,11 +329,11 @@ pub(crate) fn up_with_node(dir: &Path, node: Option<&images::Images>) -> Result<
         cluster.arg(node::NODE_ADDRESS);
     }
     check(&mut cluster)?;
-    if let Some(images) = node {
-        if let Err(e) = node::start(&root(), dir, &bin, images) {
-            let _ = down(dir);
-            return Err(e);
-        }
+    if let Some(images) = node
+        && let Err(e) = node::start(&root(), dir, &bin, images)
+    {
+        let _ = down(dir);
+        return Err(e);
     }
     Ok(bin)
 }
@@ -523,6 +526,7 @@ fn run_tests(
             "etcd.log",
             "kubelet.log",
             "containerd.log",
+            "scheduler.log",
         ] {
             eprintln!(
                 "xtask: control-plane log kept at {}",

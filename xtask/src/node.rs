@@ -86,9 +86,9 @@ pub fn env_value(dir: &Path, key: &str) -> Result<String> {
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     match text
         .lines()
+        .rev()
         .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| *k == key)
-        .last()
+        .find(|(k, _)| *k == key)
     {
         Some((_, v)) => Ok(v.to_string()),
         None => bail!("{} has no {key}", path.display()),
@@ -135,6 +135,7 @@ const SYSCTLS: &[&str] = &[
     "kernel/keys/root_maxkeys",
     "kernel/keys/root_maxbytes",
     "net/ipv4/ip_forward",
+    "net/bridge/bridge-nf-call-iptables",
 ];
 
 /// Places the kubelet, containerd and the CNI plugins create things in.
@@ -184,6 +185,9 @@ impl HostState {
 
     /// What differs from `before`, one line each; empty when the host is as it was.
     pub fn changes_since(&self, before: &HostState) -> Vec<String> {
+        if before.0.len() != self.0.len() {
+            return vec!["the host state was recorded by another version of xtask".to_string()];
+        }
         before
             .0
             .iter()

@@ -94,6 +94,23 @@ async fn operator_pod_is_admitted_under_restricted_pod_security() {
     };
     let chart = render("appauth", &ns, &full_values());
     let base = kustomize(&root().join("deploy/base"));
+    // The ServiceAccount admission plugin refuses a Pod whose ServiceAccount does not exist
+    // (before Pod Security is asked): make the ones the chart and the base would install.
+    for objs in [&chart, &base] {
+        let pod = pod_from(objs, "sa", &ns);
+        if let Some(name) = pod.spec.and_then(|s| s.service_account_name) {
+            let sa: k8s_openapi::api::core::v1::ServiceAccount =
+                serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+                    .expect("ServiceAccount");
+            let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+                Api::namespaced(client.clone(), &ns);
+            match sas.create(&PostParams::default(), &sa).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => panic!("ServiceAccount {name}: {e}"),
+            }
+        }
+    }
 
     // The control: the same Pod without its security settings is refused, so enforcement is
     // live in this namespace (the admission plugin reads the label from its cache).
