@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::support::{
-    args, container, deployment, find, full_values, grant, grants, kinds, render, tenancy_grants,
-    value_sets,
+    args, container, deployment, find, full_values, grant, grants, kinds, render, template,
+    tenancy_grants, value_sets,
 };
 use crate::common::operator::PROJECT;
 #[test]
@@ -538,4 +538,79 @@ fn expected_tenancy_grants(
         add("", "namespaces", v, &namespaces);
     }
     out
+}
+
+/// The simulator beside the operator: a second container on the Pod's loopback, every endpoint
+/// the values leave unset pointed at it, the simulator's region, project and test key unless the
+/// values give their own, and one replica only.
+#[test]
+fn helm_template_simulator_in_the_pod() {
+    let sim = json!({"enabled": true, "image": {"repository": "hwcloud-sim", "tag": "t"}});
+    let objs = render("appauth", "ops", &json!({"simulator": sim}));
+    let pod = &deployment(&objs)["spec"]["template"]["spec"];
+    let names: Vec<&str> = pod["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["operator", "simulator"]);
+    assert_eq!(pod["containers"][1]["image"], "hwcloud-sim:t");
+    assert_eq!(
+        pod["containers"][1]["env"],
+        json!([{"name": "HWCLOUD_SIM_LISTEN", "value": "127.0.0.1:8787"}])
+    );
+    let a = args(&objs);
+    for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
+        let flag = format!("--endpoint={service}=http://127.0.0.1:8787");
+        assert!(a.contains(&flag), "{flag} in {a:?}");
+    }
+    assert!(a.contains(&"--region=cn-north-4".to_string()), "{a:?}");
+    let env = container(&objs)["env"].to_string();
+    assert!(env.contains("HWCLOUD_ACCESS_KEY"), "{env}");
+
+    // Values win: an endpoint set, a region and project given, credentials from a Secret.
+    let objs = render(
+        "appauth",
+        "ops",
+        &json!({
+            "simulator": sim,
+            "cloud": {"region": "ap-southeast-1", "projectId": "p1",
+                      "endpoints": {"iam": "https://iam.example.com"}},
+            "credentials": {"existingSecret": "account"},
+        }),
+    );
+    let a = args(&objs);
+    assert!(a.contains(&"--endpoint=iam=https://iam.example.com".to_string()));
+    assert!(
+        !a.iter()
+            .any(|x| x.starts_with("--endpoint=iam=http://127.0.0.1")),
+        "{a:?}"
+    );
+    assert!(a.contains(&"--region=ap-southeast-1".to_string()), "{a:?}");
+    assert!(
+        !container(&objs)["env"]
+            .to_string()
+            .contains("HWCLOUD_ACCESS_KEY")
+    );
+
+    // Without it, nothing of the simulator is rendered.
+    let plain = render("appauth", "ops", &json!({}));
+    assert_eq!(
+        deployment(&plain)["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Each replica would have a cloud of its own: refused.
+    let refused = template(
+        "appauth",
+        "ops",
+        &json!({"simulator": {"enabled": true}, "replicaCount": 2}),
+        &[],
+    )
+    .expect_err("two replicas with the simulator");
+    assert!(refused.contains("replicaCount 1"), "{refused}");
 }
