@@ -1,15 +1,14 @@
 //! Evicting the operator's Pods respects its PodDisruptionBudget: one at a time. Evictions go
 //! through kubectl, as `kubectl drain` sends them (kube-rs' client would retry the 429).
 
-use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use serde_json::json;
 
-use crate::common::{cluster, wait};
-use crate::support::{NodeSim, Release, SERIAL, tool};
+use crate::common::wait;
+use crate::support::{NodeSim, Release, SERIAL, cli};
 
 const T: Duration = Duration::from_secs(120);
 
@@ -21,9 +20,7 @@ fn evict(release: &Release, pod: &str) -> Result<(), String> {
     });
     let path = crate::support::scratch("pdb").join(format!("evict-{pod}.json"));
     std::fs::write(&path, body.to_string()).expect("eviction body");
-    let out = Command::new(tool("kubectl"))
-        .arg("--kubeconfig")
-        .arg(std::env::var(cluster::KUBECONFIG_ENV).expect("kubeconfig"))
+    let out = cli("kubectl")
         .args([
             "create",
             "--raw",

@@ -5,16 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Release, SERIAL};
+use crate::support::{Release, SERIAL, simulator_image};
 
 const T: Duration = Duration::from_secs(90);
-
-fn simulator_image() -> (String, String) {
-    let image = std::env::var("APPAUTH_TEST_SIMULATOR_IMAGE")
-        .expect("APPAUTH_TEST_SIMULATOR_IMAGE is not set: run `cargo xtask test`");
-    let (repo, tag) = image.rsplit_once(':').expect("tag");
-    (repo.to_string(), tag.to_string())
-}
 
 #[tokio::test]
 async fn with_the_simulator_in_the_pod_an_app_becomes_ready_without_cloud_credentials() {

@@ -51,6 +51,10 @@ pub fn next_operator_image() -> (String, String) {
     split_image(&env("APPAUTH_TEST_OPERATOR_IMAGE_NEXT"))
 }
 
+pub fn simulator_image() -> (String, String) {
+    split_image(&env("APPAUTH_TEST_SIMULATOR_IMAGE"))
+}
+
 fn split_image(image: &str) -> (String, String) {
     let (repo, tag) = image
         .rsplit_once(':')
@@ -58,10 +62,17 @@ fn split_image(image: &str) -> (String, String) {
     (repo.to_string(), tag.to_string())
 }
 
-pub fn tool(name: &str) -> PathBuf {
+fn tool(name: &str) -> PathBuf {
     let path = Path::new(&env("APPAUTH_TESTBIN")).join(name);
     assert!(path.is_file(), "{} is missing", path.display());
     path
+}
+
+/// `helm` or `kubectl` against the test control plane.
+pub fn cli(name: &str) -> Command {
+    let mut cmd = Command::new(tool(name));
+    cmd.env("KUBECONFIG", env(cluster::KUBECONFIG_ENV));
+    cmd
 }
 
 pub fn scratch(name: &str) -> PathBuf {
@@ -254,21 +265,18 @@ impl Release {
 
     /// `helm <verb> NAME CHART -n SYSTEM -f VALUES --wait` plus `extra` arguments.
     pub fn helm(&self, verb: &[&str], extra: &[&str]) -> String {
-        let mut cmd = Command::new(tool("helm"));
-        cmd.args(verb)
+        run(cli("helm")
+            .args(verb)
             .arg(&self.name)
             .arg(Self::chart())
             .args(["-n", &self.system, "-f"])
             .arg(&self.values)
             .args(["--wait", "--timeout", "180s"])
-            .args(extra)
-            .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV));
-        run(&mut cmd)
+            .args(extra))
     }
 
     pub fn uninstall(&self) -> String {
-        let mut cmd = Command::new(tool("helm"));
-        cmd.args([
+        run(cli("helm").args([
             "uninstall",
             &self.name,
             "-n",
@@ -276,9 +284,7 @@ impl Release {
             "--wait",
             "--timeout",
             "120s",
-        ])
-        .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV));
-        run(&mut cmd)
+        ]))
     }
 
     pub fn pods_api(&self) -> Api<Pod> {
@@ -347,8 +353,7 @@ impl Release {
                     .await;
             }
         }
-        let mut cmd = Command::new(tool("helm"));
-        let _ = cmd
+        let _ = cli("helm")
             .args([
                 "uninstall",
                 &self.name,
@@ -356,7 +361,6 @@ impl Release {
                 &self.system,
                 "--ignore-not-found",
             ])
-            .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV))
             .output();
         let namespaces: Api<Namespace> = Api::all(self.work.client.clone());
         for ns in [&self.work.name, &self.system] {
@@ -368,15 +372,12 @@ impl Release {
 /// A release of this name that an earlier, failed run left installed (its cluster-scoped
 /// objects would block the install).
 fn uninstall_leftover(name: &str) {
-    let list = run(Command::new(tool("helm"))
-        .args(["list", "-A", "-o", "json", "--filter", &format!("^{name}$")])
-        .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV)));
+    let list =
+        run(cli("helm").args(["list", "-A", "-o", "json", "--filter", &format!("^{name}$")]));
     let releases: Vec<Value> = serde_json::from_str(&list).unwrap_or_default();
     for release in releases {
         if let Some(namespace) = release["namespace"].as_str() {
-            run(Command::new(tool("helm"))
-                .args(["uninstall", name, "-n", namespace, "--wait"])
-                .env("KUBECONFIG", env(cluster::KUBECONFIG_ENV)));
+            run(cli("helm").args(["uninstall", name, "-n", namespace, "--wait"]));
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::{
     cargo_locked, check, free_port, images, kubectl, node, node_prerequisites, root,
@@ -85,8 +85,8 @@ fn start_processes(dir: &Path) -> Result<()> {
 
 /// `helm install` of the chart with the built images and the simulator beside the operator.
 fn install_chart(bin: &Path, dir: &Path, images: &images::Images) -> Result<()> {
-    let (operator_repo, operator_tag) = split(&images.operator.refs[0]);
-    let (sim_repo, sim_tag) = split(&images.simulator.refs[0]);
+    let (operator_repo, operator_tag) = split(&images.operator)?;
+    let (sim_repo, sim_tag) = split(&images.simulator)?;
     let chart: PathBuf = root().join("charts/appauth-operator");
     check(
         Command::new(bin.join("helm"))
@@ -113,8 +113,13 @@ fn install_chart(bin: &Path, dir: &Path, images: &images::Images) -> Result<()> 
     check(kubectl(bin, dir).args(["get", "pods", "-n", SYSTEM_NS, "-o", "wide"]))
 }
 
-fn split(image: &str) -> (&str, &str) {
-    image.rsplit_once(':').unwrap_or((image, "latest"))
+/// An image's repository and tag, from the name it is run by (images always carry a tag).
+fn split(image: &images::Image) -> Result<(&str, &str)> {
+    image
+        .refs
+        .first()
+        .and_then(|name| name.rsplit_once(':'))
+        .with_context(|| format!("{} carries no tagged name", image.archive.display()))
 }
 
 /// Applies `examples/` into the demo namespace, waits for Ready and shows the result.
