@@ -6,6 +6,8 @@ pub mod backend;
 pub mod cloud;
 pub mod controller;
 pub mod crdgen;
+pub mod default_account;
+pub mod kube_client;
 pub mod naming;
 pub mod policy;
 pub mod run;

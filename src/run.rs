@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use kube::Client;
 
 use crate::cloud::ratelimit::Rate;
-use crate::cloud::{Account, CaBundle, Cloud, CloudConfig, Credentials, ErrorCodes, SecretString};
+use crate::cloud::{CaBundle, Cloud, CloudConfig, ErrorCodes};
+use crate::default_account::{CredentialArgs, DefaultAccount};
 use crate::controller::{Context, Settings};
 use crate::metrics::{CloudObserver, Metrics};
 
@@ -30,20 +30,16 @@ pub struct RunArgs {
     /// Drift check period (jittered by ±10%).
     #[arg(long, env = "APPAUTH_RESYNC_PERIOD", default_value = "10m", value_parser = humantime::parse_duration)]
     pub resync_period: Duration,
-    /// Default account's region.
-    #[arg(long, env = "HWCLOUD_REGION")]
-    pub region: Option<String>,
-    /// Default account's project id.
-    #[arg(long, env = "HWCLOUD_PROJECT_ID")]
-    pub project_id: Option<String>,
-    /// Directory with the default account's credentials as files (accessKey, secretKey,
-    /// securityToken, iamDomain, iamUser, iamPassword, region, projectId), mounted from a Secret.
-    #[arg(long, env = "APPAUTH_CREDENTIALS_DIR")]
-    pub credentials_dir: Option<PathBuf>,
+    /// The default account's credentials.
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
     /// PEM file with CA certificates trusted for cloud endpoints, in addition to the built-in
     /// and the platform's roots (private endpoints, TLS-inspecting proxies).
     #[arg(long, env = "APPAUTH_CA_BUNDLE", value_name = "PATH")]
     pub ca_bundle: Option<PathBuf>,
+    /// Proxy for the apiserver connection. HTTPS_PROXY is used for cloud calls only.
+    #[arg(long, env = "APPAUTH_APISERVER_PROXY", value_name = "URL")]
+    pub apiserver_proxy: Option<String>,
     /// Endpoint override SERVICE=URL (iam, apig, modelarts, dataarts, roma); repeatable.
     #[arg(long = "endpoint", env = "APPAUTH_ENDPOINTS", value_delimiter = ',')]
     pub endpoints: Vec<String>,
@@ -122,64 +118,6 @@ pub struct RunArgs {
     pub instance: Option<String>,
 }
 
-fn env_or_file(dir: Option<&PathBuf>, file: &str, env: &str) -> Option<String> {
-    if let Some(dir) = dir
-        && let Ok(v) = std::fs::read_to_string(dir.join(file))
-    {
-        let v = v.trim().to_string();
-        if !v.is_empty() {
-            return Some(v);
-        }
-    }
-    std::env::var(env).ok().filter(|v| !v.is_empty())
-}
-
-/// The default account from flags, env and files; `None` when no credentials are configured.
-pub fn default_account(args: &RunArgs) -> anyhow::Result<Option<Account>> {
-    let dir = args.credentials_dir.as_ref();
-    let get = |file: &str, env: &str| env_or_file(dir, file, env);
-    let credentials = match (
-        get("accessKey", "HWCLOUD_ACCESS_KEY"),
-        get("iamUser", "HWCLOUD_IAM_USER"),
-    ) {
-        (Some(access_key), _) => Credentials::AkSk {
-            access_key,
-            secret_key: SecretString::from(get("secretKey", "HWCLOUD_SECRET_KEY").context(
-                "HWCLOUD_SECRET_KEY (or secretKey file) is required with an access key",
-            )?),
-            security_token: get("securityToken", "HWCLOUD_SECURITY_TOKEN").map(SecretString::from),
-        },
-        (None, Some(user)) => Credentials::Password {
-            domain: get("iamDomain", "HWCLOUD_IAM_DOMAIN")
-                .context("HWCLOUD_IAM_DOMAIN is required with HWCLOUD_IAM_USER")?,
-            user,
-            password: SecretString::from(
-                get("iamPassword", "HWCLOUD_IAM_PASSWORD")
-                    .context("HWCLOUD_IAM_PASSWORD is required with HWCLOUD_IAM_USER")?,
-            ),
-        },
-        (None, None) => return Ok(None),
-    };
-    let region = args
-        .region
-        .clone()
-        .or_else(|| get("region", "HWCLOUD_REGION"))
-        .context("--region is required with default credentials")?;
-    if !crate::cloud::endpoints::valid_region(&region) {
-        bail!("--region must match ^[a-z]+(-[a-z0-9]+)+$");
-    }
-    let project_id = args
-        .project_id
-        .clone()
-        .or_else(|| get("projectId", "HWCLOUD_PROJECT_ID"))
-        .context("--project-id is required with default credentials")?;
-    Ok(Some(Account {
-        region,
-        project_id,
-        credentials,
-    }))
-}
-
 pub fn cloud_config(args: &RunArgs) -> anyhow::Result<CloudConfig> {
     let mut config = CloudConfig {
         timeout: args.request_timeout,
@@ -191,6 +129,15 @@ pub fn cloud_config(args: &RunArgs) -> anyhow::Result<CloudConfig> {
             .endpoints
             .add_override(e)
             .map_err(|m| anyhow::anyhow!("--endpoint: {m}"))?;
+    }
+    if let Some(url) = &args.credentials.iam_endpoint {
+        if args.endpoints.iter().any(|e| e.starts_with("iam=")) {
+            bail!("--iam-endpoint and --endpoint iam=... both name the IAM endpoint: keep one");
+        }
+        config
+            .endpoints
+            .add_override(&format!("iam={url}"))
+            .map_err(|m| anyhow::anyhow!("--iam-endpoint: {m}"))?;
     }
     let mut rates = HashMap::new();
     for r in &args.rate_limits {
@@ -287,15 +234,17 @@ async fn serve_metrics(
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
-    let client = Client::try_default()
-        .await
-        .context("connecting to Kubernetes")?;
+    let client = crate::kube_client::client(args.apiserver_proxy.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
     let cloud = Cloud::new(
         cloud_config(&args)?,
         Some(Arc::new(CloudObserver(metrics.clone()))),
     )?;
-    let account = default_account(&args)?;
+    args.credentials.check()?;
+    let account = DefaultAccount::new(args.credentials.clone());
+    // A configuration that cannot work is refused at start; a later change is reported on
+    // the objects that use the account.
+    let configured = account.current().map_err(|e| anyhow::anyhow!(e))?.is_some();
     let settings = Settings {
         cluster_name: args.cluster_name.clone(),
         allow_adoption: args.allow_adoption,
@@ -309,8 +258,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         label_selector: args.label_selector.clone(),
         concurrency: args.concurrency,
         quota_backoff: args.quota_backoff,
+        token_audience: args.credentials.token_audience.clone(),
+        credential_duration: args.credentials.credential_duration,
     };
-    tracing::info!(instance = %settings.instance, namespace = ?settings.namespace, default_account = account.is_some(), "starting appauth-operator");
+    tracing::info!(instance = %settings.instance, namespace = ?settings.namespace, default_account = configured, "starting appauth-operator");
     let ready = Arc::new(AtomicBool::new(false));
     let server = tokio::spawn(serve_metrics(
         args.metrics_addr,
@@ -339,7 +290,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         leadership = Some(crate::leader::acquire(client.clone(), election).await?);
     }
-    let ctx = Context::new(client.clone(), cloud, account, settings, metrics);
+    let own = crate::kube_client::own_service_account(&client).await?;
+    let ctx = Context::new(client.clone(), cloud, account, own, settings, metrics);
     let controllers = crate::controller::wiring::run_controllers(client, ctx, ready);
     tokio::select! {
         r = server => r.context("metrics server task")?.context("metrics server"),

@@ -1,6 +1,7 @@
-//! Account credentials: AK/SK (optionally temporary, with a security token) or an IAM user's
-//! password, exchanged for a token.
+//! Account credentials: AK/SK (optionally temporary, with a security token), an IAM user's
+//! password exchanged for a token, or a source of temporary credentials (no long-lived key).
 
+use super::federation::Source;
 use super::secret::SecretString;
 
 #[derive(Clone, Debug)]
@@ -15,12 +16,15 @@ pub enum Credentials {
         user: String,
         password: SecretString,
     },
+    /// Temporary AK/SK and security token from `source`, renewed before they expire.
+    Temporary { source: Source },
 }
 
 /// Where a request goes and as whom: one account, project and region.
 #[derive(Clone, Debug)]
 pub struct Account {
     pub region: String,
+    /// Empty until looked up, for temporary credentials given no project id.
     pub project_id: String,
     pub credentials: Credentials,
 }
@@ -32,6 +36,7 @@ impl Account {
         match &self.credentials {
             Credentials::AkSk { access_key, .. } => format!("ak:{access_key}"),
             Credentials::Password { domain, user, .. } => format!("user:{domain}/{user}"),
+            Credentials::Temporary { source } => format!("temporary:{}", source.describe()),
         }
     }
 }

@@ -133,12 +133,21 @@ pub enum CloudError {
     /// The HTTP client could not be set up (TLS backend, settings).
     #[error("setting up the HTTP client: {0}")]
     HttpClient(String),
+    /// Temporary credentials could not be obtained (a refused or unreadable token, an identity
+    /// service that did not answer). Never a verdict on an app: only `Unauthorized`,
+    /// `Transient` or `InvalidRequest`.
+    #[error("credentials from {from}: {detail}")]
+    Credentials {
+        from: String,
+        category: ErrorCategory,
+        detail: String,
+    },
 }
 
 impl CloudError {
     pub fn category(&self) -> ErrorCategory {
         match self {
-            Self::Api { category, .. } => *category,
+            Self::Api { category, .. } | Self::Credentials { category, .. } => *category,
             Self::Transport { .. } => ErrorCategory::Transient,
             Self::Decode { .. } => ErrorCategory::Unknown,
             Self::InvalidRequest { .. } | Self::HttpClient(_) => ErrorCategory::InvalidRequest,

@@ -6,13 +6,17 @@ use kube::api::Api;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::Context;
-use super::account;
+use super::account::{self, SecretAccount, ServiceAccountName};
+use super::service_account_token::ServiceAccountToken;
 use super::common::{Error, Result};
 use super::driver::{Location, Managed};
 use super::status::Reason;
 use crate::api::{CLEANUP_FINALIZER, IN_USE_FINALIZER, LocalObjectReference};
-use crate::cloud::Account;
+use crate::cloud::federation::Source;
+use crate::cloud::{Account, Credentials};
 
 fn uid<K: Resource>(obj: &K) -> String {
     obj.meta().uid.clone().unwrap_or_default()
@@ -99,12 +103,17 @@ async fn resolve_in(
     deleting: bool,
 ) -> Result<Account> {
     let Some(reference) = reference else {
-        return ctx.default_account.clone().ok_or_else(|| {
-            Error::failed(
-                Reason::AccountInvalid,
-                "no spec.accountRef and the operator has no default account configured",
-            )
-        });
+        let account = ctx
+            .default_account
+            .current()
+            .map_err(|m| Error::failed(Reason::AccountInvalid, format!("default account: {m}")))?
+            .ok_or_else(|| {
+                Error::failed(
+                    Reason::AccountInvalid,
+                    "no spec.accountRef and the operator has no default account configured",
+                )
+            })?;
+        return ctx.cloud.with_project(account).await.map_err(Error::cloud);
     };
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let secret = secrets.get_opt(&reference.name).await?.ok_or_else(|| {
@@ -116,16 +125,76 @@ async fn resolve_in(
             ),
         )
     })?;
-    let account =
+    let described =
         account::from_secret_data(&reference.name, &secret.data.clone().unwrap_or_default())
             .map_err(|m| Error::failed(Reason::AccountInvalid, format!("spec.accountRef: {m}")))?;
+    let account = match described {
+        SecretAccount::Ready(account) => account,
+        SecretAccount::Federated {
+            region,
+            project_id,
+            idp_id,
+            service_account,
+        } => {
+            let name = own_service_account(ctx, namespace, &reference.name, &service_account)?;
+            let token = ServiceAccountToken {
+                client: ctx.client.clone(),
+                namespace: namespace.to_string(),
+                name,
+                audience: ctx.settings.token_audience.clone(),
+            };
+            Account {
+                region,
+                project_id,
+                credentials: Credentials::Temporary {
+                    source: Source::IdToken {
+                        idp_id,
+                        token: Arc::new(token),
+                        duration: ctx.settings.credential_duration,
+                    },
+                },
+            }
+        }
+    };
     if !deleting && !secret.finalizers().iter().any(|f| f == IN_USE_FINALIZER) {
         let mut finalizers = secret.finalizers().to_vec();
         finalizers.push(IN_USE_FINALIZER.to_string());
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
         ctx.patch_theirs(&secret, &patch).await?;
     }
-    Ok(account)
+    ctx.cloud.with_project(account).await.map_err(Error::cloud)
+}
+
+/// The ServiceAccount an accountRef Secret may federate: one of its own namespace, and never
+/// the operator's own.
+fn own_service_account(
+    ctx: &Context,
+    namespace: &str,
+    secret: &str,
+    named: &ServiceAccountName,
+) -> Result<String> {
+    if let Some(other) = named.namespace.as_deref().filter(|ns| *ns != namespace) {
+        return Err(Error::failed(
+            Reason::Unauthorized,
+            format!(
+                "spec.accountRef: Secret {secret} names a ServiceAccount of namespace {other}; only this namespace's ServiceAccounts can be used"
+            ),
+        ));
+    }
+    if may_not_borrow(ctx.own_service_account.as_ref(), namespace, &named.name) {
+        return Err(Error::failed(
+            Reason::Unauthorized,
+            format!(
+                "spec.accountRef: Secret {secret} names the operator's own ServiceAccount, which no namespace may use"
+            ),
+        ));
+    }
+    Ok(named.name.clone())
+}
+
+/// Pure: whether `namespace`/`name` is the operator's own ServiceAccount.
+fn may_not_borrow(own: Option<&(String, String)>, namespace: &str, name: &str) -> bool {
+    own.is_some_and(|(ns, n)| ns == namespace && n == name)
 }
 
 /// An object letting go of its accounts (deleted, or detached): the one its spec names and the
@@ -224,6 +293,20 @@ fn uses_account<K: Managed>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_operators_own_service_account_is_never_lent() {
+        let own = ("appauth-system".to_string(), "appauth-operator".to_string());
+        let cases = [
+            (Some(&own), "appauth-system", "appauth-operator", true),
+            (Some(&own), "team-a", "appauth-operator", false),
+            (Some(&own), "appauth-system", "workload", false),
+            (None, "appauth-system", "appauth-operator", false),
+        ];
+        for (own, ns, name, refused) in cases {
+            assert_eq!(may_not_borrow(own, ns, name), refused, "{ns}/{name}");
+        }
+    }
 
     #[test]
     fn only_a_recorded_part_that_differs_is_a_changed_account() {

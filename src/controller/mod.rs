@@ -14,6 +14,7 @@ pub mod pending;
 pub mod plan;
 mod rewake;
 pub mod secret;
+pub mod service_account_token;
 pub mod status;
 pub mod tenancy;
 pub mod waits;
@@ -29,7 +30,8 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use crate::api::{GatewayApp, InferenceApi};
-use crate::cloud::{Account, Cloud};
+use crate::cloud::Cloud;
+use crate::default_account::DefaultAccount;
 use crate::metrics::Metrics;
 
 /// Operator settings that the reconcilers need.
@@ -56,6 +58,10 @@ pub struct Settings {
     pub concurrency: u16,
     /// First wait after QuotaExceeded.
     pub quota_backoff: Duration,
+    /// Audience of the tokens requested for namespaces' ServiceAccounts.
+    pub token_audience: String,
+    /// Lifetime asked for federated temporary credentials.
+    pub credential_duration: Duration,
 }
 
 impl Default for Settings {
@@ -73,6 +79,8 @@ impl Default for Settings {
             label_selector: None,
             concurrency: 16,
             quota_backoff: Duration::from_secs(60),
+            token_audience: "appauth-operator".into(),
+            credential_duration: Duration::from_secs(3600),
         }
     }
 }
@@ -80,7 +88,10 @@ impl Default for Settings {
 pub struct Context {
     pub client: Client,
     pub cloud: Arc<Cloud>,
-    pub default_account: Option<Account>,
+    /// Read again at each use: its files or Secret may change.
+    pub default_account: Arc<DefaultAccount>,
+    /// The operator's own ServiceAccount (`namespace`, `name`), which no namespace may borrow.
+    pub own_service_account: Option<(String, String)>,
     pub settings: Settings,
     pub recorder: Recorder,
     pub gateway_apps: OnceLock<Store<GatewayApp>>,
@@ -104,7 +115,8 @@ impl Context {
     pub fn new(
         client: Client,
         cloud: Arc<Cloud>,
-        default_account: Option<Account>,
+        default_account: Arc<DefaultAccount>,
+        own_service_account: Option<(String, String)>,
         settings: Settings,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -129,6 +141,7 @@ impl Context {
             client,
             cloud,
             default_account,
+            own_service_account,
             settings,
             gateway_apps: OnceLock::new(),
             inference_apis: OnceLock::new(),

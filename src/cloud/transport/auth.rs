@@ -35,7 +35,10 @@ pub(super) fn sign(
     signed: &Signed<'_>,
     now: DateTime<Utc>,
 ) {
-    headers.push(("X-Project-Id".into(), creds.project_id.to_string()));
+    // Not yet known while the project id is being looked up (IAM calls need none).
+    if !creds.project_id.is_empty() {
+        headers.push(("X-Project-Id".into(), creds.project_id.to_string()));
+    }
     if let Some(token) = creds.security_token {
         headers.push(("X-Security-Token".into(), token.expose_secret().to_string()));
     }
@@ -75,6 +78,18 @@ impl CloudClient {
                     project_id: &self.account.project_id,
                 };
                 sign(headers, &creds, host, signed, Utc::now());
+            }
+            Credentials::Temporary { .. } => {
+                if let Some(temporary) = &self.temporary {
+                    let keys = temporary.get(&self.cloud.http).await?;
+                    let creds = AkSk {
+                        access_key: &keys.access_key,
+                        secret_key: &keys.secret_key,
+                        security_token: Some(&keys.security_token),
+                        project_id: &self.account.project_id,
+                    };
+                    sign(headers, &creds, host, signed, Utc::now());
+                }
             }
             Credentials::Password { .. } => {
                 if let Some(tokens) = &self.tokens {

@@ -18,6 +18,7 @@ use super::ca_bundle::CaBundle;
 use super::credentials::{Account, Credentials};
 use super::endpoints::{Endpoints, Service};
 use super::error::{CloudError, ErrorCodes};
+use super::federation::TemporaryCredentials;
 use super::iam::TokenCache;
 use super::ratelimit::{Rate, RateLimiters};
 use super::secret::ExposeSecret;
@@ -76,6 +77,11 @@ pub struct Cloud {
     limiters: RateLimiters,
     observer: Option<Arc<dyn RequestObserver>>,
     clients: Mutex<HashMap<String, CloudClient>>,
+    /// Temporary credentials by source and region: shared by the clients of every project
+    /// (and by an account before and after its project id is looked up).
+    temporary: Mutex<HashMap<String, Arc<TemporaryCredentials>>>,
+    /// Project ids looked up, by principal and region.
+    projects: Mutex<HashMap<String, String>>,
 }
 
 impl Cloud {
@@ -100,6 +106,8 @@ impl Cloud {
             limiters,
             observer,
             clients: Mutex::new(HashMap::new()),
+            temporary: Mutex::new(HashMap::new()),
+            projects: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -130,15 +138,60 @@ impl Cloud {
                         password.clone(),
                         account.project_id.clone(),
                     ))),
-                    Credentials::AkSk { .. } => None,
+                    Credentials::AkSk { .. } | Credentials::Temporary { .. } => None,
+                };
+                let temporary = match &account.credentials {
+                    Credentials::Temporary { source } => Some(self.temporary_for(source, account)),
+                    _ => None,
                 };
                 CloudClient {
                     cloud: self.clone(),
                     account: Arc::new(account.clone()),
                     tokens,
+                    temporary,
                 }
             })
             .clone()
+    }
+}
+
+impl Cloud {
+    fn temporary_for(&self, source: &super::federation::Source, account: &Account) -> Arc<TemporaryCredentials> {
+        let iam_url = self.config.endpoints.url(Service::Iam, &account.region);
+        let key = format!("{}|{iam_url}", source.describe());
+        let mut all = self.temporary.lock().unwrap_or_else(|e| e.into_inner());
+        all.entry(key)
+            .or_insert_with(|| Arc::new(TemporaryCredentials::new(source.clone(), iam_url)))
+            .clone()
+    }
+
+    /// The account with its project id: as given, or looked up by region name once per
+    /// principal and region (`GET /v3/projects?name=<region>`, as the official SDKs do).
+    pub async fn with_project(self: &Arc<Self>, mut account: Account) -> Result<Account, CloudError> {
+        if !account.project_id.is_empty() {
+            return Ok(account);
+        }
+        let key = format!("{}|{}", account.principal(), account.region);
+        let known = self
+            .projects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let project_id = match known {
+            Some(id) => id,
+            None => {
+                let id = self.client(&account).project_of_region().await?;
+                tracing::info!(principal = %account.principal(), region = %account.region, project_id = %id, "looked up the project id of the region");
+                self.projects
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, id.clone());
+                id
+            }
+        };
+        account.project_id = project_id;
+        Ok(account)
     }
 }
 
@@ -174,6 +227,10 @@ fn cache_key(account: &Account) -> String {
             h.update([0]);
             h.update(password.expose_secret().as_bytes());
         }
+        Credentials::Temporary { source } => {
+            h.update(b"temporary\0");
+            h.update(source.describe().as_bytes());
+        }
     }
     format!(
         "{}|{}|{}",
@@ -189,6 +246,7 @@ pub struct CloudClient {
     cloud: Arc<Cloud>,
     account: Arc<Account>,
     tokens: Option<Arc<TokenCache>>,
+    temporary: Option<Arc<TemporaryCredentials>>,
 }
 
 impl std::fmt::Debug for CloudClient {

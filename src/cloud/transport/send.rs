@@ -106,11 +106,19 @@ impl CloudClient {
             self.cloud.limiters.acquire(req.service).await;
             match self.send_once(&req).await {
                 Ok(resp) => return Ok(resp),
-                // A 401 with a cached token: the request did not run; renew the token once.
-                Err(e) if e.status() == Some(401) && self.tokens.is_some() && !reauthenticated => {
+                // A 401 with a cached token or temporary credentials: the request did not run;
+                // renew them once.
+                Err(e)
+                    if e.status() == Some(401)
+                        && (self.tokens.is_some() || self.temporary.is_some())
+                        && !reauthenticated =>
+                {
                     reauthenticated = true;
                     if let Some(tokens) = &self.tokens {
                         tokens.invalidate().await;
+                    }
+                    if let Some(temporary) = &self.temporary {
+                        temporary.invalidate().await;
                     }
                 }
                 Err(e)

@@ -78,7 +78,10 @@ fn account() -> Account {
         )
     })
     .collect();
-    crate::controller::account::from_secret_data("acct", &data).expect("account")
+    match crate::controller::account::from_secret_data("acct", &data).expect("account") {
+        crate::controller::account::SecretAccount::Ready(account) => account,
+        other => panic!("keys make a ready account: {other:?}"),
+    }
 }
 
 fn gateway_app(

@@ -1,0 +1,115 @@
+//! The Kubernetes client. `HTTPS_PROXY` is meant for the cloud calls: kube's kubeconfig loader
+//! would send the apiserver traffic through it too, so it is used for the apiserver only when
+//! asked (`--apiserver-proxy`, or a kubeconfig's own `proxy-url`).
+
+use anyhow::Context as _;
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+/// The apiserver's proxy: the flag's; else the kubeconfig's own; never the one kube took from
+/// `HTTPS_PROXY`.
+pub fn apiserver_proxy(
+    from_config: Option<http::Uri>,
+    env_https_proxy: Option<&str>,
+    asked: Option<&str>,
+) -> anyhow::Result<Option<http::Uri>> {
+    if let Some(asked) = asked.filter(|a| !a.trim().is_empty()) {
+        let uri = asked
+            .trim()
+            .parse::<http::Uri>()
+            .context("--apiserver-proxy is not a URL")?;
+        return Ok(Some(uri));
+    }
+    let from_env = env_https_proxy.and_then(|v| v.trim().parse::<http::Uri>().ok());
+    Ok(from_config.filter(|uri| Some(uri) != from_env.as_ref()))
+}
+
+pub async fn client(asked_proxy: Option<&str>) -> anyhow::Result<Client> {
+    let mut config = kube::Config::infer()
+        .await
+        .context("loading the Kubernetes client configuration")?;
+    let env = std::env::var("HTTPS_PROXY")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| std::env::var("https_proxy").ok());
+    config.proxy_url = apiserver_proxy(config.proxy_url.take(), env.as_deref(), asked_proxy)?;
+    if let Some(proxy) = &config.proxy_url {
+        tracing::info!(proxy = %proxy, "reaching the apiserver through a proxy");
+    }
+    Client::try_from(config).context("connecting to Kubernetes")
+}
+
+/// Who the operator is to the apiserver (SelfSubjectReview): its ServiceAccount when it runs
+/// as one, so that no namespace can name it for federation.
+pub async fn own_service_account(client: &Client) -> anyhow::Result<Option<(String, String)>> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    let review = api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .context("asking the apiserver who the operator is (SelfSubjectReview)")?;
+    let user = review
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .unwrap_or_default();
+    Ok(service_account_of(&user))
+}
+
+/// `system:serviceaccount:<namespace>:<name>` -> (namespace, name).
+fn service_account_of(user: &str) -> Option<(String, String)> {
+    let (ns, name) = user.strip_prefix("system:serviceaccount:")?.split_once(':')?;
+    Some((ns.to_string(), name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cloud_proxy_is_not_the_apiservers() {
+        let uri = |s: &str| s.parse::<http::Uri>().expect("uri");
+        let cases = [
+            ("nothing", None, None, None, None),
+            (
+                "HTTPS_PROXY only: kube took it, dropped",
+                Some(uri("http://proxy:3128")),
+                Some("http://proxy:3128"),
+                None,
+                None,
+            ),
+            (
+                "the kubeconfig's own proxy-url",
+                Some(uri("http://kube-proxy:8888")),
+                Some("http://proxy:3128"),
+                None,
+                Some(uri("http://kube-proxy:8888")),
+            ),
+            (
+                "asked for",
+                Some(uri("http://proxy:3128")),
+                Some("http://proxy:3128"),
+                Some("http://proxy:3128"),
+                Some(uri("http://proxy:3128")),
+            ),
+        ];
+        for (name, from_config, env, asked, want) in cases {
+            assert_eq!(
+                apiserver_proxy(from_config, env, asked).expect(name),
+                want,
+                "{name}"
+            );
+        }
+        assert!(apiserver_proxy(None, None, Some("http://bad host")).is_err());
+    }
+
+    #[test]
+    fn service_account_users() {
+        assert_eq!(
+            service_account_of("system:serviceaccount:appauth-system:appauth-operator"),
+            Some(("appauth-system".into(), "appauth-operator".into()))
+        );
+        assert_eq!(service_account_of("kubernetes-admin"), None);
+        assert_eq!(service_account_of("system:serviceaccount:broken"), None);
+    }
+}
