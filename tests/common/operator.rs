@@ -22,6 +22,8 @@ pub struct Operator {
     sim_url: String,
     extra: Vec<String>,
     env: Vec<(String, String)>,
+    /// The test account's AK/SK in the environment and its project id on the command line.
+    keys: bool,
 }
 
 impl Operator {
@@ -52,6 +54,35 @@ impl Operator {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            keys: true,
+        };
+        op.spawn();
+        op
+    }
+
+    /// An operator given no keys and no project id: its credentials come from `extra` and
+    /// `env` (an identity provider, Pod Identity, files), or it has no default account.
+    pub fn start_keyless(
+        namespace: &str,
+        sim_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
+        let mut op = Operator {
+            child: None,
+            log: std::env::temp_dir().join(format!(
+                "appauth-operator-{namespace}-{}-keyless-{}.log",
+                std::process::id(),
+                rand_suffix()
+            )),
+            namespace: namespace.to_string(),
+            sim_url: sim_url.to_string(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            keys: false,
         };
         op.spawn();
         op
@@ -66,14 +97,33 @@ impl Operator {
             .open(&self.log)
             .expect("operator log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_appauth-operator"));
-        cmd.arg("run").args([
-            "--namespace",
-            &self.namespace,
-            "--region",
-            REGION,
-            "--project-id",
-            PROJECT,
-        ]);
+        cmd.arg("run")
+            .args(["--namespace", &self.namespace, "--region", REGION]);
+        if self.keys {
+            cmd.args(["--project-id", PROJECT])
+                .env("HWCLOUD_ACCESS_KEY", AK)
+                .env("HWCLOUD_SECRET_KEY", SK);
+        }
+        // Nothing from the test's own environment decides the operator's credentials.
+        for var in [
+            "HWCLOUD_ACCESS_KEY",
+            "HWCLOUD_SECRET_KEY",
+            "HWCLOUD_PROJECT_ID",
+            "HUAWEICLOUD_SDK_IDP_ID",
+            "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+            "HC_CONTAINER_CREDENTIALS_FULL_URI",
+            "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            if !self.keys || !var.starts_with("HWCLOUD_") {
+                cmd.env_remove(var);
+            }
+        }
         let policy_selector = format!("{POLICY_LABEL}={}", self.namespace);
         let grants_name = format!("grants-{}", self.namespace);
         // Test defaults, unless the test sets the flag itself.
@@ -96,8 +146,6 @@ impl Operator {
         }
         cmd.args(&self.extra)
             .env("KUBECONFIG", kubeconfig)
-            .env("HWCLOUD_ACCESS_KEY", AK)
-            .env("HWCLOUD_SECRET_KEY", SK)
             .env(
                 "RUST_LOG",
                 "trace,hyper=info,h2=info,tower=info,rustls=info",
@@ -167,6 +215,11 @@ impl Operator {
         }
         None
     }
+}
+
+fn rand_suffix() -> u64 {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A free loopback address for the metrics server, so that a test can scrape it.
