@@ -14,6 +14,8 @@ pub const SK: &str = "hwsim-secret-key-0000000000000000000000";
 /// The label that gives an AppAuthPolicy to the test operator of one namespace: policies are
 /// cluster-scoped, and each test's operator must see only its own test's (by default, none).
 pub const POLICY_LABEL: &str = "appauth.test/namespace";
+/// The label of the objects an operator started for `all:<run>` reconciles.
+pub const RUN_LABEL: &str = "appauth.test/run";
 
 pub struct Operator {
     child: Option<Child>,
@@ -97,8 +99,12 @@ impl Operator {
             .open(&self.log)
             .expect("operator log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_appauth-operator"));
-        cmd.arg("run")
-            .args(["--namespace", &self.namespace, "--region", REGION]);
+        cmd.arg("run").args(["--region", REGION]);
+        // `all:<run>`: every namespace, only the objects labelled with the run.
+        match self.namespace.strip_prefix("all:") {
+            Some(run) => cmd.args(["--label-selector", &format!("{RUN_LABEL}={run}")]),
+            None => cmd.args(["--namespace", &self.namespace]),
+        };
         if self.keys {
             cmd.args(["--project-id", PROJECT])
                 .env("HWCLOUD_ACCESS_KEY", AK)
@@ -124,8 +130,9 @@ impl Operator {
                 cmd.env_remove(var);
             }
         }
-        let policy_selector = format!("{POLICY_LABEL}={}", self.namespace);
-        let grants_name = format!("grants-{}", self.namespace);
+        let scope = self.namespace.replace("all:", "all-");
+        let policy_selector = format!("{POLICY_LABEL}={scope}");
+        let grants_name = format!("grants-{scope}");
         // Test defaults, unless the test sets the flag itself.
         for (flag, value) in [
             ("--metrics-addr", "127.0.0.1:0"),
