@@ -15,9 +15,15 @@ use crate::dispatch::Sim;
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Fetches `src` now and stores the outcome under `cache_key`; the error, if any, is returned
-/// too. Used at `PUT` time and for refetches.
-pub async fn refresh(sim: &Sim, cache_key: &str, src: &OwnedKeySource) -> Result<(), String> {
-    {
+/// too. Used at `PUT` time and for refetches; only the latter (`throttled`) start the
+/// [`REFETCH_INTERVAL`] window, so a key rotated right after a `PUT` is still picked up.
+pub async fn refresh(
+    sim: &Sim,
+    cache_key: &str,
+    src: &OwnedKeySource,
+    throttled: bool,
+) -> Result<(), String> {
+    if throttled {
         let mut st = sim.lock();
         let entry = st.fed.jwks.entry(cache_key.to_string()).or_default();
         entry.last_attempt = Some(Instant::now());
@@ -71,7 +77,7 @@ pub async fn verify(
     };
     let (mut keys, allowed, mut fetch_error) = cached(sim);
     if src.inline.is_none() && src.url.is_some() && !parsed.has_key_in(&keys) && allowed {
-        fetch_error = refresh(sim, cache_key, src).await.err();
+        fetch_error = refresh(sim, cache_key, src, true).await.err();
         keys = cached(sim).0;
     }
     match parsed.verify(&keys, expect, Utc::now()) {

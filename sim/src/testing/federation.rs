@@ -92,7 +92,7 @@ async fn put_provider(sim: &Sim, id: &str, req: &Req) -> Reply {
     sim.lock().fed.jwks.remove(&key);
     if provider.jwks_url.is_some() {
         let src = OwnedKeySource::from(provider.key_source());
-        if let Err(e) = verify::refresh(sim, &key, &src).await {
+        if let Err(e) = verify::refresh(sim, &key, &src, false).await {
             sim.lock().fed.jwks.remove(&key);
             return bad(e);
         }
@@ -165,7 +165,7 @@ async fn put_pod_identity(sim: &Sim, req: &Req) -> Reply {
     sim.lock().fed.jwks.remove(POD_IDENTITY_CACHE_KEY);
     if pi.jwks_url.is_some() {
         let src = OwnedKeySource::from(pi.key_source());
-        if let Err(e) = verify::refresh(sim, POD_IDENTITY_CACHE_KEY, &src).await {
+        if let Err(e) = verify::refresh(sim, POD_IDENTITY_CACHE_KEY, &src, false).await {
             sim.lock().fed.jwks.remove(POD_IDENTITY_CACHE_KEY);
             return bad(e);
         }
