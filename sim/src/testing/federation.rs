@@ -151,7 +151,13 @@ fn clear_pod_identity(sim: &Sim) {
 }
 
 async fn put_pod_identity(sim: &Sim, req: &Req) -> Reply {
-    let pi: Option<PodIdentity> = match serde_json::from_slice(&req.body) {
+    // An empty body clears, like `null`.
+    let body: &[u8] = if req.body.iter().all(u8::is_ascii_whitespace) {
+        b"null"
+    } else {
+        &req.body
+    };
+    let pi: Option<PodIdentity> = match serde_json::from_slice(body) {
         Ok(p) => p,
         Err(e) => return bad(format!("invalid pod identity: {e}")),
     };
