@@ -1,11 +1,15 @@
-//! Simulator configuration: accounts and strictness settings.
+//! Simulator configuration: accounts, strictness settings, and who may exchange tokens for
+//! temporary credentials.
 //!
 //! Everything here can also be changed at run time through `PUT /_sim/config`
-//! (see [`Config::apply_patch`]) and `POST /_sim/accounts`.
+//! (see [`Config::apply_patch`]), `POST /_sim/accounts`, `PUT /_sim/identity-providers/{id}`
+//! and `PUT /_sim/pod-identity`. The binary reads the same structure from `--config FILE`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::federation::{IdentityProvider, PodIdentity};
 
 /// Default access key of the first account.
 pub const DEFAULT_ACCESS_KEY: &str = "HWSIMAK0000000000000";
@@ -132,8 +136,9 @@ impl Default for UniqueNames {
     }
 }
 
-/// The simulator's configuration.
+/// The simulator's configuration. Every key is optional in JSON (defaults below).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Accounts accepted (AK/SK, IAM password). The first is the default account.
     pub accounts: Vec<Account>,
@@ -155,6 +160,16 @@ pub struct Config {
     pub latency_ms: u64,
     /// Seed of the RNG that decides probabilistic faults.
     pub seed: u64,
+    /// OIDC identity providers for `POST /v3.0/OS-AUTH/id-token/tokens`.
+    pub identity_providers: Vec<IdentityProvider>,
+    /// CCE Pod Identity for `POST /cce-pod-identity/v1/credentials`; `None`: not configured.
+    pub pod_identity: Option<PodIdentity>,
+    /// IAM user name of the account the ECS metadata service's agency acts as; `None`: the
+    /// server has no agency.
+    pub metadata_agency: Option<String>,
+    /// Upper bound of every temporary credential's lifetime (tests use 10-30 s); `None`: the
+    /// requested or documented lifetime.
+    pub temporary_credential_max_secs: Option<u64>,
 }
 
 impl Default for Config {
@@ -170,6 +185,10 @@ impl Default for Config {
             max_clock_skew_secs: 900,
             latency_ms: 0,
             seed: 0x5eed_cafe,
+            identity_providers: Vec::new(),
+            pod_identity: None,
+            metadata_agency: None,
+            temporary_credential_max_secs: None,
         }
     }
 }
@@ -185,6 +204,8 @@ pub const PATCHABLE_KEYS: &[&str] = &[
     "max_clock_skew_secs",
     "latency_ms",
     "seed",
+    "metadata_agency",
+    "temporary_credential_max_secs",
 ];
 
 impl Config {
@@ -200,7 +221,24 @@ impl Config {
             "max_clock_skew_secs": self.max_clock_skew_secs,
             "latency_ms": self.latency_ms,
             "seed": self.seed,
+            "metadata_agency": self.metadata_agency,
+            "temporary_credential_max_secs": self.temporary_credential_max_secs,
         })
+    }
+
+    /// Checks what a config file may get wrong: provider fields and unique ids, Pod Identity.
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, p) in self.identity_providers.iter().enumerate() {
+            p.validate()
+                .map_err(|e| format!("identity_providers[{i}]: {e}"))?;
+            if self.identity_providers[..i].iter().any(|q| q.id == p.id) {
+                return Err(format!("identity_providers: id {} appears twice", p.id));
+            }
+        }
+        if let Some(pi) = &self.pod_identity {
+            pi.validate().map_err(|e| format!("pod_identity: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Merges a partial JSON object into the settings. Unknown keys or wrong types are
@@ -262,6 +300,21 @@ impl Config {
                 "max_clock_skew_secs" => next.max_clock_skew_secs = as_u64(key, value)?,
                 "latency_ms" => next.latency_ms = as_u64(key, value)?,
                 "seed" => next.seed = as_u64(key, value)?,
+                "metadata_agency" => {
+                    next.metadata_agency = match value {
+                        Value::Null => None,
+                        Value::String(s) if !s.is_empty() => Some(s.clone()),
+                        _ => {
+                            return Err("metadata_agency must be null or a non-empty string".into());
+                        }
+                    }
+                }
+                "temporary_credential_max_secs" => {
+                    next.temporary_credential_max_secs = match value {
+                        Value::Null => None,
+                        v => Some(as_u64(key, v)?),
+                    }
+                }
                 other => {
                     return Err(format!(
                         "unknown config key {other}; known keys: {}",
@@ -306,6 +359,44 @@ mod tests {
             .expect_err("unknown key");
         assert!(err.contains("bogus"));
         assert_eq!(cfg.modelarts_quota, 5);
+    }
+
+    #[test]
+    fn federation_settings_patch_and_clear() {
+        let mut cfg = Config::default();
+        cfg.apply_patch(&serde_json::json!({
+            "temporary_credential_max_secs": 20, "metadata_agency": "hwsim-user"}))
+            .expect("patch");
+        assert_eq!(cfg.temporary_credential_max_secs, Some(20));
+        assert_eq!(cfg.metadata_agency.as_deref(), Some("hwsim-user"));
+        cfg.apply_patch(&serde_json::json!({
+            "temporary_credential_max_secs": null, "metadata_agency": null}))
+            .expect("clear");
+        assert_eq!(cfg, Config::default());
+        for bad in [
+            serde_json::json!({"temporary_credential_max_secs": -1}),
+            serde_json::json!({"metadata_agency": ""}),
+            serde_json::json!({"metadata_agency": 3}),
+        ] {
+            assert!(cfg.apply_patch(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_files_are_partial_and_checked() {
+        let cfg: Config = serde_json::from_value(serde_json::json!({
+            "temporary_credential_max_secs": 30,
+            "identity_providers": [{"id": "k8s", "issuer": "https://i", "client_id": "c",
+                "jwks": {"keys": []}, "mappings": [{"sub": "a*", "user": "hwsim-user"}]}]}))
+        .expect("partial config");
+        assert_eq!(cfg.accounts, Config::default().accounts);
+        cfg.validate().expect("valid");
+        let mut twice = cfg.clone();
+        twice
+            .identity_providers
+            .push(cfg.identity_providers[0].clone());
+        assert!(twice.validate().expect_err("duplicate").contains("twice"));
+        assert!(serde_json::from_value::<Config>(serde_json::json!({"bogus": 1})).is_err());
     }
 
     #[test]

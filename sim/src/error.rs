@@ -326,6 +326,8 @@ pub fn fault_code(service: &str, status: StatusCode) -> String {
         "dataarts" => "DLM",
         "roma" => "ROMA",
         "iam" => "IAM",
+        "cce" => "CCE",
+        "metadata" => "METADATA",
         _ => "APIG",
     };
     match (service, status.as_u16()) {

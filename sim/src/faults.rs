@@ -59,7 +59,7 @@ pub const FAULT_FIELDS: &[&str] = &[
 ];
 
 impl FaultSpec {
-    /// A fault on `service` (`apig|modelarts|dataarts|roma|iam|*`) and `op` (or `*`) that
+    /// A fault on `service` (`apig|modelarts|dataarts|roma|iam|cce|metadata|*`) and `op` (or `*`) that
     /// does nothing yet; add effects with the builder methods.
     pub fn new(service: &str, op: &str) -> Self {
         FaultSpec {
@@ -125,7 +125,7 @@ impl FaultSpec {
     pub fn validate(&self) -> Result<(), String> {
         if self.service != "*" && Svc::parse(&self.service).is_none() {
             return Err(format!(
-                "service must be one of apig, modelarts, dataarts, roma, iam, *; got {}",
+                "service must be one of apig, modelarts, dataarts, roma, iam, cce, metadata, *; got {}",
                 self.service
             ));
         }

@@ -103,6 +103,8 @@ impl Req {
 pub struct Reply {
     pub status: StatusCode,
     pub body: Option<Value>,
+    /// A `text/plain` body instead of JSON (the metadata service's session token).
+    pub text: Option<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -111,6 +113,7 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
+            text: None,
             headers: Vec::new(),
         }
     }
@@ -123,6 +126,16 @@ impl Reply {
         Reply {
             status,
             body: None,
+            text: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn text(status: StatusCode, text: String) -> Self {
+        Reply {
+            status,
+            body: None,
+            text: Some(text),
             headers: Vec::new(),
         }
     }

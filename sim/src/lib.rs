@@ -2,8 +2,10 @@
 //!
 //! One HTTP (or HTTPS) listener serves IAM tokens, ModelArts app-auth apps and APIs, DataArts
 //! DataService apps, APIG dedicated-gateway apps and ROMA Connect apps, verifies AK/SK
-//! signatures and tokens, and offers test endpoints under `/_sim/` (state, faults, counts,
-//! config, accounts, reset, and an app-credential gateway check). See `sim/README.md`.
+//! signatures and tokens, exchanges OIDC ID tokens, ServiceAccount tokens (CCE Pod Identity)
+//! and ECS agency sessions for temporary credentials, and offers test endpoints under `/_sim/`
+//! (state, faults, counts, config, accounts, identity providers, exchange records, a test token
+//! issuer, reset, and an app-credential gateway check). See `sim/README.md`.
 //!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
@@ -17,6 +19,7 @@ pub mod config;
 mod dispatch;
 pub mod error;
 pub mod faults;
+pub mod federation;
 mod http;
 mod server;
 pub mod services;

@@ -1,5 +1,5 @@
-//! `hwcloud-sim --listen 127.0.0.1:PORT [--tls-cert PATH --tls-key PATH]`: the simulator as a
-//! process.
+//! `hwcloud-sim --listen 127.0.0.1:PORT [--tls-cert PATH --tls-key PATH] [--config FILE]`: the
+//! simulator as a process.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -62,6 +62,45 @@ struct Cli {
     /// Seed of the fault-probability RNG.
     #[arg(long, env = "HWCLOUD_SIM_SEED")]
     seed: Option<u64>,
+    /// JSON file with settings, identity providers, Pod Identity, more accounts (a partial
+    /// `Config`; its accounts come after the one the flags describe).
+    #[arg(long, env = "HWCLOUD_SIM_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The flags' account first, then the file's settings and accounts. `--seed` wins over the
+/// file's `seed`.
+fn load_config(path: Option<&PathBuf>, first: Account) -> anyhow::Result<Config> {
+    let mut config = match path {
+        None => Config {
+            accounts: Vec::new(),
+            ..Config::default()
+        },
+        Some(path) => {
+            let fail = |e: String| anyhow::anyhow!("--config {}: {e}", path.display());
+            let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+            // Without "accounts" serde fills in the default account; only the flags' one leads.
+            let has_accounts = value.get("accounts").is_some();
+            let mut file: Config =
+                serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
+            if !has_accounts {
+                file.accounts.clear();
+            }
+            file.validate().map_err(fail)?;
+            file
+        }
+    };
+    if config
+        .accounts
+        .iter()
+        .any(|a| a.access_key == first.access_key)
+    {
+        anyhow::bail!("--config: an account repeats the access key of --access-key");
+    }
+    config.accounts.insert(0, first);
+    Ok(config)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,19 +113,17 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
 
-    let mut config = Config {
-        accounts: vec![Account {
-            access_key: cli.access_key,
-            secret_key: cli.secret_key,
-            security_token: cli.security_token.filter(|t| !t.is_empty()),
-            project_id: cli.project_id,
-            region: cli.region,
-            domain: cli.iam_domain,
-            user: cli.iam_user,
-            password: cli.iam_password,
-        }],
-        ..Config::default()
+    let first = Account {
+        access_key: cli.access_key,
+        secret_key: cli.secret_key,
+        security_token: cli.security_token.filter(|t| !t.is_empty()),
+        project_id: cli.project_id,
+        region: cli.region,
+        domain: cli.iam_domain,
+        user: cli.iam_user,
+        password: cli.iam_password,
     };
+    let mut config = load_config(cli.config.as_ref(), first)?;
     if let Some(seed) = cli.seed {
         config.seed = seed;
     }

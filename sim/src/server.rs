@@ -182,7 +182,7 @@ async fn handle(sim: &Sim, request: Request<Incoming>, kill: &Notify) -> Respons
         request_id,
     );
     let outcome = if req.raw_path == "/_sim" || req.raw_path.starts_with("/_sim/") {
-        Outcome::from(testing::handle(sim, &req))
+        Outcome::from(testing::handle(sim, &req).await)
     } else {
         dispatch::cloud(sim, &req).await
     };
@@ -214,9 +214,10 @@ fn redacted_path(path: &str) -> String {
 }
 
 fn build_response(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
-    let body = match &reply.body {
-        Some(v) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
-        None => Bytes::new(),
+    let body = match (&reply.body, &reply.text) {
+        (Some(v), _) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+        (None, Some(t)) => Bytes::from(t.clone()),
+        (None, None) => Bytes::new(),
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = reply.status;
@@ -225,6 +226,11 @@ fn build_response(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json;charset=UTF-8"),
+        );
+    } else if reply.text.is_some() {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=UTF-8"),
         );
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::token::Token;
 use crate::config::Config;
 use crate::faults::Fault;
+use crate::federation::store::FederationState;
 
 /// The simulated services.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,6 +20,10 @@ pub enum Svc {
     DataArts,
     Roma,
     Iam,
+    /// CCE Pod Identity's credential endpoint.
+    Cce,
+    /// The ECS metadata service.
+    Metadata,
 }
 
 impl Svc {
@@ -29,6 +34,8 @@ impl Svc {
             Svc::DataArts => "dataarts",
             Svc::Roma => "roma",
             Svc::Iam => "iam",
+            Svc::Cce => "cce",
+            Svc::Metadata => "metadata",
         }
     }
 
@@ -39,6 +46,8 @@ impl Svc {
             "dataarts" => Some(Svc::DataArts),
             "roma" => Some(Svc::Roma),
             "iam" => Some(Svc::Iam),
+            "cce" => Some(Svc::Cce),
+            "metadata" => Some(Svc::Metadata),
             _ => None,
         }
     }
@@ -118,6 +127,8 @@ pub struct State {
     pub next_fault_id: u64,
     /// Seeded RNG for fault probabilities (repeatable runs).
     pub fault_rng: StdRng,
+    /// Temporary credentials, JWKS caches, exchange records, the test issuer.
+    pub fed: FederationState,
 }
 
 impl State {
@@ -132,6 +143,7 @@ impl State {
             faults: Vec::new(),
             next_fault_id: 1,
             fault_rng: StdRng::seed_from_u64(seed),
+            fed: FederationState::new(),
         }
     }
 
@@ -142,8 +154,11 @@ impl State {
             .or_insert(0) += 1;
     }
 
-    /// Clears apps, APIs, faults and counts; keeps accounts, config and tokens.
+    /// Clears apps, APIs, faults, counts and the exchange records; keeps accounts, config
+    /// (identity providers and Pod Identity included), IAM tokens, temporary credentials and
+    /// metadata sessions, so that a client that is running keeps working across a reset.
     pub fn reset(&mut self) {
+        self.fed.records.clear();
         self.apps.clear();
         self.apis.clear();
         self.faults.clear();
@@ -282,6 +297,11 @@ fn random_from(alphabet: &[u8], len: usize) -> String {
     (0..len)
         .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
         .collect()
+}
+
+/// `len` random letters and digits.
+pub fn random_alnum(len: usize) -> String {
+    random_from(ALNUM, len)
 }
 
 /// 32 lowercase hex characters.

@@ -168,6 +168,38 @@ class SimAdmin:
     def account(self, **account) -> requests.Response:
         return self._req("POST", "/_sim/accounts", json=account)
 
+    # federation: identity providers, Pod Identity, the test issuer, exchange records
+    def jwks(self) -> Dict[str, Any]:
+        r = self._req("GET", "/_sim/testing/jwks")
+        assert r.status_code == 200, f"GET /_sim/testing/jwks -> {r.status_code} {r.text}"
+        return r.json()
+
+    def mint(self, iss: str, aud: Any, sub: str, ttl_secs: int = 600, **extra) -> str:
+        body = {"iss": iss, "aud": aud, "sub": sub, "ttl_secs": ttl_secs, **extra}
+        r = self._req("POST", "/_sim/testing/id-token", json=body)
+        assert r.status_code == 200, f"POST /_sim/testing/id-token -> {r.status_code} {r.text}"
+        return r.json()["token"]
+
+    def identity_provider(self, idp_id: str, provider: Dict[str, Any]) -> Dict[str, Any]:
+        r = self._req("PUT", f"/_sim/identity-providers/{idp_id}", json=provider)
+        assert r.status_code == 200, f"PUT /_sim/identity-providers/{idp_id} -> {r.status_code} {r.text}"
+        return r.json()
+
+    def pod_identity(self, config: Optional[Dict[str, Any]]):
+        """Sets Pod Identity; None clears it (the body is JSON null)."""
+        r = self._req("PUT", "/_sim/pod-identity", data=json.dumps(config),
+                      headers={"Content-Type": "application/json"})
+        assert r.status_code == 200, f"PUT /_sim/pod-identity -> {r.status_code} {r.text}"
+
+    def exchanges(self) -> List[Dict[str, Any]]:
+        r = self._req("GET", "/_sim/federation/exchanges")
+        assert r.status_code == 200, f"GET /_sim/federation/exchanges -> {r.status_code} {r.text}"
+        return r.json()
+
+    def clear_exchanges(self):
+        r = self._req("DELETE", "/_sim/federation/exchanges")
+        assert r.status_code < 300, f"DELETE /_sim/federation/exchanges -> {r.status_code} {r.text}"
+
     # convenience views of /_sim/state
     def apps(self, service: Optional[str] = None) -> List[Dict[str, Any]]:
         apps = self.state().get("apps", [])

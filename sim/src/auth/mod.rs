@@ -30,6 +30,8 @@ pub enum AuthError {
     TokenExpired,
     /// A domain-scoped (or unscoped) token on a project-scoped service API.
     TokenNotProjectScoped,
+    /// Temporary credentials (AK/SK + security token) past their `expires_at`.
+    SecurityTokenExpired,
 }
 
 impl AuthError {
@@ -71,10 +73,16 @@ impl AuthError {
             AuthError::TokenNotProjectScoped => {
                 "Incorrect token: a project-scoped token is required for this API".to_string()
             }
+            AuthError::SecurityTokenExpired => {
+                "Incorrect IAM authentication information: the security token has expired"
+                    .to_string()
+            }
         };
         let code = match (self, service) {
             (AuthError::Expired, _) => error::AUTH_EXPIRED,
-            (AuthError::TokenExpired, Svc::Apig) => error::APIG_TOKEN_EXPIRED,
+            (AuthError::TokenExpired | AuthError::SecurityTokenExpired, Svc::Apig) => {
+                error::APIG_TOKEN_EXPIRED
+            }
             (AuthError::BadToken | AuthError::TokenNotProjectScoped, Svc::Apig) => {
                 error::APIG_BAD_TOKEN
             }
@@ -117,8 +125,10 @@ pub fn verify_signature(
 
 /// Authenticates a cloud request; returns the index of the account.
 ///
-/// An `Authorization` header selects AK/SK verification; otherwise `X-Auth-Token` must be a
-/// token the simulator issued and that has not expired. `project_scoped` is true for the
+/// An `Authorization` header selects AK/SK verification (an account's keys, or temporary
+/// credentials the simulator issued, which need their signed security token and must not have
+/// expired); otherwise `X-Auth-Token` must be a token the simulator issued and that has not
+/// expired. `project_scoped` is true for the
 /// project-scoped service APIs (everything but IAM): those refuse domain-scoped tokens.
 pub fn authenticate(
     state: &State,
@@ -128,35 +138,34 @@ pub fn authenticate(
 ) -> Result<usize, AuthError> {
     if let Some(value) = req.header("authorization") {
         let parsed = parse_authorization(&value)?;
-        let idx = state
+        let skew = state.config.max_clock_skew_secs;
+        if let Some(idx) = state
             .config
             .accounts
             .iter()
             .position(|a| a.access_key == parsed.access)
-            .ok_or(AuthError::UnknownAccessKey)?;
-        let account = &state.config.accounts[idx];
-        verify_signature(
-            req,
-            &account.secret_key,
-            &parsed,
-            now,
-            state.config.max_clock_skew_secs,
-        )?;
-        if let Some(expected) = &account.security_token {
-            // The SDKs sign X-Security-Token; an unsigned one could be swapped in transit.
-            if !parsed
-                .signed_headers
-                .iter()
-                .any(|h| h == "x-security-token")
-            {
-                return Err(AuthError::SecurityTokenNotSigned);
+        {
+            let account = &state.config.accounts[idx];
+            verify_signature(req, &account.secret_key, &parsed, now, skew)?;
+            if let Some(expected) = &account.security_token {
+                check_security_token(req, &parsed, expected)?;
             }
-            match req.header("x-security-token") {
-                Some(got) if got.trim() == expected => {}
-                _ => return Err(AuthError::SecurityToken),
-            }
+            return Ok(idx);
         }
-        return Ok(idx);
+        let temp = state
+            .fed
+            .temp_creds
+            .get(&parsed.access)
+            .ok_or(AuthError::UnknownAccessKey)?;
+        verify_signature(req, &temp.secret, &parsed, now, skew)?;
+        check_security_token(req, &parsed, &temp.security_token)?;
+        if now >= temp.expires {
+            return Err(AuthError::SecurityTokenExpired);
+        }
+        if temp.account >= state.config.accounts.len() {
+            return Err(AuthError::UnknownAccessKey);
+        }
+        return Ok(temp.account);
     }
     if let Some(token) = req.header("x-auth-token") {
         let token = token.trim();
@@ -172,4 +181,24 @@ pub fn authenticate(
         };
     }
     Err(AuthError::Missing)
+}
+
+/// `X-Security-Token` must equal `expected` and be signed: the SDKs sign it, and an unsigned
+/// one could be swapped in transit.
+fn check_security_token(
+    req: &Req,
+    parsed: &signature::ParsedAuthorization,
+    expected: &str,
+) -> Result<(), AuthError> {
+    if !parsed
+        .signed_headers
+        .iter()
+        .any(|h| h == "x-security-token")
+    {
+        return Err(AuthError::SecurityTokenNotSigned);
+    }
+    match req.header("x-security-token") {
+        Some(got) if got.trim() == expected => Ok(()),
+        _ => Err(AuthError::SecurityToken),
+    }
 }

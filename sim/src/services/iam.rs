@@ -57,7 +57,7 @@ pub fn execute(
 }
 
 /// A Keystone-style error (no Huawei error code).
-fn keystone(status: StatusCode, msg: &str) -> ApiError {
+pub(crate) fn keystone(status: StatusCode, msg: &str) -> ApiError {
     ApiError::new(status, "", msg)
 }
 
@@ -65,7 +65,7 @@ fn bad_request(msg: &str) -> ApiError {
     keystone(StatusCode::BAD_REQUEST, msg)
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
     for p in path {
         cur = cur.get(p)?;
@@ -131,7 +131,33 @@ fn create_token(state: &mut State, req: &Req, now: DateTime<Utc>) -> Result<Repl
     let account = state.config.accounts[idx].clone();
 
     let scope_value = body.get("auth").and_then(|a| a.get("scope"));
-    let scope = match scope_value {
+    let scope = resolve_scope(scope_value, &account, TokenScope::Domain)?;
+
+    // Capped at 100 years so that the expiry cannot overflow.
+    let ttl = state.config.token_ttl_secs.min(100 * 365 * 86_400) as i64;
+    let token = Token {
+        account: idx,
+        issued: now,
+        expires: now
+            .checked_add_signed(Duration::seconds(ttl))
+            .unwrap_or(now),
+        scope,
+        federated: None,
+    };
+    let value = token_value();
+    let body = token_body(&account, &token, req.q("nocatalog") == Some("true"));
+    state.tokens.insert(value.clone(), token);
+    Ok(Reply::json(StatusCode::CREATED, body).with_header("x-subject-token", &value))
+}
+
+/// The scope a token request asks for (`auth.scope`): a project of the account by `id` or
+/// `name` (= region), or its domain by `id` or `name`; `default` without a scope.
+pub(crate) fn resolve_scope(
+    scope: Option<&Value>,
+    account: &Account,
+    default: TokenScope,
+) -> Result<TokenScope, ApiError> {
+    match scope {
         Some(s) if s.get("project").is_some() => {
             let name = str_at(s, &["project", "name"]);
             let id = str_at(s, &["project", "id"]);
@@ -146,7 +172,7 @@ fn create_token(state: &mut State, req: &Req, now: DateTime<Utc>) -> Result<Repl
                     "The project in the scope does not exist or is not accessible",
                 ));
             }
-            TokenScope::Project
+            Ok(TokenScope::Project)
         }
         Some(s) if s.get("domain").is_some() => {
             let name = str_at(s, &["domain", "name"]);
@@ -162,39 +188,45 @@ fn create_token(state: &mut State, req: &Req, now: DateTime<Utc>) -> Result<Repl
                     "The domain in the scope does not match the user",
                 ));
             }
-            TokenScope::Domain
+            Ok(TokenScope::Domain)
         }
-        _ => TokenScope::Domain,
-    };
-
-    // Capped at 100 years so that the expiry cannot overflow.
-    let ttl = state.config.token_ttl_secs.min(100 * 365 * 86_400) as i64;
-    let token = Token {
-        account: idx,
-        issued: now,
-        expires: now
-            .checked_add_signed(Duration::seconds(ttl))
-            .unwrap_or(now),
-        scope,
-    };
-    let value = token_value();
-    let body = token_body(&account, &token, req.q("nocatalog") == Some("true"));
-    state.tokens.insert(value.clone(), token);
-    Ok(Reply::json(StatusCode::CREATED, body).with_header("x-subject-token", &value))
+        _ => Ok(default),
+    }
 }
 
-fn token_body(account: &Account, token: &Token, _nocatalog: bool) -> Value {
+/// The `{"token": ...}` body of token creation and validation; federated tokens carry
+/// `methods: ["mapped"]` and `user.OS-FEDERATION`.
+pub(crate) fn token_body(account: &Account, token: &Token, _nocatalog: bool) -> Value {
     let domain = json!({"name": account.domain, "id": account.domain_id()});
+    let (methods, user) = match &token.federated {
+        None => (
+            json!(["password"]),
+            json!({
+                "name": account.user,
+                "id": account.user_id(),
+                "domain": domain,
+                "password_expires_at": "",
+            }),
+        ),
+        Some(f) => (
+            json!(["mapped"]),
+            json!({
+                "OS-FEDERATION": {
+                    "identity_provider": {"id": f.idp_id},
+                    "protocol": {"id": "oidc"},
+                    "groups": [],
+                },
+                "domain": domain,
+                "id": account.user_id(),
+                "name": account.user,
+            }),
+        ),
+    };
     let mut t = json!({
         "expires_at": rfc3339(token.expires),
         "issued_at": rfc3339(token.issued),
-        "methods": ["password"],
-        "user": {
-            "name": account.user,
-            "id": account.user_id(),
-            "domain": domain,
-            "password_expires_at": "",
-        },
+        "methods": methods,
+        "user": user,
         "roles": [],
         "catalog": [],
     });
@@ -209,6 +241,7 @@ fn token_body(account: &Account, token: &Token, _nocatalog: bool) -> Value {
             TokenScope::Domain => {
                 obj.insert("domain".into(), domain);
             }
+            TokenScope::Unscoped => {}
         }
     }
     json!({ "token": t })

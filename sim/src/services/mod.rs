@@ -48,6 +48,8 @@ pub enum Target {
     Apig(String, apig::Op),
     /// Instance id and operation.
     Roma(String, roma::Op),
+    /// Credential endpoints (ID token, security token, Pod Identity, metadata).
+    Federation(crate::federation::Op),
 }
 
 impl Route {
@@ -67,15 +69,20 @@ impl Route {
         }
     }
 
-    /// Whether the operation needs an authenticated caller (all but IAM token creation).
+    /// Whether the operation needs an authenticated caller: all but token creation and the
+    /// credential endpoints (those check their own proof).
     pub fn requires_auth(&self) -> bool {
-        !matches!(self.target, Target::Iam(iam::Op::CreateToken))
+        !matches!(
+            self.target,
+            Target::Iam(iam::Op::CreateToken) | Target::Federation(_)
+        )
     }
 }
 
 /// Maps method and decoded path segments to an operation.
 pub fn resolve(method: &Method, segs: &[&str]) -> Option<Route> {
     iam::route(method, segs)
+        .or_else(|| crate::federation::route(method, segs))
         .or_else(|| modelarts::route(method, segs))
         .or_else(|| modelarts_api::route(method, segs))
         .or_else(|| dataarts::route(method, segs))
@@ -110,6 +117,12 @@ pub fn execute(
         (Target::DataArts(op), Some(ctx)) => dataarts::execute(state, ctx, op, req),
         (Target::Apig(inst, op), Some(ctx)) => apig::execute(state, ctx, inst, op, req),
         (Target::Roma(inst, op), Some(ctx)) => roma::execute(state, ctx, inst, op, req),
+        // Run by `federation::execute` (async: it may fetch a JWKS), never here.
+        (Target::Federation(_), _) => Err(ApiError::new(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            crate::error::AUTH_FAILED,
+            "credential endpoint dispatched synchronously",
+        )),
         (_, None) => Err(crate::error::unauthorized(
             crate::error::AUTH_FAILED,
             "Authentication required",

@@ -140,3 +140,79 @@ fn binary_wants_both_tls_flags_or_neither() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn binary_reads_a_config_file_with_providers_and_settings() {
+    let dir = std::env::temp_dir().join(format!("hwsim-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("config.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({
+            "temporary_credential_max_secs": 20,
+            "metadata_agency": "hwsim-user",
+            "identity_providers": [{"id": "k8s", "issuer": "https://issuer.test",
+                "client_id": "appauth", "jwks": {"keys": []},
+                "mappings": [{"sub": "system:serviceaccount:ns1:*", "user": "hwsim-user"}]}],
+        })
+        .to_string(),
+    )
+    .expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hwcloud-sim"))
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start binary");
+    let url = listening_url(&mut child);
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{url}{path}")).send();
+    let providers: serde_json::Value = get("/_sim/identity-providers")
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(providers[0]["id"], "k8s");
+    let cfg: serde_json::Value = get("/_sim/config")
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(cfg["temporary_credential_max_secs"], 20);
+    let accounts: serde_json::Value = get("/_sim/accounts")
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        accounts.as_array().map(Vec::len),
+        Some(1),
+        "only the flags' account"
+    );
+    let key = get("/openstack/latest/securitykey").await.expect("get");
+    assert_eq!(key.status(), StatusCode::OK);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    std::fs::write(
+        &file,
+        r#"{"identity_providers": [{"id": "x", "issuer": "i", "client_id": "c"}]}"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_hwcloud-sim"))
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("identity_providers[0]: jwks or jwks_url is required"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,4 +1,8 @@
-//! Test endpoints under `/_sim/` (no authentication) and the app-credential gateway check.
+//! Test endpoints under `/_sim/` (no authentication) and the app-credential gateway check;
+//! the federation ones (identity providers, Pod Identity, records, test issuer) are in
+//! `federation`.
+
+mod federation;
 
 use chrono::Utc;
 use http::{Method, StatusCode};
@@ -12,7 +16,7 @@ use crate::error::{AUTH_EXPIRED, AUTH_FAILED};
 use crate::faults::{self, FaultSpec};
 use crate::http::{Reply, Req};
 
-fn bad(msg: impl Into<String>) -> Reply {
+pub(crate) fn bad(msg: impl Into<String>) -> Reply {
     Reply::json(StatusCode::BAD_REQUEST, json!({"error": msg.into()}))
 }
 
@@ -21,7 +25,14 @@ fn parse_json(req: &Req) -> Result<Value, Reply> {
 }
 
 /// Handles `/_sim/...`.
-pub fn handle(sim: &Sim, req: &Req) -> Reply {
+pub async fn handle(sim: &Sim, req: &Req) -> Reply {
+    if let Some(reply) = federation::handle(sim, req).await {
+        return reply;
+    }
+    handle_sync(sim, req)
+}
+
+fn handle_sync(sim: &Sim, req: &Req) -> Reply {
     let segs = req.segments();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (&req.method, segs.as_slice()) {
