@@ -155,7 +155,8 @@ pub fn resolve(
     read: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<Option<Account>, String> {
     let region = nonempty(args.region.clone()).or_else(|| read("region", "HWCLOUD_REGION"));
-    let project = nonempty(args.project_id.clone()).or_else(|| read("projectId", "HWCLOUD_PROJECT_ID"));
+    let project =
+        nonempty(args.project_id.clone()).or_else(|| read("projectId", "HWCLOUD_PROJECT_ID"));
     let temporary = |source: Source| Credentials::Temporary { source };
     let credentials = if let (Some(idp_id), Some(file)) = (&args.idp_id, &args.id_token_file) {
         temporary(Source::IdToken {
@@ -259,10 +260,7 @@ mod tests {
             instance_metadata: true,
             ..args()
         };
-        let keys: &[(&str, &str)] = &[
-            ("HWCLOUD_ACCESS_KEY", "AK"),
-            ("HWCLOUD_SECRET_KEY", "SK"),
-        ];
+        let keys: &[(&str, &str)] = &[("HWCLOUD_ACCESS_KEY", "AK"), ("HWCLOUD_SECRET_KEY", "SK")];
         let region: &[(&str, &str)] = &[("HWCLOUD_REGION", "cn-north-4")];
         let project: &[(&str, &str)] = &[("HWCLOUD_PROJECT_ID", "p1")];
         let cases: Vec<(&str, CredentialArgs, Vec<(&str, &str)>, &str)> = vec![
@@ -333,12 +331,8 @@ mod tests {
             credentials_dir: Some(dir.clone()),
             ..args()
         });
-        let principal = |a: &DefaultAccount| {
-            a.current()
-                .expect("valid")
-                .expect("configured")
-                .principal()
-        };
+        let principal =
+            |a: &DefaultAccount| a.current().expect("valid").expect("configured").principal();
         assert_eq!(principal(&account), "ak:AK1");
         std::fs::write(dir.join("accessKey"), "AK2").expect("write");
         assert_eq!(principal(&account), "ak:AK2");

@@ -58,7 +58,9 @@ pub async fn own_service_account(client: &Client) -> anyhow::Result<Option<(Stri
 
 /// `system:serviceaccount:<namespace>:<name>` -> (namespace, name).
 fn service_account_of(user: &str) -> Option<(String, String)> {
-    let (ns, name) = user.strip_prefix("system:serviceaccount:")?.split_once(':')?;
+    let (ns, name) = user
+        .strip_prefix("system:serviceaccount:")?
+        .split_once(':')?;
     Some((ns.to_string(), name.to_string()))
 }
 

@@ -12,8 +12,8 @@ use anyhow::{Context as _, bail};
 
 use crate::cloud::ratelimit::Rate;
 use crate::cloud::{CaBundle, Cloud, CloudConfig, ErrorCodes};
-use crate::default_account::{CredentialArgs, DefaultAccount};
 use crate::controller::{Context, Settings};
+use crate::default_account::{CredentialArgs, DefaultAccount};
 use crate::metrics::{CloudObserver, Metrics};
 
 #[derive(clap::Args, Debug, Clone)]

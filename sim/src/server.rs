@@ -271,6 +271,18 @@ impl Handle {
         self.sim.lock().snapshot()
     }
 
+    /// The secret halves (secret key, security token) of every temporary credential issued,
+    /// for tests that scan logs for them; never served over HTTP.
+    pub fn temporary_secrets(&self) -> Vec<String> {
+        self.sim
+            .lock()
+            .fed
+            .temp_creds
+            .values()
+            .flat_map(|c| [c.secret.clone(), c.security_token.clone()])
+            .collect()
+    }
+
     /// Installs a fault (same as `POST /_sim/faults`); returns its id.
     pub fn add_fault(&self, spec: FaultSpec) -> Result<u64, String> {
         faults::add(&mut self.sim.lock(), spec)

@@ -23,10 +23,7 @@ struct Project {
 
 /// The one project named after the region; none or several is an error naming the region.
 fn pick(projects: Projects, region: &str) -> Result<String, String> {
-    let mut matching = projects
-        .projects
-        .into_iter()
-        .filter(|p| p.name == region);
+    let mut matching = projects.projects.into_iter().filter(|p| p.name == region);
     match (matching.next(), matching.next()) {
         (Some(p), None) => Ok(p.id),
         (None, _) => Err(format!(

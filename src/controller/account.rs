@@ -176,11 +176,8 @@ mod tests {
                 if project_id.is_empty() && service_account.name == "workload" && service_account.namespace.is_none()),
             "{f:?}"
         );
-        let e = from_secret_data(
-            "acct",
-            &data(&[("region", "cn-north-4"), ("idpId", "k8s")]),
-        )
-        .expect_err("no ServiceAccount");
+        let e = from_secret_data("acct", &data(&[("region", "cn-north-4"), ("idpId", "k8s")]))
+            .expect_err("no ServiceAccount");
         assert!(e.contains("serviceAccountName"), "{e}");
     }
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use super::Context;
 use super::account::{self, SecretAccount, ServiceAccountName};
-use super::service_account_token::ServiceAccountToken;
 use super::common::{Error, Result};
 use super::driver::{Location, Managed};
+use super::service_account_token::ServiceAccountToken;
 use super::status::Reason;
 use crate::api::{CLEANUP_FINALIZER, IN_USE_FINALIZER, LocalObjectReference};
 use crate::cloud::federation::Source;

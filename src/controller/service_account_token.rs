@@ -83,7 +83,10 @@ fn category(e: &kube::Error) -> ErrorCategory {
 fn detail(e: &kube::Error) -> String {
     match status_code(e) {
         Some(404) => "no such ServiceAccount in this namespace".into(),
-        Some(403) => "the operator may not request its tokens (it needs create on serviceaccounts/token)".into(),
+        Some(403) => {
+            "the operator may not request its tokens (it needs create on serviceaccounts/token)"
+                .into()
+        }
         _ => format!("requesting a token: {e}"),
     }
 }

@@ -72,7 +72,10 @@ pub async fn identity_provider(sim: &Sim, id: &str, provider: Value) {
         .expect("simulator answers");
     let status = answer.status();
     let body = answer.text().await.unwrap_or_default();
-    assert!(status.is_success(), "identity provider {id}: {status} {body}");
+    assert!(
+        status.is_success(),
+        "identity provider {id}: {status} {body}"
+    );
 }
 
 /// The simulator's record of exchanges (ID token, Pod Identity, metadata), in order.

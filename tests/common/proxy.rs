@@ -64,7 +64,10 @@ async fn serve(mut conn: TcpStream, refuse: bool, seen: Arc<Mutex<Vec<String>>>)
     let line = text.lines().next().unwrap_or_default().to_string();
     seen.lock().expect("lock").push(line.clone());
     let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     if refuse || method != "CONNECT" {
         let _ = conn
             .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

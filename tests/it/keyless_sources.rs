@@ -38,13 +38,17 @@ fn ready(app: &appauth_operator::api::GatewayApp) -> (String, String, String) {
 }
 
 async fn wait_refused(ns: &Ns, name: &str, words: &[&str]) -> String {
-    wait::until(T, &format!("{name}: Unauthorized naming {words:?}"), || async {
-        let (status, reason, message) = ready(&ns.get(name).await?);
-        (status == "False"
-            && reason == "Unauthorized"
-            && words.iter().all(|w| message.contains(w)))
-        .then_some(message)
-    })
+    wait::until(
+        T,
+        &format!("{name}: Unauthorized naming {words:?}"),
+        || async {
+            let (status, reason, message) = ready(&ns.get(name).await?);
+            (status == "False"
+                && reason == "Unauthorized"
+                && words.iter().all(|w| message.contains(w)))
+            .then_some(message)
+        },
+    )
     .await
 }
 
@@ -160,14 +164,19 @@ async fn refused_tokens_end_in_unauthorized_naming_the_cause() {
     .await;
     wait_refused(&ns, "borrowing", &["namespace", &other.name]).await;
 
-    assert!(sim.all_apps().is_empty(), "nothing was made with a refused token");
+    assert!(
+        sim.all_apps().is_empty(),
+        "nothing was made with a refused token"
+    );
     let records = federation::exchanges(&sim).await;
     assert!(
         records.iter().all(|r| r["outcome"] == "refused"),
         "{records:?}"
     );
     assert!(
-        !records.iter().any(|r| r["sub"].as_str().is_some_and(|s| s.contains(&other.name))),
+        !records
+            .iter()
+            .any(|r| r["sub"].as_str().is_some_and(|s| s.contains(&other.name))),
         "no token of the other namespace was exchanged: {records:?}"
     );
 
@@ -185,10 +194,16 @@ async fn refused_tokens_end_in_unauthorized_naming_the_cause() {
         ("unmapped", &unmapped),
         ("good", &good),
     ] {
-        assert!(!logs.contains(token.as_str()), "the {what} token is in the logs");
+        assert!(
+            !logs.contains(token.as_str()),
+            "the {what} token is in the logs"
+        );
         // Nor its signature alone (a token cut at a dot is still most of it).
         let signature = token.rsplit('.').next().unwrap_or_default();
-        assert!(!logs.contains(signature), "the {what} token's signature is in the logs");
+        assert!(
+            !logs.contains(signature),
+            "the {what} token's signature is in the logs"
+        );
     }
 }
 
@@ -227,11 +242,14 @@ async fn pod_identity_as_the_default_account() {
             ("HC_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file),
         ],
     );
-    ns.create("app", json!({"apig": {"instanceId": "gw1"}})).await;
+    ns.create("app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     ns.wait_ready("app", T).await;
     let records = federation::exchanges(&sim).await;
     assert!(
-        records.iter().any(|r| r["kind"] == "pod_identity" && r["outcome"] == "ok"),
+        records
+            .iter()
+            .any(|r| r["kind"] == "pod_identity" && r["outcome"] == "ok"),
         "{records:?}"
     );
     ns.delete("app").await;
@@ -253,7 +271,8 @@ async fn instance_metadata_only_when_asked() {
         &["--instance-metadata", "--instance-metadata-url", &url],
         &[],
     );
-    ns.create("app", json!({"apig": {"instanceId": "gw1"}})).await;
+    ns.create("app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     wait_refused(&ns, "app", &["Cloud Service Agency"]).await;
     sim.handle
         .set_config(json!({"metadata_agency": "hwsim-user"}))
@@ -261,7 +280,9 @@ async fn instance_metadata_only_when_asked() {
     ns.wait_ready("app", T).await;
     let records = federation::exchanges(&sim).await;
     assert!(
-        records.iter().any(|r| r["kind"] == "metadata" && r["outcome"] == "ok"),
+        records
+            .iter()
+            .any(|r| r["kind"] == "metadata" && r["outcome"] == "ok"),
         "{records:?}"
     );
 
@@ -269,7 +290,9 @@ async fn instance_metadata_only_when_asked() {
     let quiet = namespace("keyless-no-metadata").await;
     let before = federation::exchanges(&sim).await.len();
     let _plain = Operator::start_keyless(&quiet.name, &url, &[], &[]);
-    quiet.create("app", json!({"apig": {"instanceId": "gw1"}})).await;
+    quiet
+        .create("app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     quiet.wait_reason("app", "AccountInvalid", T).await;
     assert_eq!(federation::exchanges(&sim).await.len(), before);
 }
@@ -294,20 +317,33 @@ async fn a_changed_credentials_secret_needs_no_restart() {
     };
     put(AK, SK);
     let files_flag = files.display().to_string();
-    let mut op = Operator::start_keyless(&ns.name, &sim.url(), &["--credentials-dir", &files_flag], &[]);
+    let mut op = Operator::start_keyless(
+        &ns.name,
+        &sim.url(),
+        &["--credentials-dir", &files_flag],
+        &[],
+    );
     let pid = op.pid();
-    ns.create("first", json!({"apig": {"instanceId": "gw1"}})).await;
+    ns.create("first", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     ns.wait_ready("first", T).await;
 
-    put("HWSIMREVOKED00000000", "revoked-secret-key-00000000000000000000");
-    ns.create("second", json!({"apig": {"instanceId": "gw1"}})).await;
+    put(
+        "HWSIMREVOKED00000000",
+        "revoked-secret-key-00000000000000000000",
+    );
+    ns.create("second", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     wait::until(T, "second refused with the revoked key", || async {
         let (status, reason, _) = ready(&ns.get("second").await?);
         (status == "False" && reason == "Unauthorized").then_some(())
     })
     .await;
 
-    let (new_ak, new_sk) = ("HWSIMROTATED00000000", "rotated-secret-key-00000000000000000000");
+    let (new_ak, new_sk) = (
+        "HWSIMROTATED00000000",
+        "rotated-secret-key-00000000000000000000",
+    );
     sim.handle
         .add_account(hwcloud_sim::Account {
             user: "rotated".into(),
@@ -318,7 +354,11 @@ async fn a_changed_credentials_secret_needs_no_restart() {
     put(new_ak, new_sk);
     ns.wait_ready("second", T).await;
     assert_eq!(op.pid(), pid, "the same process");
-    assert_eq!(op.wait_exit(Duration::from_millis(10)), None, "still running");
+    assert_eq!(
+        op.wait_exit(Duration::from_millis(10)),
+        None,
+        "still running"
+    );
     assert!(
         op.logs().contains("ak:HWSIMROTATED00000000"),
         "the operator says which account it now reads"

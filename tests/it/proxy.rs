@@ -54,7 +54,8 @@ async fn cloud_calls_go_through_https_proxy_and_the_apiserver_does_not() {
         &["--ca-bundle", &bundle],
         &[("HTTPS_PROXY", &proxy.url)],
     );
-    ns.create("app", json!({"apig": {"instanceId": "gw1"}})).await;
+    ns.create("app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     ns.wait_ready("app", T).await;
     let seen = proxy.seen();
     let tunnel = format!("CONNECT {} ", authority(&sim.url()));
@@ -91,7 +92,9 @@ async fn namespace_with_proxy_asked(
         &["--ca-bundle", bundle, "--apiserver-proxy", &proxy.url],
         &[("HTTPS_PROXY", &proxy.url)],
     );
-    other.create("app", json!({"apig": {"instanceId": "gw1"}})).await;
+    other
+        .create("app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     other.wait_ready("app", T).await;
     proxy.seen()
 }
@@ -107,7 +110,8 @@ async fn no_proxy_reaches_the_cloud_directly_past_a_refusing_proxy() {
         &["--ca-bundle", &bundle],
         &[("HTTPS_PROXY", &refusing.url)],
     );
-    ns.create("app", json!({"apig": {"instanceId": "gw1"}})).await;
+    ns.create("app", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
     // Through the proxy, refused: the cause is the proxy's answer, and nothing was made.
     wait::until(T, "app refused by the proxy", || async {
         let app = ns.get("app").await?;

@@ -122,9 +122,11 @@ mod tests {
         let k = parse_pod_answer(br#"{"credentials":{"accessKeyId":"AK","secretAccessKey":"SK","securityToken":"T","expiration":"2026-12-03T21:00:00Z"},"subject":{"namespace":"n","serviceAccount":"s"}}"#)
             .expect("parsed");
         assert_eq!(k.access_key, "AK");
-        let e = parse_pod_answer(br#"{"credentials":{"accessKeyId":"AK","secretAccessKey":"SECRETVALUE"}}"#)
-            .err()
-            .expect("incomplete");
+        let e = parse_pod_answer(
+            br#"{"credentials":{"accessKeyId":"AK","secretAccessKey":"SECRETVALUE"}}"#,
+        )
+        .err()
+        .expect("incomplete");
         assert!(!e.contains("SECRETVALUE"), "{e}");
     }
 }

@@ -154,9 +154,7 @@ impl ClassifyName for serde_json::Error {
     fn classify_name(&self) -> &'static str {
         match self.classify() {
             serde_json::error::Category::Io => "an I/O error",
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "not JSON"
-            }
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not JSON",
             serde_json::error::Category::Data => "fields missing or of the wrong type",
         }
     }
@@ -251,7 +249,11 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            assert_eq!(error_text(body.as_bytes(), &[secret.clone()]), want, "{body}");
+            assert_eq!(
+                error_text(body.as_bytes(), &[secret.clone()]),
+                want,
+                "{body}"
+            );
         }
     }
 
@@ -265,9 +267,12 @@ mod tests {
         .expect("parsed");
         assert_eq!(k.access_key, "TMPAK");
         assert_eq!(k.expires_at.to_rfc3339(), "2026-12-03T21:00:00+00:00");
-        let e = parse_credential(br#"{"credential":{"access":"A","secret":"SECRETVALUE"}}"#, now)
-            .err()
-            .expect("missing fields");
+        let e = parse_credential(
+            br#"{"credential":{"access":"A","secret":"SECRETVALUE"}}"#,
+            now,
+        )
+        .err()
+        .expect("missing fields");
         assert!(!e.contains("SECRETVALUE"), "{e}");
         assert!(parse_credential(b"nope", now).is_err());
     }

@@ -156,7 +156,11 @@ impl Cloud {
 }
 
 impl Cloud {
-    fn temporary_for(&self, source: &super::federation::Source, account: &Account) -> Arc<TemporaryCredentials> {
+    fn temporary_for(
+        &self,
+        source: &super::federation::Source,
+        account: &Account,
+    ) -> Arc<TemporaryCredentials> {
         let iam_url = self.config.endpoints.url(Service::Iam, &account.region);
         let key = format!("{}|{iam_url}", source.describe());
         let mut all = self.temporary.lock().unwrap_or_else(|e| e.into_inner());
@@ -167,7 +171,10 @@ impl Cloud {
 
     /// The account with its project id: as given, or looked up by region name once per
     /// principal and region (`GET /v3/projects?name=<region>`, as the official SDKs do).
-    pub async fn with_project(self: &Arc<Self>, mut account: Account) -> Result<Account, CloudError> {
+    pub async fn with_project(
+        self: &Arc<Self>,
+        mut account: Account,
+    ) -> Result<Account, CloudError> {
         if !account.project_id.is_empty() {
             return Ok(account);
         }
