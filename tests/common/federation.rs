@@ -64,8 +64,13 @@ pub fn claim(token: &str, name: &str) -> Value {
 
 /// Sets an identity provider of the simulator (`PUT /_sim/identity-providers/{id}`).
 pub async fn identity_provider(sim: &Sim, id: &str, provider: Value) {
-    let answer = reqwest::Client::new()
-        .put(format!("{}/_sim/identity-providers/{id}", sim.url()))
+    identity_provider_at(&reqwest::Client::new(), &sim.url(), id, provider).await
+}
+
+/// The same, for a simulator at `base` reached with `http`.
+pub async fn identity_provider_at(http: &reqwest::Client, base: &str, id: &str, provider: Value) {
+    let answer = http
+        .put(format!("{base}/_sim/identity-providers/{id}"))
         .json(&provider)
         .send()
         .await
@@ -80,7 +85,12 @@ pub async fn identity_provider(sim: &Sim, id: &str, provider: Value) {
 
 /// The simulator's record of exchanges (ID token, Pod Identity, metadata), in order.
 pub async fn exchanges(sim: &Sim) -> Vec<Value> {
-    reqwest::get(format!("{}/_sim/federation/exchanges", sim.url()))
+    exchanges_at(&reqwest::Client::new(), &sim.url()).await
+}
+
+pub async fn exchanges_at(http: &reqwest::Client, base: &str) -> Vec<Value> {
+    http.get(format!("{base}/_sim/federation/exchanges"))
+        .send()
         .await
         .expect("simulator answers")
         .json::<Vec<Value>>()

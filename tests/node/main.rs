@@ -15,5 +15,6 @@ mod evaluation;
 mod failover;
 mod install;
 mod issuer;
+mod keyless;
 mod support;
 mod uninstall;
