@@ -60,6 +60,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 /etc/appauth-operator/credentials
 {{- end }}
 
+{{/* Where the projected token for the IAM identity provider is mounted. */}}
+{{- define "appauth-operator.federationDir" -}}
+/var/run/secrets/appauth-operator/federation
+{{- end }}
+
+{{/* Where the projected token for CCE Pod Identity is mounted. */}}
+{{- define "appauth-operator.podIdentityDir" -}}
+/var/run/secrets/appauth-operator/pod-identity
+{{- end }}
+
 {{/* Where the CA bundle ConfigMap is mounted. */}}
 {{- define "appauth-operator.caBundleDir" -}}
 /etc/appauth-operator/ca
@@ -95,6 +105,14 @@ The operator's permissions on the objects it reconciles and the Secrets and Even
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.federation.namespaceServiceAccounts }}
+# federation.namespaceServiceAccounts: a short-lived token for the ServiceAccount an accountRef
+# Secret names in its own namespace, exchanged at IAM. Cannot be narrowed by name (the names are
+# the tenants'): it allows a token for any ServiceAccount where this rule applies.
+- apiGroups: [""]
+  resources: ["serviceaccounts/token"]
+  verbs: ["create"]
+{{- end }}
 {{- end }}
 
 {{/*

@@ -102,6 +102,61 @@ fn kustomize_base_is_the_chart_with_default_values() {
     }
 }
 
+/// The components `deploy/components/federation` and `namespace-service-accounts`, with the
+/// identity provider's id an overlay adds, are the chart with `federation.idpId` and
+/// `federation.namespaceServiceAccounts` (the order of environment variables aside: the overlay
+/// appends the id after the component's token file).
+#[test]
+fn kustomize_components_are_the_chart_with_federation() {
+    let overlay = scratch("federation-overlay");
+    let rel = |path: &str| relative_to_root(&overlay, &root().join(path));
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+             resources:\n  - {}\ncomponents:\n  - {}\n  - {}\n\
+             patches:\n  - target: {{kind: Deployment, name: appauth-operator}}\n    patch: |\n\
+             \x20     - op: add\n        path: /spec/template/spec/containers/0/env/-\n\
+             \x20       value: {{name: HUAWEICLOUD_SDK_IDP_ID, value: appauth-cce-prod}}\n",
+            rel("deploy/base"),
+            rel("deploy/components/federation"),
+            rel("deploy/components/namespace-service-accounts"),
+        ),
+    )
+    .expect("overlay");
+    let base = by_kind_and_name(kustomize(&overlay));
+    let chart = template(
+        "appauth-operator",
+        "appauth-system",
+        &json!({"credentials": {"existingSecret": "appauth-operator-credentials"},
+                "federation": {"idpId": "appauth-cce-prod", "namespaceServiceAccounts": true}}),
+        &[],
+    )
+    .expect("helm template");
+    let chart = by_kind_and_name(chart.into_iter().map(without_helm_labels).collect());
+    let sorted_env = |mut o: Value| {
+        if let Some(env) = o
+            .pointer_mut("/spec/template/spec/containers/0/env")
+            .and_then(Value::as_array_mut)
+        {
+            env.sort_by_key(|e| e["name"].as_str().unwrap_or_default().to_string());
+        }
+        o
+    };
+    for key in [
+        "Deployment/appauth-operator",
+        "ClusterRole/appauth-operator",
+    ] {
+        let got = sorted_env(base[key].clone());
+        let want = sorted_env(chart[key].clone());
+        assert!(
+            got == want,
+            "deploy/components differ from the chart for {key} at {}",
+            first_difference(&got, &want, "").unwrap_or_default()
+        );
+    }
+}
+
 /// `target` relative to `from` (kustomize refuses absolute resource paths).
 fn relative_to_root(from: &Path, target: &Path) -> String {
     let up = "../".repeat(from.components().count() - 1);

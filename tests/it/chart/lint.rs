@@ -115,6 +115,42 @@ fn helm_template_refuses_bad_values() {
             json!({"hostAliases": [{"ip": "10.0.0.10"}]}),
             "/hostAliases/0",
         ),
+        (
+            json!({"federation": {"idpId": "k8s", "tokenExpirationSeconds": 599}}),
+            "/federation/tokenExpirationSeconds",
+        ),
+        (
+            json!({"federation": {"audience": ""}}),
+            "/federation/audience",
+        ),
+        (
+            json!({"federation": {"credentialDuration": "an hour"}}),
+            "/federation/credentialDuration",
+        ),
+        (
+            json!({"federation": {"namespaceServiceAccounts": "yes"}}),
+            "/federation/namespaceServiceAccounts",
+        ),
+        (
+            json!({"podIdentity": {"enabled": true}}),
+            "needs podIdentity.uri",
+        ),
+        (
+            json!({"podIdentity": {"enabled": true, "uri": "agent:8080"}}),
+            "/podIdentity/uri",
+        ),
+        (
+            json!({"instanceMetadata": {"enabled": true, "url": ""}}),
+            "/instanceMetadata/url",
+        ),
+        (
+            json!({"proxy": {"httpsProxy": "proxy.example.com:3128"}}),
+            "/proxy/httpsProxy",
+        ),
+        (
+            json!({"proxy": {"apiserverProxy": "http://bad host"}}),
+            "/proxy/apiserverProxy",
+        ),
         (json!({"replicas": 2}), "additional properties 'replicas'"),
         (json!({"extraArgs": ["run"]}), "/extraArgs"),
         (

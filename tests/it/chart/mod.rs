@@ -6,6 +6,7 @@
 
 mod apiserver;
 mod files;
+mod keyless;
 mod kustomize;
 mod lint;
 mod operator;

@@ -299,7 +299,26 @@ pub(super) fn value_sets() -> Vec<(&'static str, Value)> {
                    "rbac": {"aggregateToDefaultRoles": false}, "metrics": {"service": {"enabled": false}}}),
         ),
         ("full", full_values()),
+        ("keyless", keyless_values()),
     ]
+}
+
+/// Every keyless source and both proxies at once (the first configured source wins, so this is
+/// a valid install: federation), with tenants' own ServiceAccounts, in one namespace.
+pub(super) fn keyless_values() -> Value {
+    json!({
+        "cloud": {"region": "cn-north-4"},
+        "credentials": {"existingSecret": "hwcloud-account"},
+        "federation": {"idpId": "cce-cluster-1", "audience": "iam.example.com",
+                       "tokenExpirationSeconds": 7200, "credentialDuration": "6h",
+                       "namespaceServiceAccounts": true},
+        "podIdentity": {"enabled": true, "uri": "http://169.254.170.2/v1/credentials"},
+        "instanceMetadata": {"enabled": true},
+        "proxy": {"httpsProxy": "http://proxy.example.com:3128",
+                  "httpProxy": "http://proxy.example.com:3128",
+                  "noProxy": "169.254.169.254,169.254.170.2,.svc,.cluster.local",
+                  "apiserverProxy": "http://apiserver-proxy.example.com:8888"},
+    })
 }
 
 pub(super) fn kustomize(dir: &Path) -> Vec<Value> {
