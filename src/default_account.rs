@@ -263,7 +263,8 @@ mod tests {
         let keys: &[(&str, &str)] = &[("HWCLOUD_ACCESS_KEY", "AK"), ("HWCLOUD_SECRET_KEY", "SK")];
         let region: &[(&str, &str)] = &[("HWCLOUD_REGION", "cn-north-4")];
         let project: &[(&str, &str)] = &[("HWCLOUD_PROJECT_ID", "p1")];
-        let cases: Vec<(&str, CredentialArgs, Vec<(&str, &str)>, &str)> = vec![
+        type Case<'a> = (&'a str, CredentialArgs, Vec<(&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case> = vec![
             ("nothing", args(), vec![], "none"),
             (
                 "keys",

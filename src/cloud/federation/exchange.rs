@@ -250,7 +250,7 @@ mod tests {
         ];
         for (body, want) in cases {
             assert_eq!(
-                error_text(body.as_bytes(), &[secret.clone()]),
+                error_text(body.as_bytes(), std::slice::from_ref(&secret)),
                 want,
                 "{body}"
             );
