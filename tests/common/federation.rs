@@ -54,6 +54,42 @@ pub async fn token(client: &Client, ns: &str, name: &str, audience: &str) -> Str
         .expect("a token")
 }
 
+/// A token for `ns/name` valid at the apiserver itself (its default audience), to read the
+/// issuer's keys with.
+pub async fn apiserver_token(client: &Client, ns: &str, name: &str) -> String {
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+    let request: TokenRequest =
+        serde_json::from_value(json!({"spec": {"expirationSeconds": 600}})).expect("request");
+    sas.create_token_request(name, &PostParams::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("token for {ns}/{name}: {e}"))
+        .status
+        .and_then(|s| s.token)
+        .expect("a token")
+}
+
+/// The test control plane's CA certificate (PEM), from the kubeconfig, written to `path`.
+pub fn write_cluster_ca(path: &Path) {
+    let kubeconfig = std::env::var(super::cluster::KUBECONFIG_ENV).expect("kubeconfig");
+    let config = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+    let cluster = config
+        .clusters
+        .first()
+        .and_then(|c| c.cluster.clone())
+        .expect("cluster");
+    let pem = match (
+        cluster.certificate_authority_data,
+        cluster.certificate_authority,
+    ) {
+        (Some(data), _) => base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("CA data"),
+        (None, Some(file)) => std::fs::read(file).expect("CA file"),
+        _ => panic!("the kubeconfig names no CA"),
+    };
+    std::fs::write(path, pem).expect("CA written");
+}
+
 /// A claim of a JWT (not verified).
 pub fn claim(token: &str, name: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
