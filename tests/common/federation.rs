@@ -41,25 +41,25 @@ pub async fn service_account(client: &Client, ns: &str, name: &str) {
 
 /// A TokenRequest token for `ns/name` with `audience`.
 pub async fn token(client: &Client, ns: &str, name: &str, audience: &str) -> String {
-    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    let request: TokenRequest = serde_json::from_value(json!({
-        "spec": {"audiences": [audience], "expirationSeconds": 600}
-    }))
-    .expect("token request");
-    sas.create_token_request(name, &PostParams::default(), &request)
-        .await
-        .unwrap_or_else(|e| panic!("token for {ns}/{name}: {e}"))
-        .status
-        .and_then(|s| s.token)
-        .expect("a token")
+    request_token(
+        client,
+        ns,
+        name,
+        json!({"audiences": [audience], "expirationSeconds": 600}),
+    )
+    .await
 }
 
 /// A token for `ns/name` valid at the apiserver itself (its default audience), to read the
 /// issuer's keys with.
 pub async fn apiserver_token(client: &Client, ns: &str, name: &str) -> String {
+    request_token(client, ns, name, json!({"expirationSeconds": 600})).await
+}
+
+async fn request_token(client: &Client, ns: &str, name: &str, spec: Value) -> String {
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
     let request: TokenRequest =
-        serde_json::from_value(json!({"spec": {"expirationSeconds": 600}})).expect("request");
+        serde_json::from_value(json!({ "spec": spec })).expect("token request");
     sas.create_token_request(name, &PostParams::default(), &request)
         .await
         .unwrap_or_else(|e| panic!("token for {ns}/{name}: {e}"))

@@ -83,6 +83,19 @@ impl Ns {
             .unwrap_or_else(|e| panic!("create {name}: {e}"))
     }
 
+    /// Creates a GatewayApp with labels (an operator that selects objects by label).
+    pub async fn create_labelled(&self, name: &str, labels: Value, spec: Value) -> GatewayApp {
+        let obj: GatewayApp = serde_json::from_value(serde_json::json!({
+            "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+            "metadata": {"name": name, "labels": labels}, "spec": spec,
+        }))
+        .expect("GatewayApp");
+        self.apps()
+            .create(&PostParams::default(), &obj)
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"))
+    }
+
     pub async fn patch(&self, name: &str, patch: Value) {
         self.apps()
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))

@@ -40,6 +40,27 @@ impl Operator {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Operator {
+        Self::launch(namespace, sim_url, extra, env, true)
+    }
+
+    /// An operator given no keys and no project id: its credentials come from `extra` and
+    /// `env` (an identity provider, Pod Identity, files), or it has no default account.
+    pub fn start_keyless(
+        namespace: &str,
+        sim_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
+        Self::launch(namespace, sim_url, extra, env, false)
+    }
+
+    fn launch(
+        namespace: &str,
+        sim_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        keys: bool,
+    ) -> Operator {
         static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = std::env::temp_dir().join(format!(
@@ -56,35 +77,7 @@ impl Operator {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            keys: true,
-        };
-        op.spawn();
-        op
-    }
-
-    /// An operator given no keys and no project id: its credentials come from `extra` and
-    /// `env` (an identity provider, Pod Identity, files), or it has no default account.
-    pub fn start_keyless(
-        namespace: &str,
-        sim_url: &str,
-        extra: &[&str],
-        env: &[(&str, &str)],
-    ) -> Operator {
-        let mut op = Operator {
-            child: None,
-            log: std::env::temp_dir().join(format!(
-                "appauth-operator-{namespace}-{}-keyless-{}.log",
-                std::process::id(),
-                rand_suffix()
-            )),
-            namespace: namespace.to_string(),
-            sim_url: sim_url.to_string(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            keys: false,
+            keys,
         };
         op.spawn();
         op
@@ -222,11 +215,6 @@ impl Operator {
         }
         None
     }
-}
-
-fn rand_suffix() -> u64 {
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A free loopback address for the metrics server, so that a test can scrape it.

@@ -62,15 +62,8 @@ fn sub(ns: &str, sa: &str) -> String {
 }
 
 async fn labelled_app(ns: &Ns, run: &str, name: &str, spec: Value) {
-    let obj: GatewayApp = serde_json::from_value(json!({
-        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": name, "labels": {RUN_LABEL: run}}, "spec": spec,
-    }))
-    .expect("GatewayApp");
-    ns.apps()
-        .create(&PostParams::default(), &obj)
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+    ns.create_labelled(name, json!({RUN_LABEL: run}), spec)
+        .await;
 }
 
 fn ready_message(app: &GatewayApp) -> (String, String, String) {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use appauth_operator::api::{GatewayApp, InferenceApi};
+use appauth_operator::api::InferenceApi;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
@@ -25,15 +25,7 @@ const TENANT_AK: &str = "HWSIMNODETENANT00000";
 const TENANT_SK: &str = "hwsim-node-tenant-secret-key-0000000000";
 
 async fn app(ns: &Ns, run: &str, name: &str, spec: Value) {
-    let obj: GatewayApp = serde_json::from_value(json!({
-        "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": name, "labels": {LABEL: run}}, "spec": spec,
-    }))
-    .expect("GatewayApp");
-    ns.apps()
-        .create(&PostParams::default(), &obj)
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+    ns.create_labelled(name, json!({LABEL: run}), spec).await;
 }
 
 async fn account_secret(ns: &Ns, name: &str, data: Value) {
