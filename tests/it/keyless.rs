@@ -282,12 +282,23 @@ async fn renewal_over_short_lifetimes_never_fails_a_call() {
         .set_config(json!({"temporary_credential_max_secs": 12}))
         .expect("short credentials");
     federation::service_account(&ns.client, &ns.name, "operator").await;
+    federation::service_account(&ns.client, &ns.name, "keys-reader").await;
     let idp = format!("k8s-{}", ns.name);
-    trust_the_apiserver(
+    // This provider fetches the keys from the apiserver's jwks_uri itself, over TLS with the
+    // cluster's CA, as a ServiceAccount (the issuer-discovery role every one has).
+    let files = token_dir(&format!("{}-jwks", ns.name));
+    std::fs::create_dir_all(&files).expect("dir");
+    let (ca, bearer) = (files.join("ca.crt"), files.join("bearer"));
+    federation::write_cluster_ca(&ca);
+    let reader = federation::apiserver_token(&ns.client, &ns.name, "keys-reader").await;
+    std::fs::write(&bearer, &reader).expect("bearer");
+    let discovery = federation::get_json(&ns.client, "/.well-known/openid-configuration").await;
+    federation::identity_provider(
         &sim,
-        &ns.client,
         &idp,
-        &[(sub(&ns.name, "operator"), "hwsim-user")],
+        json!({"issuer": discovery["issuer"], "client_id": AUDIENCE, "enabled": true,
+               "jwks_url": discovery["jwks_uri"], "jwks_ca_file": ca, "jwks_bearer_token_file": bearer,
+               "mappings": [{"sub": sub(&ns.name, "operator"), "user": "hwsim-user"}]}),
     )
     .await;
     let tokens = TokenFile::start(
