@@ -2,13 +2,31 @@
 //! official SDKs read, files mounted from a Secret, or an identity agent), read again at every
 //! use so that a rotated key or a changed Secret needs no restart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures::channel::mpsc;
+use sha2::{Digest, Sha256};
+
 use crate::cloud::federation::{Source, TokenFile};
 use crate::cloud::{Account, Credentials, SecretString};
+
+/// How often the files of `--credentials-dir` are looked at for a change.
+pub const FILES_POLL: Duration = Duration::from_secs(5);
+
+/// The files an account directory may hold.
+const FILES: [&str; 8] = [
+    "accessKey",
+    "secretKey",
+    "securityToken",
+    "iamDomain",
+    "iamUser",
+    "iamPassword",
+    "region",
+    "projectId",
+];
 
 /// IAM issues temporary credentials for 15 minutes to 24 hours.
 const DURATION_RANGE: std::ops::RangeInclusive<Duration> =
@@ -122,7 +140,12 @@ impl DefaultAccount {
 
     /// The account now, `None` when none is configured; an error names what is wrong.
     pub fn current(&self) -> Result<Option<Account>, String> {
-        let read = |file: &str, env: &str| self.read(file, env);
+        let dir = self.args.credentials_dir.as_deref().map(snapshot);
+        let read = |file: &str, env: &str| {
+            dir.as_deref()
+                .and_then(|d| nonempty(std::fs::read_to_string(d.join(file)).ok()))
+                .or_else(|| nonempty(std::env::var(env).ok()))
+        };
         let result = resolve(&self.args, &read);
         let summary = match &result {
             Ok(Some(a)) => format!("{} in {}", a.principal(), a.region),
@@ -137,14 +160,65 @@ impl DefaultAccount {
         result
     }
 
-    fn read(&self, file: &str, env: &str) -> Option<String> {
-        if let Some(dir) = &self.args.credentials_dir
-            && let Some(v) = nonempty(std::fs::read_to_string(dir.join(file)).ok())
-        {
-            return Some(v);
-        }
-        nonempty(std::env::var(env).ok())
+    /// A signal for each of `subscribers` when the files of `--credentials-dir` change (every
+    /// object is then checked again, so one that failed on the old files does not wait for its
+    /// resync), and the future that looks for changes every `period`.
+    pub fn watch(
+        self: &Arc<Self>,
+        subscribers: usize,
+        period: Duration,
+    ) -> (
+        Vec<mpsc::UnboundedReceiver<()>>,
+        impl Future<Output = ()> + Send + 'static,
+    ) {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..subscribers).map(|_| mpsc::unbounded()).unzip();
+        let dir = self.args.credentials_dir.clone();
+        let poll = async move {
+            let Some(dir) = dir else {
+                return;
+            };
+            let mut seen = fingerprint(&dir);
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let now = fingerprint(&dir);
+                if now != seen {
+                    seen = now;
+                    tracing::info!(dir = %dir.display(), "the default account's files changed; checking every object again");
+                    for s in &senders {
+                        let _ = s.unbounded_send(());
+                    }
+                }
+            }
+        };
+        (receivers, poll)
     }
+}
+
+/// Where to read a mounted Secret's files from: the kubelet swaps a Secret volume's contents
+/// by pointing `..data` at a new directory, so reading through the resolved link gives every
+/// file from one version (never an old access key with a new secret key).
+fn snapshot(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir.join("..data")).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// A digest of the account files' contents (no secret kept).
+fn fingerprint(dir: &Path) -> Vec<u8> {
+    let dir = snapshot(dir);
+    let mut h = Sha256::new();
+    for file in FILES {
+        h.update(file.as_bytes());
+        match std::fs::read(dir.join(file)) {
+            Ok(bytes) => {
+                h.update([1]);
+                h.update((bytes.len() as u64).to_le_bytes());
+                h.update(&bytes);
+            }
+            Err(_) => h.update([0]),
+        }
+    }
+    h.finalize().to_vec()
 }
 
 /// Pure but for `read` (a file, else an environment variable): the default account from the
@@ -340,6 +414,54 @@ mod tests {
         std::fs::remove_file(dir.join("secretKey")).expect("rm");
         let e = account.current().expect_err("no secret key");
         assert!(e.contains("secretKey"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_changed_file_signals_every_subscriber() {
+        let dir = std::env::temp_dir().join(format!("appauth-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("accessKey"), "AK1").expect("write");
+        let account = DefaultAccount::new(CredentialArgs {
+            credentials_dir: Some(dir.clone()),
+            ..args()
+        });
+        let (mut signals, poll) = account.watch(2, Duration::from_millis(20));
+        let poll = tokio::spawn(poll);
+        use futures::StreamExt;
+        // Nothing changed: no signal within several polls.
+        let quiet = tokio::time::timeout(Duration::from_millis(200), signals[0].next()).await;
+        assert!(quiet.is_err(), "no change, no signal");
+        std::fs::write(dir.join("accessKey"), "AK2").expect("write");
+        for s in signals.iter_mut() {
+            let got = tokio::time::timeout(Duration::from_secs(5), s.next()).await;
+            assert!(matches!(got, Ok(Some(()))), "signalled");
+        }
+        poll.abort();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_mounted_secret_is_read_through_its_current_version() {
+        let dir = std::env::temp_dir().join(format!("appauth-snapshot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let version = dir.join("..2026_12_03_21_00_00.1");
+        std::fs::create_dir_all(&version).expect("dir");
+        std::fs::write(version.join("accessKey"), "AK-v1").expect("write");
+        std::os::unix::fs::symlink("..2026_12_03_21_00_00.1", dir.join("..data")).expect("link");
+        std::os::unix::fs::symlink("..data/accessKey", dir.join("accessKey")).expect("link");
+        assert_eq!(
+            snapshot(&dir),
+            std::fs::canonicalize(&version).expect("path")
+        );
+        assert_eq!(
+            std::fs::read_to_string(snapshot(&dir).join("accessKey")).expect("read"),
+            "AK-v1"
+        );
+        // A plain directory is read as it is.
+        let plain = dir.join("plain");
+        std::fs::create_dir_all(&plain).expect("dir");
+        assert_eq!(snapshot(&plain), plain);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -218,6 +218,16 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     ) else {
         unreachable!("three tenancy signals were asked for");
     };
+    // A changed default-account file checks every object again, as a policy change does.
+    let (account_changed, account_poll) = ctx
+        .default_account
+        .watch(2, crate::default_account::FILES_POLL);
+    let Ok([apps_account_changed, apis_account_changed]) = <[_; 2]>::try_from(account_changed)
+    else {
+        unreachable!("two default-account signals were asked for");
+    };
+    let apps_on = futures::stream::select(apps_on, apps_account_changed);
+    let apis_on = futures::stream::select(apis_on, apis_account_changed);
 
     // GatewayApps: their own controller, and the InferenceApis that refer to them. Subscribers
     // see no deletions: those reach the InferenceApis through a channel of their own.
@@ -338,6 +348,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     tokio::spawn(apis_watch);
     tokio::spawn(accounts_watch);
     tokio::spawn(tenancy_watch);
+    tokio::spawn(account_poll);
     // Ready once the policies and namespaces are listed: until then every reconcile waits, and
     // a missing CRD or RBAC rule for them should show as a Pod that never gets ready.
     tokio::spawn({

@@ -299,28 +299,43 @@ async fn instance_metadata_only_when_asked() {
 
 /// The default account's files (a mounted Secret) changed under a running operator: a key
 /// that no longer works is reported on the next object, and a new working key is used without
-/// a restart.
+/// a restart; the object refused meanwhile is checked again at once, not at its resync.
 #[tokio::test]
 async fn a_changed_credentials_secret_needs_no_restart() {
     let ns = namespace("credentials-files").await;
     let sim = Sim::start();
     let files = dir(&ns.name);
+    // Laid out as the kubelet mounts a Secret: each version in a directory of its own,
+    // `..data` pointing at the current one (swapped in one rename), the keys linked through it.
+    let version = std::sync::atomic::AtomicUsize::new(0);
     let put = |ak: &str, sk: &str| {
+        let n = version.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("..version-{n}");
+        std::fs::create_dir_all(files.join(&name)).expect("version dir");
         for (file, value) in [
             ("accessKey", ak),
             ("secretKey", sk),
             ("region", "cn-north-4"),
             ("projectId", PROJECT),
         ] {
-            write(&files.join(file), value);
+            std::fs::write(files.join(&name).join(file), value).expect("key file");
+            let link = files.join(file);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(format!("..data/{file}"), &link).expect("key link");
+            }
         }
+        let tmp = files.join("..data_tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&name, &tmp).expect("data link");
+        std::fs::rename(&tmp, files.join("..data")).expect("swap");
     };
     put(AK, SK);
     let files_flag = files.display().to_string();
     let mut op = Operator::start_keyless(
         &ns.name,
         &sim.url(),
-        &["--credentials-dir", &files_flag],
+        // A resync far away: only the watch of the files brings a refused object back.
+        &["--credentials-dir", &files_flag, "--resync-period", "10m"],
         &[],
     );
     let pid = op.pid();
