@@ -35,7 +35,11 @@ pub async fn fetch_jwks(src: &OwnedKeySource) -> Result<Vec<Value>, String> {
         }
     }
     let client = builder.build().map_err(|e| fail(e.to_string()))?;
-    let mut request = client.get(url).header("accept", "application/json");
+    // The Kubernetes apiserver answers /openid/v1/jwks only to an Accept that admits
+    // application/jwk-set+json (406 to application/json alone).
+    let mut request = client
+        .get(url)
+        .header("accept", "application/jwk-set+json, application/json");
     if let Some(file) = &src.bearer_token_file {
         let token = tokio::fs::read_to_string(file)
             .await
