@@ -57,7 +57,7 @@ pub async fn own_service_account(client: &Client) -> anyhow::Result<Option<(Stri
 }
 
 /// `system:serviceaccount:<namespace>:<name>` -> (namespace, name).
-fn service_account_of(user: &str) -> Option<(String, String)> {
+pub fn service_account_of(user: &str) -> Option<(String, String)> {
     let (ns, name) = user
         .strip_prefix("system:serviceaccount:")?
         .split_once(':')?;

@@ -290,7 +290,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         leadership = Some(crate::leader::acquire(client.clone(), election).await?);
     }
-    let own = crate::kube_client::own_service_account(&client).await?;
+    let mut own: Vec<(String, String)> = crate::kube_client::own_service_account(&client)
+        .await?
+        .into_iter()
+        .collect();
+    // The token file may be another ServiceAccount's (a process given one): not lent either.
+    if let Some(file) = &args.credentials.id_token_file
+        && let Ok(token) = std::fs::read_to_string(file)
+        && let Some(sa) = crate::cloud::federation::subject(token.trim())
+            .as_deref()
+            .and_then(crate::kube_client::service_account_of)
+    {
+        own.push(sa);
+    }
     let ctx = Context::new(client.clone(), cloud, account, own, settings, metrics);
     let controllers = crate::controller::wiring::run_controllers(client, ctx, ready);
     tokio::select! {

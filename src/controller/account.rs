@@ -87,6 +87,16 @@ pub fn from_secret_data(
         ));
     }
     if let Some(idp_id) = federated {
+        // It goes into a request header and names the credentials' cache.
+        if idp_id.len() > 64
+            || !idp_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(format!(
+                "account Secret {name}: idpId must be up to 64 letters, digits, -, _ or ."
+            ));
+        }
         let service_account = require("serviceAccountName")?;
         let service_account = ServiceAccountName::parse(&service_account).ok_or_else(|| {
             format!("account Secret {name}: serviceAccountName must name a ServiceAccount of this namespace")
@@ -179,6 +189,16 @@ mod tests {
         let e = from_secret_data("acct", &data(&[("region", "cn-north-4"), ("idpId", "k8s")]))
             .expect_err("no ServiceAccount");
         assert!(e.contains("serviceAccountName"), "{e}");
+        let e = from_secret_data(
+            "acct",
+            &data(&[
+                ("region", "cn-north-4"),
+                ("idpId", "k8s\r\nX-Evil: 1"),
+                ("serviceAccountName", "workload"),
+            ]),
+        )
+        .expect_err("a header in the id");
+        assert!(e.contains("idpId") && !e.contains("X-Evil"), "{e}");
     }
 
     #[test]

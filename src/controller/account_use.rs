@@ -181,7 +181,7 @@ fn own_service_account(
             ),
         ));
     }
-    if may_not_borrow(ctx.own_service_account.as_ref(), namespace, &named.name) {
+    if may_not_borrow(&ctx.own_service_accounts, namespace, &named.name) {
         return Err(Error::failed(
             Reason::Unauthorized,
             format!(
@@ -193,8 +193,8 @@ fn own_service_account(
 }
 
 /// Pure: whether `namespace`/`name` is the operator's own ServiceAccount.
-fn may_not_borrow(own: Option<&(String, String)>, namespace: &str, name: &str) -> bool {
-    own.is_some_and(|(ns, n)| ns == namespace && n == name)
+fn may_not_borrow(own: &[(String, String)], namespace: &str, name: &str) -> bool {
+    own.iter().any(|(ns, n)| ns == namespace && n == name)
 }
 
 /// An object letting go of its accounts (deleted, or detached): the one its spec names and the
@@ -296,12 +296,16 @@ mod tests {
 
     #[test]
     fn the_operators_own_service_account_is_never_lent() {
-        let own = ("appauth-system".to_string(), "appauth-operator".to_string());
+        let own = [
+            ("appauth-system".to_string(), "appauth-operator".to_string()),
+            ("team-ops".to_string(), "federated".to_string()),
+        ];
         let cases = [
-            (Some(&own), "appauth-system", "appauth-operator", true),
-            (Some(&own), "team-a", "appauth-operator", false),
-            (Some(&own), "appauth-system", "workload", false),
-            (None, "appauth-system", "appauth-operator", false),
+            (&own[..], "appauth-system", "appauth-operator", true),
+            (&own[..], "team-ops", "federated", true),
+            (&own[..], "team-a", "appauth-operator", false),
+            (&own[..], "appauth-system", "workload", false),
+            (&[][..], "appauth-system", "appauth-operator", false),
         ];
         for (own, ns, name, refused) in cases {
             assert_eq!(may_not_borrow(own, ns, name), refused, "{ns}/{name}");

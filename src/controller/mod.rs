@@ -90,8 +90,9 @@ pub struct Context {
     pub cloud: Arc<Cloud>,
     /// Read again at each use: its files or Secret may change.
     pub default_account: Arc<DefaultAccount>,
-    /// The operator's own ServiceAccount (`namespace`, `name`), which no namespace may borrow.
-    pub own_service_account: Option<(String, String)>,
+    /// The operator's own ServiceAccounts (`namespace`, `name`): the one it runs as and the
+    /// one its token file federates, which no namespace may borrow.
+    pub own_service_accounts: Vec<(String, String)>,
     pub settings: Settings,
     pub recorder: Recorder,
     pub gateway_apps: OnceLock<Store<GatewayApp>>,
@@ -116,7 +117,7 @@ impl Context {
         client: Client,
         cloud: Arc<Cloud>,
         default_account: Arc<DefaultAccount>,
-        own_service_account: Option<(String, String)>,
+        own_service_accounts: Vec<(String, String)>,
         settings: Settings,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -141,7 +142,7 @@ impl Context {
             client,
             cloud,
             default_account,
-            own_service_account,
+            own_service_accounts,
             settings,
             gateway_apps: OnceLock::new(),
             inference_apis: OnceLock::new(),

@@ -124,6 +124,7 @@ async fn keyless_lifecycle_for_the_default_account_and_a_namespace_of_its_own() 
     .await;
     let run = home.name.clone();
     let token_file = tokens.path.display().to_string();
+    let metrics = free_metrics_addr();
     let op = Operator::start_keyless(
         &format!("all:{run}"),
         &sim.url(),
@@ -134,6 +135,8 @@ async fn keyless_lifecycle_for_the_default_account_and_a_namespace_of_its_own() 
             &token_file,
             "--token-audience",
             AUDIENCE,
+            "--metrics-addr",
+            &metrics,
         ],
         &[],
     );
@@ -263,11 +266,21 @@ async fn keyless_lifecycle_for_the_default_account_and_a_namespace_of_its_own() 
             "Secrets",
         );
     }
-    // Neither the ID tokens nor what IAM gave for them reach the logs.
+    // Neither the ID tokens nor what IAM gave for them (nor the apps' secrets) reach the
+    // logs, Events, statuses or metrics.
     let mut secrets = tokens.tokens();
-    secrets.extend(sim.handle.temporary_secrets());
-    assert!(!secrets.is_empty());
-    no_secret_in(&op.logs(), &secrets, "the operator's logs");
+    let temporary = sim.handle.temporary_secrets();
+    assert!(
+        temporary.len() >= 4,
+        "two identities' credentials: {}",
+        temporary.len()
+    );
+    secrets.extend(temporary);
+    secrets.extend(common::converge::issued_secrets(&sim));
+    let (logs, page) = (op.logs(), Operator::metrics(&metrics).await);
+    for ns in [&home, &tenant] {
+        common::converge::hygiene(ns, &secrets, &logs, &page).await;
+    }
 }
 
 /// Credentials that last 12 s, renewed a quarter before expiry, over several lifetimes while

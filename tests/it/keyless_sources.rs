@@ -163,6 +163,22 @@ async fn refused_tokens_end_in_unauthorized_naming_the_cause() {
     )
     .await;
     wait_refused(&ns, "borrowing", &["namespace", &other.name]).await;
+    // Nor the ServiceAccount whose token the operator itself federates.
+    let own: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "own"},
+        "stringData": {"region": "cn-north-4", "idpId": idp, "serviceAccountName": "operator"}
+    }))
+    .expect("Secret");
+    ns.secrets()
+        .create(&Default::default(), &own)
+        .await
+        .expect("Secret");
+    ns.create(
+        "impersonating",
+        json!({"apig": {"instanceId": "gw1"}, "accountRef": {"name": "own"}}),
+    )
+    .await;
+    wait_refused(&ns, "impersonating", &["operator's own ServiceAccount"]).await;
 
     assert!(
         sim.all_apps().is_empty(),

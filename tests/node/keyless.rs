@@ -105,6 +105,10 @@ async fn a_keyless_install_serves_its_namespace_and_a_tenant_by_its_own_service_
     })
     .await;
     let system = release.system.clone();
+    let pods = release.wait_ready_pods(1, T).await;
+    let spec = pods[0].spec.clone().expect("spec");
+    let own_sa = spec.service_account_name.clone().expect("ServiceAccount");
+    // Exact subjects, as the docs ask: the operator's and the tenant's ServiceAccounts.
     let (issuer, jwks) = federation::issuer_and_keys(&client).await;
     federation::identity_provider_at(
         &sim.client(),
@@ -112,15 +116,12 @@ async fn a_keyless_install_serves_its_namespace_and_a_tenant_by_its_own_service_
         idp,
         json!({"issuer": issuer, "client_id": "appauth-operator", "enabled": true, "jwks": jwks,
                "mappings": [
-                   {"sub": format!("system:serviceaccount:{system}:*"), "user": "hwsim-user"},
+                   {"sub": format!("system:serviceaccount:{system}:{own_sa}"), "user": "hwsim-user"},
                    {"sub": format!("system:serviceaccount:{}:workload", tenant.name), "user": "tenant-node"},
                ]}),
     )
     .await;
 
-    let pods = release.wait_ready_pods(1, T).await;
-    let spec = pods[0].spec.clone().expect("spec");
-    let own_sa = spec.service_account_name.clone().expect("ServiceAccount");
     let container = &spec.containers[0];
     let env: Vec<String> = container
         .env

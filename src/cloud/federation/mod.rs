@@ -115,6 +115,11 @@ impl Source {
     }
 }
 
+/// The `sub` claim of an ID token (read, not verified).
+pub fn subject(token: &str) -> Option<String> {
+    jwt::claims(token)?.sub
+}
+
 /// A credential source failed: `category` says whether waiting can help.
 pub(crate) fn refused(from: &str, category: ErrorCategory, detail: String) -> CloudError {
     CloudError::Credentials {

@@ -79,8 +79,16 @@ impl CloudClient {
                 };
                 sign(headers, &creds, host, signed, Utc::now());
             }
-            Credentials::Temporary { .. } => {
-                if let Some(temporary) = &self.temporary {
+            Credentials::Temporary { source } => {
+                let Some(temporary) = &self.temporary else {
+                    // Never sent unsigned.
+                    return Err(CloudError::Credentials {
+                        from: source.describe(),
+                        category: crate::cloud::ErrorCategory::InvalidRequest,
+                        detail: "no credential cache for this client".into(),
+                    });
+                };
+                {
                     let keys = temporary.get(&self.cloud.http).await?;
                     let creds = AkSk {
                         access_key: &keys.access_key,
