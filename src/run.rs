@@ -83,9 +83,10 @@ pub struct RunArgs {
     /// Name of the AppAuthGrantSet the operator writes for the admission policy.
     #[arg(long, env = "APPAUTH_GRANTS_NAME", default_value = "appauth-operator")]
     pub grants_name: String,
-    /// Mirror each new app id into annotation appauth.hwcloud.dev/app-id, so that an object
-    /// restored from a backup without status finds its app; costs one more write per new app.
-    #[arg(long, env = "APPAUTH_APP_ID_ANNOTATION", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Also mirror each new app id into annotation appauth.hwcloud.dev/app-id (for tools that
+    /// read it there); costs one more write per new app. Restores do not need it: the pending
+    /// marker left on every object finds the app.
+    #[arg(long, env = "APPAUTH_APP_ID_ANNOTATION", default_value_t = false, action = clap::ArgAction::Set)]
     pub app_id_annotation: bool,
     /// Metrics (/metrics) and health (/healthz, /readyz) address.
     #[arg(long, env = "APPAUTH_METRICS_ADDR", default_value = "0.0.0.0:8080")]

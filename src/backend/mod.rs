@@ -5,9 +5,11 @@
 //! - `app`: the normalised app, with one conversion per service's answer.
 //! - `lifecycle`: create, find, show, update, delete.
 //! - `credentials`: secrets, resets, AppCodes, FromSecret pushes.
+//! - `inventory`: every app of an instance, for drift.
 
 mod app;
 mod credentials;
+mod inventory;
 mod lifecycle;
 mod target;
 

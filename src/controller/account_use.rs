@@ -115,6 +115,18 @@ async fn resolve_in(
             })?;
         return ctx.cloud.with_project(account).await.map_err(Error::cloud);
     };
+    // A labelled account Secret the cache shows at the version last read (and already marked
+    // in use) is not read again.
+    if let Some(Some(cached)) = ctx.account_secrets.get(namespace, &reference.name)
+        && (deleting || cached.finalizers().iter().any(|f| f == IN_USE_FINALIZER))
+        && let Some(account) = cached
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| ctx.read_accounts.at(namespace, &reference.name, v))
+    {
+        return ctx.cloud.with_project(account).await.map_err(Error::cloud);
+    }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let secret = secrets.get_opt(&reference.name).await?.ok_or_else(|| {
         Error::failed(
@@ -156,11 +168,16 @@ async fn resolve_in(
             }
         }
     };
+    let mut read_at = secret.resource_version();
     if !deleting && !secret.finalizers().iter().any(|f| f == IN_USE_FINALIZER) {
         let mut finalizers = secret.finalizers().to_vec();
         finalizers.push(IN_USE_FINALIZER.to_string());
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": secret.resource_version()}});
-        ctx.patch_theirs(&secret, &patch).await?;
+        read_at = ctx.patch_theirs(&secret, &patch).await?.resource_version();
+    }
+    if let Some(version) = read_at {
+        ctx.read_accounts
+            .remember(namespace, &reference.name, &version, &account);
     }
     ctx.cloud.with_project(account).await.map_err(Error::cloud)
 }

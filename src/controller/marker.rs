@@ -12,6 +12,11 @@ pub struct PendingMarker {
     pub time: DateTime<Utc>,
     /// The operator process that wrote it.
     pub instance: String,
+    /// The uid of the object it was written on. The marker stays on the object after the create
+    /// (clearing it would cost a write per new app), so an object restored from a backup (a new
+    /// uid) still says which object's fingerprint its app carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
 }
 
 impl PendingMarker {
@@ -21,6 +26,14 @@ impl PendingMarker {
 
     pub fn to_annotation(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The object this marker was written on, when that is not `uid`: the object carrying it
+    /// is a restore (or a copy) of that one.
+    pub fn written_on_other(&self, uid: &str) -> Option<&str> {
+        self.object
+            .as_deref()
+            .filter(|o| !o.is_empty() && *o != uid)
     }
 }
 
@@ -61,9 +74,39 @@ mod tests {
             name: "app_x".into(),
             time: at(1000),
             instance: "pod-1/abc".into(),
+            object: Some("u-1".into()),
         };
-        assert_eq!(PendingMarker::parse(&m.to_annotation()), Some(m));
+        assert_eq!(PendingMarker::parse(&m.to_annotation()), Some(m.clone()));
+        // Markers written before the object was recorded still parse.
+        let old = r#"{"name":"app_x","time":"1970-01-01T00:16:40Z","instance":"pod-1/abc"}"#;
+        assert_eq!(
+            PendingMarker::parse(old),
+            Some(PendingMarker { object: None, ..m })
+        );
         assert_eq!(PendingMarker::parse("garbage"), None);
+    }
+
+    #[test]
+    fn a_marker_written_on_another_object_names_it() {
+        let m = |object: Option<&str>| PendingMarker {
+            name: "a".into(),
+            time: at(0),
+            instance: "i".into(),
+            object: object.map(str::to_string),
+        };
+        let cases = [
+            ("written on this object", m(Some("u-1")), None),
+            (
+                "written on another (a restore)",
+                m(Some("u-0")),
+                Some("u-0"),
+            ),
+            ("written before objects were recorded", m(None), None),
+            ("empty", m(Some("")), None),
+        ];
+        for (name, marker, want) in cases {
+            assert_eq!(marker.written_on_other("u-1"), want, "{name}");
+        }
     }
 
     #[test]
@@ -72,6 +115,7 @@ mod tests {
             name: "a".into(),
             time: at(1000),
             instance: "other".into(),
+            object: None,
         };
         let grace = Duration::from_secs(25);
         assert_eq!(

@@ -66,6 +66,15 @@ pub struct Memory {
     pub pushed: Option<i64>,
     /// The rotation a Warning already said cannot happen (a service without a reset).
     pub rotation_warned: Option<String>,
+    /// A hash of the app key in the credentials Secret as this process last wrote or read it:
+    /// with the Secret at a version it knows, drift is checked without reading it.
+    pub delivered_key: Option<u64>,
+    /// A Secret the operator did not write holds the credentials Secret's name: until a create
+    /// succeeds, look before creating (the cache of our own Secrets cannot see it).
+    pub secret_conflict: bool,
+    /// With FromSecret: a hash of the source Secret's version whose values were last found
+    /// delivered (an unchanged source is not read again).
+    pub source_compared: Option<u64>,
 }
 
 impl Memory {

@@ -8,6 +8,7 @@ pub mod driver;
 pub mod gateway_app;
 mod gauges;
 pub mod inference_api;
+pub mod inventory;
 pub mod marker;
 pub mod memory;
 pub mod pending;
@@ -18,6 +19,7 @@ pub mod service_account_token;
 pub mod status;
 pub mod tenancy;
 pub mod waits;
+pub mod watched_secrets;
 pub mod wiring;
 pub mod writes;
 
@@ -71,7 +73,7 @@ impl Default for Settings {
             allow_adoption: false,
             policy_selector: None,
             grants_name: "appauth-operator".into(),
-            mirror_app_id: true,
+            mirror_app_id: false,
             resync: Duration::from_secs(600),
             marker_grace: Duration::from_secs(30),
             instance: format!("appauth-operator/{}", std::process::id()),
@@ -96,6 +98,15 @@ pub struct Context {
     pub settings: Settings,
     pub recorder: Recorder,
     pub gateway_apps: OnceLock<Store<GatewayApp>>,
+    /// Listings of every app per account and instance, for drift (`inventory.rs`).
+    pub inventory: inventory::Inventory,
+    /// The GatewayApps' credentials Secrets, metadata only (`wiring.rs`).
+    pub app_secrets: watched_secrets::WatchedSecrets,
+    /// Labelled account Secrets and credential sources, metadata only.
+    pub account_secrets: watched_secrets::WatchedSecrets,
+    pub source_secrets: watched_secrets::WatchedSecrets,
+    /// Accounts as last read from their Secrets, reused while the Secret is unchanged.
+    pub read_accounts: watched_secrets::ReadAccounts,
     pub inference_apis: OnceLock<Store<InferenceApi>>,
     /// The InferenceApi cache has listed every object (an API's holder can be told then).
     pub inference_apis_listed: std::sync::atomic::AtomicBool,
@@ -145,6 +156,11 @@ impl Context {
             own_service_accounts,
             settings,
             gateway_apps: OnceLock::new(),
+            app_secrets: Default::default(),
+            account_secrets: Default::default(),
+            source_secrets: Default::default(),
+            read_accounts: Default::default(),
+            inventory: Default::default(),
             inference_apis: OnceLock::new(),
             metrics,
             memory: memory::Memories::default(),

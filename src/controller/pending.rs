@@ -18,6 +18,7 @@ pub async fn write_marker<K: Managed>(obj: &K, ctx: &Context, name: &str) -> Res
         name: name.to_string(),
         time: Utc::now(),
         instance: ctx.settings.instance.clone(),
+        object: obj.uid(),
     };
     let mut finalizers = obj.finalizers().to_vec();
     if !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) {

@@ -126,23 +126,28 @@ where
     rewoken(handle).filter(move |o| std::future::ready(ctx.changed_by_others(o.as_ref())))
 }
 
+/// Our own Secrets, by label: `owners` GatewayApps' credentials, or InferenceApis' connection
+/// Secrets.
+fn managed_secrets_config(owners: &str) -> watcher::Config {
+    let owner_kind = if owners == "InferenceApi" {
+        format!("{OWNER_KIND_LABEL}=InferenceApi")
+    } else {
+        format!("!{OWNER_KIND_LABEL}")
+    };
+    watcher::Config::default().labels(&format!(
+        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{owner_kind}"
+    ))
+}
+
 /// Our own Secrets, metadata only and by label: a hand edit or delete brings the owner back
-/// promptly; the echoes of our own applies do not. `owners`: GatewayApps' credentials, or
-/// InferenceApis' connection Secrets.
+/// promptly; the echoes of our own applies do not.
 fn managed_secrets(
     client: &Client,
     ns: &Option<String>,
     ctx: Arc<Context>,
     owners: &str,
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
-    let owner_kind = if owners == "InferenceApi" {
-        format!("{OWNER_KIND_LABEL}=InferenceApi")
-    } else {
-        format!("!{OWNER_KIND_LABEL}")
-    };
-    let config = watcher::Config::default().labels(&format!(
-        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{owner_kind}"
-    ));
+    let config = managed_secrets_config(owners);
     watcher(api::<PartialObjectMeta<Secret>>(client, ns), config)
         .default_backoff()
         .filter_map(move |event| {
@@ -263,18 +268,66 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     );
     let _ = ctx.inference_apis.set(apis_store.clone());
     // Account Secrets (users label them): one watch for both controllers.
-    let (_, account_handles, accounts_watch) = shared_watch(
+    let (accounts_cache, account_handles, accounts_watch) = shared_watch(
         api::<PartialObjectMeta<Secret>>(&client, &ns),
         labelled_secrets(ACCOUNT_LABEL),
         ctx.clone(),
         2,
-        |_: &Context, _: Seen<'_, PartialObjectMeta<Secret>>| {},
+        |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| match seen {
+            Seen::Object(s, true) => ctx
+                .read_accounts
+                .forget(&s.namespace().unwrap_or_default(), &s.name_any()),
+            Seen::RelistDone => ctx.account_secrets.mark_listed(),
+            _ => {}
+        },
     );
-    let (Ok([app_events, app_events_for_apis]), Ok([api_events]), Ok([accounts, api_accounts])) = (
+    ctx.account_secrets.set(accounts_cache);
+    // Credential sources (users label them), for the objects that take their key from one.
+    let (sources_cache, source_handles, sources_watch) = shared_watch(
+        api::<PartialObjectMeta<Secret>>(&client, &ns),
+        labelled_secrets(CREDENTIALS_SOURCE_LABEL),
+        ctx.clone(),
+        1,
+        |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
+            if matches!(seen, Seen::RelistDone) {
+                ctx.source_secrets.mark_listed();
+            }
+        },
+    );
+    ctx.source_secrets.set(sources_cache);
+    // The GatewayApps' credentials Secrets (metadata only): a cache that answers "is there a
+    // Secret of ours by that name, at a version we know" without a read, and the subscriber
+    // that brings an owner back when someone else changes or deletes its Secret.
+    let (secret_deleted_tx, mut secret_deleted_rx) =
+        mpsc::unbounded_channel::<PartialObjectMeta<Secret>>();
+    let (app_secrets_store, app_secret_handles, app_secrets_watch) = shared_watch(
+        api::<PartialObjectMeta<Secret>>(&client, &ns),
+        managed_secrets_config("GatewayApp"),
+        ctx.clone(),
+        1,
+        move |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| match seen {
+            Seen::Object(s, true) => {
+                let _ = secret_deleted_tx.send(s.clone());
+            }
+            Seen::RelistDone => ctx.app_secrets.mark_listed(),
+            _ => {}
+        },
+    );
+    ctx.app_secrets.set(app_secrets_store);
+    let (
+        Ok([app_events, app_events_for_apis]),
+        Ok([api_events]),
+        Ok([accounts, api_accounts]),
+        Ok([app_secret_events]),
+        Ok([source_events]),
+    ) = (
         <[_; 2]>::try_from(apps_handles),
         <[_; 1]>::try_from(apis_handles),
         <[_; 2]>::try_from(account_handles),
-    ) else {
+        <[_; 1]>::try_from(app_secret_handles),
+        <[_; 1]>::try_from(source_handles),
+    )
+    else {
         unreachable!("shared stores hand out the subscribers asked for");
     };
 
@@ -284,8 +337,12 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         Controller::for_shared_stream(changed_by_others(app_events, ctx.clone()), apps_store)
             .with_config(config.clone())
             .reconcile_all_on(apps_on)
+            .watches_shared_stream(
+                changed_by_others(app_secret_events, ctx.clone()),
+                |s: Arc<PartialObjectMeta<Secret>>| owner_of::<GatewayApp>(&s),
+            )
             .watches_stream(
-                managed_secrets(&client, &ns, ctx.clone(), "GatewayApp"),
+                futures::stream::poll_fn(move |cx| secret_deleted_rx.poll_recv(cx)).map(Ok),
                 |s: PartialObjectMeta<Secret>| owner_of::<GatewayApp>(&s),
             )
             .watches_shared_stream(
@@ -295,11 +352,10 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
                 },
             )
             // Credential sources (users label them): the objects that take their key from one.
-            .watches(
-                api::<PartialObjectMeta<Secret>>(&client, &ns),
-                labelled_secrets(CREDENTIALS_SOURCE_LABEL),
-                move |s: PartialObjectMeta<Secret>| {
-                    referring(&sources_store, &s, |o: &GatewayApp, name| {
+            .watches_shared_stream(
+                rewoken(source_events),
+                move |s: Arc<PartialObjectMeta<Secret>>| {
+                    referring(&sources_store, s.as_ref(), |o: &GatewayApp, name| {
                         o.spec
                             .credentials_from
                             .as_ref()
@@ -347,6 +403,8 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     tokio::spawn(apps_watch);
     tokio::spawn(apis_watch);
     tokio::spawn(accounts_watch);
+    tokio::spawn(app_secrets_watch);
+    tokio::spawn(sources_watch);
     tokio::spawn(tenancy_watch);
     tokio::spawn(account_poll);
     // Ready once the policies and namespaces are listed: until then every reconcile waits, and

@@ -24,6 +24,18 @@ use super::Context;
 /// The field manager of the operator's server-side applies.
 pub const FIELD_MANAGER: &str = "appauth-operator";
 
+/// How a Secret apply treats a Secret that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretApply {
+    /// Takes the fields over (the Secret is known to be ours).
+    Force,
+    /// Only creates: an existing Secret fails the apply with 409 Conflict.
+    CreateOnly,
+}
+
+/// A resourceVersion no object is at: etcd's first write is revision 2.
+const NEVER_A_VERSION: &str = "1";
+
 /// Annotations the operator itself writes on its objects, and kubectl's copy of the applied
 /// object (stripped from the cache).
 const OURS: [&str; 5] = [
@@ -173,12 +185,20 @@ impl Context {
         &self,
         namespace: &str,
         desired: &Secret,
-        force: bool,
+        how: SecretApply,
     ) -> Result<Secret, kube::Error> {
         let mut params = PatchParams::apply(FIELD_MANAGER);
-        params.force = force;
+        params.force = how == SecretApply::Force;
+        let mut body = std::borrow::Cow::Borrowed(desired);
+        if how == SecretApply::CreateOnly {
+            // A resourceVersion in an apply is a precondition on an existing object, and no
+            // object is ever at this one; on a create the apiserver ignores it. So this apply
+            // creates the Secret or fails with 409 Conflict, and never merges into a Secret
+            // someone else made (which a label-selected cache cannot see).
+            body.to_mut().metadata.resource_version = Some(NEVER_A_VERSION.into());
+        }
         let written = Api::<Secret>::namespaced(self.client.clone(), namespace)
-            .patch(&desired.name_any(), &params, &Patch::Apply(desired))
+            .patch(&desired.name_any(), &params, &Patch::Apply(body.as_ref()))
             .await?;
         self.record(&written, None);
         Ok(written)

@@ -351,13 +351,21 @@ async fn hostile_specs_are_rejected_or_stall_naming_the_problem_and_create_nothi
         state["apis"].as_array().is_none_or(|a| a.is_empty()),
         "no API created"
     );
-    // Create calls that reached the cloud: the pre-existing app's own (the test's), and the
-    // name only the cloud rejects. The adoption that is not permitted never calls the cloud.
+    // Create calls that reached the cloud: the pre-existing app's own (the test's), the name
+    // only the cloud rejects, and the app of the object whose Secret name a user's Secret holds:
+    // the operator does not read before creating (its cache sees only its own Secrets), so it
+    // finds the user's Secret when its create-only write fails, and deletes that app again
+    // (the one APIG delete). The adoption that is not permitted never calls the cloud.
     let creates: Vec<u64> = ["apig", "modelarts", "dataarts", "roma"]
         .iter()
         .map(|s| sim.handle.count(&format!("{s}.create")))
         .collect();
-    assert_eq!(creates, [1, 0, 1, 0], "create calls per service");
+    assert_eq!(creates, [2, 0, 1, 0], "create calls per service");
+    assert_eq!(
+        sim.handle.count("apig.delete"),
+        1,
+        "the app of the refused Secret deleted again"
+    );
     // The user's own Secret is as it was.
     let users = ns.secret("users-secret").await.expect("users-secret");
     assert_eq!(

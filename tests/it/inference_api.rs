@@ -430,9 +430,12 @@ async fn a_bound_app_briefly_not_ready_stays_bound() {
     let api_id = api.status.expect("status").api_id.expect("apiId");
     assert_eq!(sim_bound(&sim, &api_id), vec![a.clone()]);
 
-    sim.handle
-        .add_fault(hwcloud_sim::FaultSpec::new("modelarts", "show").status(503))
-        .expect("fault");
+    // Drift is read from the listing (and by id where the listing does not settle it).
+    for op in ["list", "show"] {
+        sim.handle
+            .add_fault(hwcloud_sim::FaultSpec::new("modelarts", op).status(503))
+            .expect("fault");
+    }
     ns.wait_reason("a", "CloudUnavailable", T).await;
     // Two more passes over the API's bindings while the app is not Ready: the first one after
     // the change has finished once the second begins.

@@ -41,6 +41,7 @@ mod leader_election;
 mod properties;
 mod proxy;
 mod rare_paths;
+mod restore;
 mod signer_sdk;
 mod tenancy;
 mod tenancy_admission;

@@ -205,15 +205,7 @@ async fn dataarts_with_an_elapsed_interval_warns_once_and_does_not_spin() {
     )
     .await;
     ns.wait_ready("app", T).await;
-    // After the operator's last write for the new app (the app-id mirror), so that the status
-    // edit below is not folded into the answer of that write.
-    wait::until(T, "app id mirrored", || async {
-        let annotations = ns.get("app").await?.metadata.annotations?;
-        (annotations.contains_key("appauth.hwcloud.dev/app-id")
-            && !annotations.contains_key("appauth.hwcloud.dev/pending"))
-        .then_some(())
-    })
-    .await;
+    // The status write (waited for above) is the last write of a new app.
     // The interval elapsed two hours ago (as after a long run), as the status records it.
     let past = (chrono::Utc::now() - chrono::Duration::hours(2))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -632,8 +624,9 @@ async fn a_copied_app_id_is_refused_and_the_owner_keeps_its_app() {
     ns.wait_ready("owner", T).await;
 }
 
-/// With `--app-id-annotation=false` a rotation is recorded once: the `rotating` mark set in the
-/// reconcile that rotates is cleared by it, so later reconciles do not record it again.
+/// A rotation is recorded once (without the optional app-id mirror, the default): the `rotating`
+/// mark set in the reconcile that rotates is cleared by it, so later reconciles do not record it
+/// again.
 #[tokio::test]
 async fn a_rotation_is_recorded_once_without_the_app_id_mirror() {
     let (ns, sim) = setup("rotate-no-mirror").await;
@@ -752,8 +745,13 @@ async fn an_unconfirmed_not_found_is_checked_before_recreating() {
             )
             .expect("fault");
     }
-    // Several drift reads answered "not found" while both apps exist.
+    // Several drift reads answered "not found" while both apps exist. Drift is read from the
+    // listings while an app is as delivered; a spec change reads the app itself (by id).
     let seen = sim.handle.count("modelarts.show") + sim.handle.count("roma.show");
+    for name in ["ma", "roma"] {
+        ns.patch(name, json!({"spec": {"description": "read me by id"}}))
+            .await;
+    }
     wait::until(T, "four drift reads answered not found", || async {
         let now = sim.handle.count("modelarts.show") + sim.handle.count("roma.show");
         (now >= seen + 4).then_some(())

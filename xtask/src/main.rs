@@ -83,8 +83,16 @@ enum Task {
         #[arg(long, value_delimiter = ',', default_values = ["burst", "backlog"])]
         modes: Vec<bench::Mode>,
         /// The operator's --app-id-annotation (true: 4 writes per new app, false: 3).
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
         app_id_annotation: bool,
+        /// The operator's cloud rate limits: its defaults (50/s, burst 100), or raised out of
+        /// the way (2000/s, burst 4000) (comma-separated; each is a run of its own).
+        #[arg(long, value_delimiter = ',', default_values = ["default", "raised"])]
+        cloud_limits: Vec<bench::CloudLimits>,
+        /// Then split this many objects between two operators by label selector, each with its
+        /// own Lease (0: skip).
+        #[arg(long, default_value_t = 0)]
+        split_objects: usize,
         /// Measure this operator binary (e.g. an older commit's release build, as a baseline)
         /// instead of building target/release/appauth-operator; the simulator is still built.
         #[arg(long, value_parser = existing_file)]
@@ -242,6 +250,8 @@ fn run(task: Task) -> Result<()> {
             json,
             modes,
             app_id_annotation,
+            cloud_limits,
+            split_objects,
             operator_bin,
         } => {
             let opts = bench::Options {
@@ -252,6 +262,8 @@ fn run(task: Task) -> Result<()> {
                 json,
                 modes,
                 app_id_annotation,
+                cloud_limits,
+                split_objects,
                 operator_bin,
             };
             bench_cmd(&opts)

@@ -271,6 +271,12 @@ impl CloudClient {
         &self.account
     }
 
+    /// Identifies this client's account (region, project, credentials) without secret
+    /// material: what per-account caches are keyed by.
+    pub fn account_key(&self) -> String {
+        cache_key(&self.account)
+    }
+
     pub fn project_id(&self) -> &str {
         &self.account.project_id
     }

@@ -5,13 +5,6 @@
 use super::*;
 use crate::controller::plan::{Adoption, CreateFacts, CreatePlan, Refusal};
 
-fn secret_conflict(secret_name: &str) -> Error {
-    Error::failed(
-        Reason::SecretConflict,
-        format!("Secret {secret_name} exists and is not managed by this GatewayApp"),
-    )
-}
-
 pub(super) async fn create_or_recover(
     app: &GatewayApp,
     ctx: &Context,
@@ -47,9 +40,16 @@ pub(super) async fn create_or_recover(
         }
     }
 
-    // Never create an app whose credentials could not be delivered.
+    // Never create an app whose credentials could not be delivered. The cache of our own
+    // Secrets answers without a read; a Secret someone else made is not in it, and is found
+    // when the first write of ours fails (then the new app is deleted again, and from then on
+    // this object reads before creating).
     let secret_name = secret_step::secret_name(app);
-    let existing = get_secret(app, ctx, &secret_name).await?;
+    let conflict_seen = ctx.memory.get(&uid, |m| m.secret_conflict).unwrap_or(false);
+    let existing = match known_secret::cached(app, ctx, &secret_name) {
+        Some(cached) if !conflict_seen => cached.map(|m| known_secret::as_secret(&m)),
+        _ => get_secret(app, ctx, &secret_name).await?,
+    };
     let ours = existing
         .as_ref()
         .is_some_and(|s| s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref());
@@ -79,6 +79,7 @@ pub(super) async fn create_or_recover(
     let (ours, foreign): (Vec<CloudApp>, Vec<CloudApp>) = found
         .into_iter()
         .partition(|a| me.is_mine(a.remark.as_deref()));
+    let (foreign, adopt) = restored_or_foreign(app, ctx, &marker, foreign);
     let foreign_held_by = match foreign.first() {
         Some(other) => held_elsewhere(app, ctx, other)?,
         None => None,
@@ -86,7 +87,7 @@ pub(super) async fn create_or_recover(
     let facts = CreateFacts {
         foreign_held_by,
         foreign,
-        adopt: adoption(app),
+        adopt,
         secret_retained_for: retained_for,
         ..pending::create_facts(ctx, &uid, &marker, ours)
     };
@@ -131,6 +132,31 @@ pub(super) async fn create_or_recover(
             create(app, ctx, client, target, &name, existing).await
         }
     }
+}
+
+/// A restored object (its marker was written on another object: a backup's copy comes back with
+/// a new uid) binds the app made for that object, as an adoption the tenancy check has already
+/// permitted; whether another live object or cluster holds it is still asked. Otherwise the
+/// foreign apps stand as found, adopted only when the object asks.
+fn restored_or_foreign(
+    app: &GatewayApp,
+    ctx: &Context,
+    marker: &crate::controller::marker::PendingMarker,
+    foreign: Vec<CloudApp>,
+) -> (Vec<CloudApp>, Adoption) {
+    let uid = app.uid().unwrap_or_default();
+    if let Some(earlier) = marker.written_on_other(&uid) {
+        let made_for_it = ctx.fingerprint(earlier);
+        let restored: Vec<CloudApp> = foreign
+            .iter()
+            .filter(|a| made_for_it.is_mine(a.remark.as_deref()))
+            .cloned()
+            .collect();
+        if !restored.is_empty() {
+            return (restored, Adoption::Allowed);
+        }
+    }
+    (foreign, adoption(app))
 }
 
 /// Whether the object asks to adopt a foreign app. Asking is enough here: an object that asks
@@ -202,10 +228,20 @@ async fn create(
                 created.id
             );
             ctx.normal(app, "Created", "Create", note).await;
-            // The Secret was read just before the create; a staged (Generated) one changed since.
+            // The Secret was seen just before the create; a staged (Generated) one changed since.
             let read_before = chosen.is_none().then_some(existing);
             let secret = chosen.map(|c| c.1);
-            deliver_new(app, ctx, client, target, created, secret, read_before).await
+            let id = created.id.clone();
+            let delivered =
+                deliver_new(app, ctx, client, target, created, secret, read_before).await;
+            if let Err(Error::Failed {
+                reason: Reason::SecretConflict,
+                ..
+            }) = &delivered
+            {
+                undo_create(app, ctx, client, target, &id).await;
+            }
+            delivered
         }
         Err(e) if e.outcome_unknown() => Err(waits::create_unanswered(&format!("app {name}"))),
         Err(e) => {
@@ -228,6 +264,33 @@ async fn create(
                 }
             }
             Err(failure)
+        }
+    }
+}
+
+/// The Secret's name turned out to be taken by a Secret the operator did not write (the cache
+/// of our own Secrets could not show it): the app just created is deleted again, so that the
+/// refused object leaves nothing behind, and this object reads before its next create. If the
+/// delete fails, the pending marker finds the app on the next attempt.
+async fn undo_create(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+) {
+    let uid = app.uid().unwrap_or_default();
+    ctx.memory.with(&uid, |m| m.secret_conflict = true);
+    match target.delete(client, app_id).await {
+        Ok(()) => {
+            let note = format!(
+                "deleted app {app_id} again: Secret {} is not managed by this GatewayApp",
+                secret_step::secret_name(app)
+            );
+            ctx.warning(app, "SecretConflict", "Create", note).await;
+        }
+        Err(e) => {
+            tracing::warn!(app_id, error = %e, "could not delete the app of a refused Secret; the marker finds it again");
         }
     }
 }

@@ -78,8 +78,9 @@ pub(super) async fn chosen_credentials(
 /// How a Secret write goes about it.
 #[derive(Default)]
 pub(super) struct SecretWrite<'a> {
-    /// The Secret as this reconcile read it earlier (saves a read); if it was absent then, the
-    /// apply does not force, so a Secret someone else created meanwhile is not taken over.
+    /// The Secret as this reconcile saw it earlier (its metadata at least; saves a read). If
+    /// it was absent then, the write only creates: a Secret someone else made meanwhile, or
+    /// one the cache of our own Secrets cannot see, is found by the write failing, then read.
     pub read_before: Option<Option<Secret>>,
     /// Marks the Secret as holding this rotation attempt's new secret.
     pub rotation_attempt: Option<&'a str>,
@@ -218,24 +219,7 @@ pub(super) async fn write_secret(
     how: SecretWrite<'_>,
 ) -> Result<String> {
     let name = secret_step::secret_name(app);
-    let (existing, force) = match how.read_before {
-        Some(existing) => {
-            let force = existing.is_some();
-            (existing, force)
-        }
-        None => (get_secret(app, ctx, &name).await?, true),
-    };
-    let staged_by_us = existing
-        .as_ref()
-        .is_some_and(|s| s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref());
-    if !staged_by_us
-        && secret_step::classify(app, existing.as_ref(), &creds.app_id) == Existing::Foreign
-    {
-        return Err(Error::failed(
-            Reason::SecretConflict,
-            format!("Secret {name} exists and is not managed by this GatewayApp"),
-        ));
-    }
+    let ns = app.namespace().unwrap_or_default();
     let mut desired = secret_step::desired(app, creds);
     if let Some(attempt) = how.rotation_attempt {
         desired
@@ -244,7 +228,48 @@ pub(super) async fn write_secret(
             .get_or_insert_default()
             .insert(ROTATION_ATTEMPT.to_string(), attempt.to_string());
     }
-    ctx.apply_secret(&app.namespace().unwrap_or_default(), &desired, force)
-        .await?;
+    let existing = match how.read_before {
+        Some(None) => {
+            match ctx
+                .apply_secret(&ns, &desired, SecretApply::CreateOnly)
+                .await
+            {
+                Ok(_) => {
+                    remember_delivered(app, ctx, creds);
+                    return Ok(name);
+                }
+                Err(kube::Error::Api(e)) if e.code == 409 => get_secret(app, ctx, &name).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(existing) => existing,
+        None => get_secret(app, ctx, &name).await?,
+    };
+    let staged_by_us = existing
+        .as_ref()
+        .is_some_and(|s| s.annotations().get(annotations::OWNER_UID) == app.uid().as_ref());
+    if !staged_by_us
+        && secret_step::classify(app, existing.as_ref(), &creds.app_id) == Existing::Foreign
+    {
+        return Err(secret_conflict(&name));
+    }
+    ctx.apply_secret(&ns, &desired, SecretApply::Force).await?;
+    remember_delivered(app, ctx, creds);
     Ok(name)
+}
+
+/// What the Secret now holds, for the drift checks that do not read it.
+fn remember_delivered(app: &GatewayApp, ctx: &Context, creds: &secret_step::Credentials) {
+    let key = super::known_secret::key_hash(&creds.app_key);
+    ctx.memory.with(&app.uid().unwrap_or_default(), |m| {
+        m.delivered_key = Some(key);
+        m.secret_conflict = false;
+    });
+}
+
+pub(super) fn secret_conflict(secret_name: &str) -> Error {
+    Error::failed(
+        Reason::SecretConflict,
+        format!("Secret {secret_name} exists and is not managed by this GatewayApp"),
+    )
 }

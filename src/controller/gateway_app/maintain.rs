@@ -18,14 +18,6 @@ pub(super) async fn maintain(
     // Only once the app is known to be this object's: a refused copy must not get to delete it.
     driver::ensure_finalizer(app, ctx).await?;
     let name = secret_step::secret_name(app);
-    let existing = get_secret(app, ctx, &name).await?;
-    let state = secret_step::classify(app, existing.as_ref(), app_id);
-    if state == Existing::Foreign {
-        return Err(Error::failed(
-            Reason::SecretConflict,
-            format!("Secret {name} exists and is not managed by this GatewayApp"),
-        ));
-    }
     // A spec change (description, ROMA's favorite) reaches the cloud in the reconcile it
     // triggers, not at the next drift read.
     // Not status.observedGeneration: failures and pause advance that without pushing anything.
@@ -38,6 +30,41 @@ pub(super) async fn maintain(
         .remark(app.spec.description.as_deref());
     let resuming_rotation = app.annotations().contains_key(annotations::ROTATING);
     let rotation = rotation_due(app, Utc::now());
+    // The Secret is read only when its values matter or the cache shows a version this
+    // process does not know (someone else's write, or a restart).
+    let cached_known = matches!(
+        known_secret::cached(app, ctx, &name),
+        Some(Some(meta)) if !ctx.changed_by_others(meta.as_ref())
+    );
+    // FromSecret: the source and the delivered Secret compared again only when either has
+    // changed since they were last found equal.
+    let from_secret = app.spec.credentials == CredentialsMode::FromSecret;
+    let source_version = known_secret::source_version(app, ctx);
+    let source_unchanged = from_secret
+        && cached_known
+        && source_version.is_some()
+        && source_version == ctx.memory.get(&uid, |m| m.source_compared).flatten();
+    let needs_values = spec_changed
+        || resuming_rotation
+        || rotation.is_some()
+        || (from_secret && !source_unchanged);
+    let delivered_key = ctx.memory.get(&uid, |m| m.delivered_key).flatten();
+    let (existing, state, secret_key) =
+        match known_secret::secret_need(cached_known, delivered_key, needs_values) {
+            known_secret::SecretNeed::Known { key } => (None, Existing::UpToDate, Some(key)),
+            known_secret::SecretNeed::Read => {
+                let existing = get_secret(app, ctx, &name).await?;
+                let state = secret_step::classify(app, existing.as_ref(), app_id);
+                let key = existing
+                    .as_ref()
+                    .and_then(|s| secret_step::read_credentials(app, s))
+                    .map(|(k, _)| known_secret::key_hash(&k));
+                (existing, state, key)
+            }
+        };
+    if state == Existing::Foreign {
+        return Err(secret_conflict(&name));
+    }
     match rotation_step(resuming_rotation, rotation.is_some(), target.can_reset()) {
         RotationStep::Rotate => {
             let cause = rotation.unwrap_or_default();
@@ -48,17 +75,37 @@ pub(super) async fn maintain(
         }
         RotationStep::None => {}
     }
-    if let Some((key, value)) = from_secret_changed(app, ctx, existing.as_ref()).await? {
-        return push_source(app, ctx, client, target, app_id, &key, &value).await;
+    if from_secret && !source_unchanged {
+        if let Some((key, value)) = from_secret_changed(app, ctx, existing.as_ref()).await? {
+            return push_source(app, ctx, client, target, app_id, &key, &value).await;
+        }
+        // The version seen before the read: a change since then is read next time.
+        ctx.memory
+            .with(&uid, |m| m.source_compared = source_version);
     }
+    let unchanged = |app_name: String| Delivered {
+        app_id: app_id.to_string(),
+        app_name,
+        secret_name: name.clone(),
+        rotated: None,
+    };
     if !needs_read(&state, read_due) {
         cleanup_old_secret(app, ctx, &name).await?;
-        return Ok(Delivered {
-            app_id: app_id.to_string(),
-            app_name,
-            secret_name: name,
-            rotated: None,
-        });
+        return Ok(unchanged(app_name));
+    }
+    // Drift from the listing of the app's instance: an app exactly as delivered needs no read
+    // of its own. Anything else (not listed, another remark or key) is read by id below.
+    if !spec_changed
+        && state == Existing::UpToDate
+        && let Some(key) = secret_key
+        && listed_as_delivered(ctx, client, target, app_id, &remark, key).await?
+    {
+        ctx.mark_read(&uid);
+        if let Some(secret) = &existing {
+            known_secret::checked_version(ctx, secret);
+        }
+        cleanup_old_secret(app, ctx, &name).await?;
+        return Ok(unchanged(app_name));
     }
 
     let cloud = match target.show(client, app_id).await {
@@ -109,11 +156,15 @@ pub(super) async fn maintain(
     if let Some(generation) = app.metadata.generation {
         ctx.memory.with(&uid, |m| m.pushed = Some(generation));
     }
-    let secret_key_matches = existing
-        .as_ref()
-        .and_then(|s| secret_step::read_credentials(app, s))
-        .is_some_and(|(k, _)| Some(k) == cloud.key);
+    let secret_key_matches =
+        secret_key.is_some() && secret_key == cloud.key.as_deref().map(known_secret::key_hash);
     if state == Existing::UpToDate && secret_key_matches {
+        if let Some(secret) = &existing {
+            known_secret::checked_version(ctx, secret);
+        }
+        if let Some(key) = secret_key {
+            ctx.memory.with(&uid, |m| m.delivered_key = Some(key));
+        }
         cleanup_old_secret(app, ctx, &name).await?;
         return Ok(Delivered {
             app_id: app_id.to_string(),
@@ -141,6 +192,27 @@ pub(super) async fn maintain(
         secret_name: written,
         rotated: None,
     })
+}
+
+/// Whether the listing of the app's instance shows it exactly as delivered (see
+/// `inventory::as_delivered`). Listings are shared for half a resync period.
+async fn listed_as_delivered(
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+    remark: &str,
+    key: u64,
+) -> Result<bool> {
+    let listing = format!("{}|{}", client.account_key(), target.listing_key());
+    let listed = ctx
+        .inventory
+        .lookup(&listing, app_id, ctx.settings.resync / 2, || {
+            target.list_all(client)
+        })
+        .await
+        .map_err(Error::cloud)?;
+    Ok(listed.is_some_and(|l| crate::controller::inventory::as_delivered(&l, remark, key)))
 }
 
 /// After a rename of spec.secret.name: the new Secret is written, so delete the old one if ours.

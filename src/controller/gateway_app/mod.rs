@@ -5,6 +5,7 @@ mod claim;
 mod create;
 mod delete;
 mod deliver;
+mod known_secret;
 mod maintain;
 mod recreate;
 mod rotation;
@@ -34,6 +35,7 @@ use super::{Context, account_use, plan, waits};
 
 use super::secret::{self as secret_step, Existing};
 use super::status::{Outcome, Reason};
+use super::writes::SecretApply;
 use crate::api::{
     CredentialsMode, DeletionPolicy, GatewayApp, GatewayAppStatus, RotationStatus, annotations,
 };
@@ -176,12 +178,27 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             || rotated
             || app.annotations().get(annotations::APP_ID) != Some(&delivered.app_id)
             || app.annotations().contains_key(annotations::PENDING));
+    // A restore whose app now carries this object's fingerprint: its marker names this object
+    // from now on, so that a restore of this object finds the app in turn. Once, on that path.
+    let marker_moved = marker_of(app)
+        .filter(|m| m.written_on_other(&uid).is_some() && target.can_update())
+        .map(|m| crate::controller::marker::PendingMarker {
+            object: Some(uid.clone()),
+            ..m
+        });
     // `rotating` goes once the rotation is recorded (set in this very reconcile, or earlier).
-    if mirror || rotated || app.annotations().contains_key(annotations::ROTATING) {
-        // Mirror the id for restores (external-name pattern); the markers have done their job.
-        // Without the mirror, a pending marker stays: with the id in status it is inert.
+    if mirror
+        || rotated
+        || marker_moved.is_some()
+        || app.annotations().contains_key(annotations::ROTATING)
+    {
+        // The pending marker stays (with the id in status it is inert): it is what a restored
+        // copy of this object finds its app by. The optional mirror replaces it.
         let mut annots = serde_json::Map::new();
         annots.insert(annotations::ROTATING.into(), Value::Null);
+        if let Some(moved) = &marker_moved {
+            annots.insert(annotations::PENDING.into(), json!(moved.to_annotation()));
+        }
         if mirror {
             annots.insert(annotations::APP_ID.into(), json!(delivered.app_id));
             annots.insert(annotations::PENDING.into(), Value::Null);

@@ -104,7 +104,11 @@ pub(super) async fn write_connection_secret(
         data: Some(data),
         ..Default::default()
     };
-    ctx.apply_secret(&api.namespace().unwrap_or_default(), &secret, true)
-        .await?;
+    ctx.apply_secret(
+        &api.namespace().unwrap_or_default(),
+        &secret,
+        crate::controller::writes::SecretApply::Force,
+    )
+    .await?;
     Ok(name.to_string())
 }

@@ -109,12 +109,19 @@ impl Governed for GatewayApp {
         let asks_adoption = annots.get(annotations::ADOPT).is_some_and(|v| v == "true");
         let bound = self.status.as_ref().and_then(|s| s.app_id.as_deref());
         let names_unbound_id = names_unbound_id(self, annotations::APP_ID, bound);
+        // A pending marker written on another object while status binds nothing: a restore (or
+        // a copy) looking for the app made for that object, which binds an existing app.
+        let restored = bound.is_none_or(str::is_empty)
+            && crate::controller::pending::marker_of(self).is_some_and(|m| {
+                m.written_on_other(self.uid().as_deref().unwrap_or_default())
+                    .is_some()
+            });
         Some(Request {
             namespace: self.namespace().unwrap_or_default(),
             own_account: spec.account_ref.is_some(),
             service,
             instance,
-            adoption: asks_adoption || names_unbound_id,
+            adoption: asks_adoption || names_unbound_id || restored,
             deletion_policy: spec.deletion_policy,
         })
     }
@@ -307,6 +314,81 @@ impl Decisive {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use super::Governed;
+    use crate::api::GatewayApp;
+
+    #[test]
+    fn binding_an_existing_app_counts_as_adoption() {
+        let marker = |object: &str| {
+            format!(
+                r#"{{"name":"a","time":"2026-01-01T00:00:00Z","instance":"i","object":"{object}"}}"#
+            )
+        };
+        let app = |annots: serde_json::Value, app_id: Option<&str>| -> GatewayApp {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
+                "metadata": {"name": "a", "namespace": "n", "uid": "u-1", "annotations": annots},
+                "spec": {"apig": {"instanceId": "gw1"}},
+                "status": {"appId": app_id},
+            }))
+            .expect("GatewayApp")
+        };
+        let own = marker("u-1");
+        let other = marker("u-0");
+        let cases = [
+            ("nothing asked", app(serde_json::json!({}), None), false),
+            (
+                "adopt annotation",
+                app(
+                    serde_json::json!({"appauth.hwcloud.dev/adopt": "true"}),
+                    None,
+                ),
+                true,
+            ),
+            (
+                "an id status does not bind",
+                app(serde_json::json!({"appauth.hwcloud.dev/app-id": "x"}), None),
+                true,
+            ),
+            (
+                "the id status binds",
+                app(
+                    serde_json::json!({"appauth.hwcloud.dev/app-id": "x"}),
+                    Some("x"),
+                ),
+                false,
+            ),
+            (
+                "its own marker",
+                app(
+                    serde_json::json!({"appauth.hwcloud.dev/pending": own}),
+                    None,
+                ),
+                false,
+            ),
+            (
+                "another object's marker (a restore), unbound",
+                app(
+                    serde_json::json!({"appauth.hwcloud.dev/pending": other}),
+                    None,
+                ),
+                true,
+            ),
+            (
+                "another object's marker, bound",
+                app(
+                    serde_json::json!({"appauth.hwcloud.dev/pending": other}),
+                    Some("x"),
+                ),
+                false,
+            ),
+        ];
+        for (name, obj, want) in cases {
+            let request = obj.request().expect("a request");
+            assert_eq!(request.adoption, want, "{name}");
+        }
+    }
 
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::runtime::reflector;

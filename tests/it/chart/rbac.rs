@@ -265,11 +265,6 @@ async fn lifecycle_with_chart_rbac(test: &str, single_namespace: bool) {
         "the delivered credentials work"
     );
     assert_eq!(sim.apps("apig").len(), 1, "exactly one cloud app");
-    wait::until(T, "the app id mirrored into an annotation", || async {
-        let app = apps.get("app").await?;
-        (app.metadata.annotations?.get("appauth.hwcloud.dev/app-id") == Some(&id)).then_some(())
-    })
-    .await;
     let cloud = sim.app(&id).expect("cloud app");
     assert_eq!(
         cloud["project"], PROJECT,

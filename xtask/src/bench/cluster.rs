@@ -32,19 +32,43 @@ pub async fn namespace(client: &Client, name: &str) -> Result<()> {
 }
 
 pub fn gateway_app(name: &str) -> Result<GatewayApp> {
+    gateway_app_labelled(name, json!({}))
+}
+
+pub fn gateway_app_labelled(name: &str, labels: serde_json::Value) -> Result<GatewayApp> {
     Ok(serde_json::from_value(json!({
         "apiVersion": "appauth.hwcloud.dev/v1alpha1", "kind": "GatewayApp",
-        "metadata": {"name": name}, "spec": {"apig": {"instanceId": "gw-bench"}},
+        "metadata": {"name": name, "labels": labels}, "spec": {"apig": {"instanceId": "gw-bench"}},
     }))?)
 }
 
+/// Label key the split scenario shards objects by.
+pub const SHARD_LABEL: &str = "bench.appauth.hwcloud.dev/shard";
+
 /// Creates app-0 .. app-(n-1), `concurrency` at a time.
 pub async fn create_all(apps: &Api<GatewayApp>, n: usize, concurrency: usize) -> Result<()> {
+    create_sharded(apps, n, concurrency, 1).await
+}
+
+/// Creates app-0 .. app-(n-1), `concurrency` at a time; with more than one shard, app-i is
+/// labelled with shard `i % shards` ([`SHARD_LABEL`]).
+pub async fn create_sharded(
+    apps: &Api<GatewayApp>,
+    n: usize,
+    concurrency: usize,
+    shards: usize,
+) -> Result<()> {
     stream::iter(0..n)
         .map(|i| {
             let apps = apps.clone();
             async move {
-                apps.create(&PostParams::default(), &gateway_app(&format!("app-{i}"))?)
+                let labels = if shards > 1 {
+                    json!({SHARD_LABEL: (i % shards).to_string()})
+                } else {
+                    json!({})
+                };
+                let app = gateway_app_labelled(&format!("app-{i}"), labels)?;
+                apps.create(&PostParams::default(), &app)
                     .await
                     .map(|_| ())
                     .map_err(anyhow::Error::from)

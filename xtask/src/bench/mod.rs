@@ -9,6 +9,7 @@ mod cluster;
 mod procs;
 mod prom;
 mod report;
+mod scale;
 mod scenarios;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ pub struct Options {
     pub json: Option<PathBuf>,
     pub modes: Vec<Mode>,
     pub app_id_annotation: bool,
+    pub cloud_limits: Vec<CloudLimits>,
+    /// Objects split between two operators by label selector (0: not measured).
+    pub split_objects: usize,
     /// The operator binary to measure instead of the build's (a baseline, say); the simulator
     /// always comes from the build.
     pub operator_bin: Option<PathBuf>,
@@ -38,6 +42,41 @@ pub enum Mode {
     Burst,
     /// Created first, then the operator starts: its writes alone, like the raw limit's.
     Backlog,
+}
+
+/// The operator's cloud rate limits in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CloudLimits {
+    /// Its defaults: 50 requests/s per service, burst 100.
+    Default,
+    /// 2000/s, burst 4000: out of the way, so the apiserver alone sets the pace.
+    Raised,
+}
+
+impl CloudLimits {
+    /// The operator's `--rate-limit` arguments.
+    pub fn args(self) -> Vec<&'static str> {
+        match self {
+            CloudLimits::Default => vec![],
+            CloudLimits::Raised => vec!["--rate-limit", "apig=2000/4000"],
+        }
+    }
+
+    /// Requests per second and burst for APIG.
+    pub fn apig(self) -> (f64, f64) {
+        match self {
+            CloudLimits::Default => (50.0, 100.0),
+            CloudLimits::Raised => (2000.0, 4000.0),
+        }
+    }
+
+    /// The ratio to the limit a run must reach.
+    pub fn target(self) -> f64 {
+        match self {
+            CloudLimits::Default => 0.7,
+            CloudLimits::Raised => 0.8,
+        }
+    }
 }
 
 /// Every measurement on the control plane whose state is in `dir`, with the simulator (and,
@@ -82,12 +121,6 @@ pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
         None,
     ));
     rows.push(row(
-        "cloud rate limit in force",
-        "apig 2000/s, burst 4000".to_string(),
-        "-",
-        None,
-    ));
-    rows.push(row(
         "app-id annotation mirror (--app-id-annotation)",
         opts.app_id_annotation.to_string(),
         "-",
@@ -100,12 +133,28 @@ pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
         operator: &operator,
         opts,
     };
+    let mut measured = Vec::new();
     for &n in &opts.objects {
         for &lat in &opts.latencies_ms {
-            for (i, &mode) in opts.modes.iter().enumerate() {
-                scenarios::burst(&env, n, lat, mode, i == 0, limit, &mut rows).await?;
+            for (c, &cloud) in opts.cloud_limits.iter().enumerate() {
+                for (i, &mode) in opts.modes.iter().enumerate() {
+                    // The idle phase (latency, quiet resync) after the first run of each size
+                    // and latency.
+                    let run = scenarios::Run {
+                        n,
+                        latency_ms: lat,
+                        mode,
+                        cloud,
+                        idle: i == 0 && c == 0,
+                    };
+                    measured.push(scenarios::burst(&env, &run, limit, &mut rows).await?);
+                }
             }
         }
+    }
+    scale::per_object(&measured, &mut rows);
+    if opts.split_objects > 0 {
+        scenarios::split(&env, opts.split_objects, limit, &mut rows).await?;
     }
     scenarios::startup(&env, &mut rows).await?;
     report::print(&rows, opts.json.as_deref())

@@ -53,6 +53,25 @@ pub fn writes_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64
         .sum()
 }
 
+/// Every request but watches on GatewayApps (and their status), Secrets and Events between two
+/// [`request_counts`]: what the operator could be asking of the apiserver.
+pub fn operator_requests_delta(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) -> f64 {
+    after
+        .iter()
+        .filter(|(k, _)| {
+            k.split_once(' ').is_some_and(|(verb, resource)| {
+                verb != "WATCH"
+                    && ["gatewayapps", "gatewayapps/status", "secrets", "events"]
+                        .contains(&resource)
+            })
+        })
+        .map(|(k, v)| v - before.get(k).copied().unwrap_or(0.0))
+        .sum()
+}
+
 /// Requests per app by "VERB resource" between two [`request_counts`], WATCH left out (a watch
 /// is one long request) and so are those under 0.01 per app: "PATCH gatewayapps 2.00".
 pub fn per_app_breakdown(
@@ -169,6 +188,22 @@ apiserver_request_duration_seconds{resource="secrets",verb="PUT"} 9
             ("secrets", 2.0),
         ]);
         assert_eq!(request_counts(text), want);
+    }
+
+    #[test]
+    fn operator_request_deltas() {
+        let before = map(&[("GET secrets", 1.0), ("PATCH gatewayapps", 2.0)]);
+        let after = map(&[
+            ("GET secrets", 4.0),
+            ("PATCH gatewayapps", 2.0),
+            ("APPLY gatewayapps/status", 1.0),
+            ("POST events", 1.0),
+            // Not the operator's doing, or not a request to count.
+            ("WATCH secrets", 9.0),
+            ("PUT leases", 5.0),
+            ("secrets", 7.0),
+        ]);
+        assert_eq!(operator_requests_delta(&before, &after), 5.0);
     }
 
     #[test]

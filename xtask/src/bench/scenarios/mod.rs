@@ -4,6 +4,7 @@
 mod burst;
 mod idle;
 mod raw_limit;
+mod split;
 mod startup;
 
 use std::path::Path;
@@ -12,9 +13,20 @@ use kube::Client;
 
 pub use burst::burst;
 pub use raw_limit::raw_limit;
+pub use split::split;
 pub use startup::startup;
 
-use super::Options;
+use super::{CloudLimits, Mode, Options};
+
+/// One burst: its size, simulated cloud latency, mode and cloud limits; `idle`: the idle
+/// latency and the quiet resync follow it.
+pub struct Run {
+    pub n: usize,
+    pub latency_ms: u64,
+    pub mode: Mode,
+    pub cloud: CloudLimits,
+    pub idle: bool,
+}
 
 /// What every measurement needs.
 pub struct Env<'a> {

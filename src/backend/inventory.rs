@@ -1,0 +1,143 @@
+//! Every app of a service instance or workspace, page by page: what drift is read from, one
+//! list per instance instead of one read per app.
+
+use std::future::Future;
+
+use super::app::CloudApp;
+use super::target::Target;
+use crate::cloud::apig::ListFilter;
+use crate::cloud::{CloudClient, CloudError};
+
+/// Pages of `size` from `fetch(offset, size)` (each answers its items and the total), until
+/// the total is reached, a page comes back empty, or `max_pages` were read.
+async fn pages<T, F, Fut>(size: i64, max_pages: usize, mut fetch: F) -> Result<Vec<T>, CloudError>
+where
+    F: FnMut(i64, i64) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, i64), CloudError>>,
+{
+    let mut all = Vec::new();
+    let mut offset = 0i64;
+    for _ in 0..max_pages {
+        let (items, total) = fetch(offset, size).await?;
+        let n = items.len() as i64;
+        all.extend(items);
+        offset += n;
+        if n == 0 || offset >= total {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// Bounds the listing of one instance (APIG: 500 per page, a million apps).
+const MAX_PAGES: usize = 2000;
+
+impl Target {
+    /// Every app of this instance or workspace, without secrets (dropped as they arrive).
+    pub async fn list_all(&self, client: &CloudClient) -> Result<Vec<CloudApp>, CloudError> {
+        let strip = |apps: Vec<CloudApp>| -> Vec<CloudApp> {
+            apps.into_iter()
+                .map(|a| CloudApp { secret: None, ..a })
+                .collect()
+        };
+        Ok(strip(match self {
+            Target::Apig { instance } => {
+                let apig = client.apig(instance);
+                pages(500, MAX_PAGES, |offset, limit| {
+                    let apig = &apig;
+                    async move {
+                        let page = apig
+                            .list(&ListFilter {
+                                offset,
+                                limit,
+                                ..Default::default()
+                            })
+                            .await?;
+                        Ok((page.apps.into_iter().map(Into::into).collect(), page.total))
+                    }
+                })
+                .await?
+            }
+            Target::ModelArts { workspace } => client
+                .modelarts(workspace)
+                .list_apps(None, false)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            Target::DataArts {
+                workspace,
+                dlm_type,
+            } => {
+                let dataarts = client.dataarts(workspace, Self::dlm(*dlm_type));
+                pages(100, MAX_PAGES, |offset, limit| {
+                    let dataarts = &dataarts;
+                    async move {
+                        let page = dataarts.list(None, offset, limit).await?;
+                        Ok((page.apps.into_iter().map(Into::into).collect(), page.total))
+                    }
+                })
+                .await?
+            }
+            Target::Roma { instance, .. } => {
+                let roma = client.roma(instance);
+                pages(500, MAX_PAGES, |offset, limit| {
+                    let roma = &roma;
+                    async move {
+                        let page = roma.list(None, offset, limit).await?;
+                        Ok((page.apps.into_iter().map(Into::into).collect(), page.total))
+                    }
+                })
+                .await?
+            }
+        }))
+    }
+
+    /// What a listing of this target is shared by: the service and its instance or workspace
+    /// (ROMA's favorite is a setting of each app, not a place).
+    pub fn listing_key(&self) -> String {
+        match self {
+            Target::DataArts {
+                workspace,
+                dlm_type,
+            } => format!("dataarts/{workspace}/{}", Self::dlm(*dlm_type)),
+            other => format!("{}/{}", other.service().as_str(), other.instance()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pages_stop_at_the_total_at_an_empty_page_and_at_the_bound() {
+        let items: Vec<i64> = (0..7).collect();
+        let fetch = |total: i64| {
+            let items = items.clone();
+            move |offset: i64, size: i64| {
+                let items = items.clone();
+                async move {
+                    let page: Vec<i64> = items
+                        .iter()
+                        .copied()
+                        .skip(offset as usize)
+                        .take(size as usize)
+                        .collect();
+                    Ok::<_, CloudError>((page, total))
+                }
+            }
+        };
+        assert_eq!(pages(3, 10, fetch(7)).await.unwrap(), items, "to the total");
+        assert_eq!(
+            pages(3, 10, fetch(100)).await.unwrap(),
+            items,
+            "a total that overstates: stops at the empty page"
+        );
+        assert_eq!(
+            pages(3, 2, fetch(7)).await.unwrap(),
+            items[..6].to_vec(),
+            "at most the bound"
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! Secrets the operator watches (metadata only): its own credentials Secrets, and the account
+//! Secrets and credential sources users label. A reconcile asks these caches before it reads:
+//! a Secret at a version this process has already read (or written) is not read again, so a
+//! resync with nothing changed costs no request.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::cloud::Account;
+
+/// One watch's cache of Secret metadata.
+#[derive(Default)]
+pub struct WatchedSecrets {
+    store: OnceLock<Store<PartialObjectMeta<Secret>>>,
+    listed: AtomicBool,
+}
+
+impl WatchedSecrets {
+    pub fn set(&self, store: Store<PartialObjectMeta<Secret>>) {
+        let _ = self.store.set(store);
+    }
+
+    /// The watch has listed every Secret (until then the cache tells nothing).
+    pub fn mark_listed(&self) {
+        self.listed.store(true, Ordering::Relaxed);
+    }
+
+    /// Secret `name` of `namespace` as the cache has it: `None` while the cache cannot tell,
+    /// `Some(None)` when the watch does not see it (absent, or not labelled).
+    pub fn get(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Option<Arc<PartialObjectMeta<Secret>>>> {
+        let store = self.store.get()?;
+        if !self.listed.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(store.get(&ObjectRef::new(name).within(namespace)))
+    }
+
+    /// The cached resourceVersion of a Secret the watch sees.
+    pub fn version(&self, namespace: &str, name: &str) -> Option<String> {
+        self.get(namespace, name)
+            .flatten()
+            .and_then(|m| m.metadata.resource_version.clone())
+    }
+}
+
+/// Account Secrets as last read, by namespace/name, with the version they were read at: a
+/// reconcile whose account Secret the cache shows at that version uses the account without
+/// reading the Secret again. An entry holds what the cloud client holds anyway.
+#[derive(Default)]
+pub struct ReadAccounts {
+    read: Mutex<HashMap<String, (String, Account)>>,
+}
+
+impl ReadAccounts {
+    fn key(namespace: &str, name: &str) -> String {
+        format!("{namespace}/{name}")
+    }
+
+    /// The account read from Secret `name` at `version`, if that is the version last read.
+    pub fn at(&self, namespace: &str, name: &str, version: &str) -> Option<Account> {
+        let read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.get(&Self::key(namespace, name))
+            .filter(|(v, _)| v == version)
+            .map(|(_, a)| a.clone())
+    }
+
+    pub fn remember(&self, namespace: &str, name: &str, version: &str, account: &Account) {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.insert(
+            Self::key(namespace, name),
+            (version.to_string(), account.clone()),
+        );
+    }
+
+    pub fn forget(&self, namespace: &str, name: &str) {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.remove(&Self::key(namespace, name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::Credentials;
+
+    fn account(ak: &str) -> Account {
+        Account {
+            region: "r".into(),
+            project_id: "p".into(),
+            credentials: Credentials::AkSk {
+                access_key: ak.into(),
+                secret_key: crate::cloud::SecretString::from("sk".to_string()),
+                security_token: None,
+            },
+        }
+    }
+
+    #[test]
+    fn an_account_is_reused_only_at_the_version_it_was_read_at() {
+        let read = ReadAccounts::default();
+        read.remember("ns", "acct", "7", &account("AK1"));
+        let cases = [
+            ("same version", "ns", "acct", "7", Some("ak:AK1")),
+            ("changed since", "ns", "acct", "8", None),
+            ("another namespace", "other", "acct", "7", None),
+            ("another Secret", "ns", "acct2", "7", None),
+        ];
+        for (name, ns, secret, version, want) in cases {
+            let got = read.at(ns, secret, version).map(|a| a.principal());
+            assert_eq!(got.as_deref(), want, "{name}");
+        }
+        read.forget("ns", "acct");
+        assert!(
+            read.at("ns", "acct", "7").is_none(),
+            "forgotten when deleted"
+        );
+    }
+
+    #[test]
+    fn a_cache_before_its_first_list_tells_nothing() {
+        let (store, _writer) = kube::runtime::reflector::store::<PartialObjectMeta<Secret>>();
+        let watched = WatchedSecrets::default();
+        assert!(watched.get("ns", "s").is_none(), "no store yet");
+        watched.set(store);
+        assert!(watched.get("ns", "s").is_none(), "not listed yet");
+        watched.mark_listed();
+        assert!(
+            matches!(watched.get("ns", "s"), Some(None)),
+            "listed: absent"
+        );
+    }
+}
