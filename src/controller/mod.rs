@@ -20,6 +20,7 @@ pub mod status;
 pub mod tenancy;
 pub mod waits;
 pub mod watched_secrets;
+mod watches;
 pub mod wiring;
 pub mod writes;
 

@@ -43,7 +43,7 @@ const OURS: [&str; 5] = [
     crate::api::annotations::APP_ID,
     crate::api::annotations::API_ID,
     crate::api::annotations::ROTATING,
-    super::wiring::LAST_APPLIED,
+    super::watches::LAST_APPLIED,
 ];
 
 /// Whether the object our write returned (`written`) carries a change someone else made since

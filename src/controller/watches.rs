@@ -1,0 +1,201 @@
+//! The watches the controllers are built from: shared caches (without managedFields or
+//! kubectl's copy) and their subscribers, the filter that drops the echoes of the operator's own
+//! writes, and the label selections of the Secrets it watches.
+
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use super::rewake::rewoken;
+use super::secret::OWNER_NAME;
+use super::{Context, driver};
+use crate::api::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_KIND_LABEL};
+
+/// Watch events buffered per subscriber before the watch waits for it.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+pub(super) fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// `kubectl apply`'s copy of the whole applied object.
+pub(super) const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What a watch reports besides the objects its subscribers get: deletions, and the start and
+/// end of a full re-list (the claims index needs both).
+pub(super) enum Seen<'a, K> {
+    Object(&'a K, bool),
+    RelistStarted,
+    RelistDone,
+}
+
+/// One watch into a shared cache (without managedFields or kubectl's copy), `subscribers`
+/// handles on its events, and the future that drives it. `observe` sees every event; a deleted
+/// object is forgotten.
+#[allow(clippy::type_complexity)]
+pub(super) fn shared_watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    ctx: Arc<Context>,
+    subscribers: usize,
+    observe: impl Fn(&Context, Seen<'_, K>) + Send + 'static,
+) -> (
+    Store<K>,
+    Vec<ReflectHandle<K>>,
+    impl Future<Output = ()> + Send + 'static,
+)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (store, writer) = reflector::store_shared(SUBSCRIBER_BUFFER);
+    let handles = (0..subscribers)
+        .filter_map(|_| writer.subscribe())
+        .collect();
+    let events = watcher(api, config)
+        .default_backoff()
+        .modify(|o: &mut K| {
+            // Never read, and together as large as the rest of the object: not cached.
+            let meta = o.meta_mut();
+            meta.managed_fields = None;
+            if let Some(a) = meta.annotations.as_mut() {
+                a.remove(LAST_APPLIED);
+            }
+        })
+        .reflect_shared(writer);
+    let driver = async move {
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            let seen = match &event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                    Seen::Object(o, false)
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    if let Some(uid) = o.meta().uid.as_deref() {
+                        ctx.forget(uid);
+                    }
+                    Seen::Object(o, true)
+                }
+                Ok(watcher::Event::Init) => Seen::RelistStarted,
+                Ok(watcher::Event::InitDone) => Seen::RelistDone,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch error; retrying with backoff");
+                    continue;
+                }
+            };
+            observe(&ctx, seen);
+        }
+    };
+    (store, handles, driver)
+}
+
+/// A subscriber's objects that someone else changed: the echoes of our own writes are dropped.
+/// Not kube-runtime's `predicate_filter`: that compares a hash of each object with the one
+/// before it, and the question here is who wrote this version, not what changed (a user's status
+/// edit and our own status write differ in the same fields).
+pub(super) fn changed_by_others<K>(
+    handle: ReflectHandle<K>,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Arc<K>> + Send + 'static
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    rewoken(handle).filter(move |o| std::future::ready(ctx.changed_by_others(o.as_ref())))
+}
+
+/// Our own Secrets, by label: `owners` GatewayApps' credentials, or InferenceApis' connection
+/// Secrets.
+pub(super) fn managed_secrets_config(owners: &str) -> watcher::Config {
+    let owner_kind = if owners == "InferenceApi" {
+        format!("{OWNER_KIND_LABEL}=InferenceApi")
+    } else {
+        format!("!{OWNER_KIND_LABEL}")
+    };
+    watcher::Config::default().labels(&format!(
+        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{owner_kind}"
+    ))
+}
+
+/// Our own Secrets, metadata only and by label: a hand edit or delete brings the owner back
+/// promptly; the echoes of our own applies do not.
+pub(super) fn managed_secrets(
+    client: &Client,
+    ns: &Option<String>,
+    ctx: Arc<Context>,
+    owners: &str,
+) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
+    let config = managed_secrets_config(owners);
+    watcher(api::<PartialObjectMeta<Secret>>(client, ns), config)
+        .default_backoff()
+        .filter_map(move |event| {
+            let out = match event {
+                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                    ctx.changed_by_others(&s).then_some(Ok(s))
+                }
+                Ok(watcher::Event::Delete(s)) => {
+                    if let Some(uid) = s.metadata.uid.as_deref() {
+                        ctx.forget(uid);
+                    }
+                    Some(Ok(s))
+                }
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            };
+            std::future::ready(out)
+        })
+}
+
+/// The owner a managed Secret names.
+pub(super) fn owner_of<K>(s: &PartialObjectMeta<Secret>) -> Option<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let owner = s.annotations().get(OWNER_NAME).cloned();
+    owner
+        .zip(s.namespace())
+        .map(|(owner, ns)| ObjectRef::<K>::new(&owner).within(&ns))
+}
+
+/// The cached objects in the namespace of `other` that `refers` to it by name.
+pub(super) fn referring<K, O>(
+    store: &Store<K>,
+    other: &O,
+    refers: fn(&K, &str) -> bool,
+) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+    O: Resource,
+{
+    let ns = other.namespace().unwrap_or_default();
+    let name = other.name_any();
+    store
+        .state()
+        .into_iter()
+        .filter(|o| o.namespace().as_deref() == Some(ns.as_str()) && refers(o, &name))
+        .map(|o| ObjectRef::from(o.as_ref()))
+        .collect()
+}
+
+/// Users' Secrets the operator watches by label (metadata only): accounts and credential sources.
+pub(super) fn labelled_secrets(label: &str) -> watcher::Config {
+    watcher::Config::default().labels(&format!("{label}=true"))
+}
+
+pub(super) fn uses_account<K: driver::Managed>(o: &K, name: &str) -> bool {
+    o.account_ref().is_some_and(|r| r.name == name)
+}
