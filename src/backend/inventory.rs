@@ -93,6 +93,15 @@ impl Target {
         }))
     }
 
+    /// Apps per page of [`Target::list_all`] (what one listing call returns at most).
+    pub fn listing_page(&self) -> usize {
+        match self {
+            Target::Apig { .. } | Target::Roma { .. } => 500,
+            Target::ModelArts { .. } => 1000,
+            Target::DataArts { .. } => 100,
+        }
+    }
+
     /// What a listing of this target is shared by: the service and its instance or workspace
     /// (ROMA's favorite is a setting of each app, not a place).
     pub fn listing_key(&self) -> String {

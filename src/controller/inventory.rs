@@ -39,7 +39,40 @@ struct Listing {
     apps: HashMap<Box<str>, Listed>,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Listing>>>;
+/// One account and place: its latest listing, and what decides when to take the next.
+#[derive(Default)]
+struct Place {
+    listing: Option<Listing>,
+    /// Calls the latest listing took.
+    pages: usize,
+    /// Lookups since the latest listing was taken (served by it, or read by id).
+    asks: usize,
+    /// A listing failed then: objects read by id until it is tried again.
+    failed: Option<Instant>,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Place>>;
+
+/// What a lookup tells.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The listing shows the app so (`None`: not listed: gone, or made after the listing).
+    Listed(Option<Listed>),
+    /// No listing to ask (it failed, or a new one would cost more calls than it has been
+    /// serving): read the app by id.
+    Unlisted,
+}
+
+/// Pure: whether a place whose listing is missing or too old is listed again now. Not while a
+/// failed listing is being held off; not while the lookups since the latest listing number
+/// fewer than its calls (a big instance holding few of our apps: reading those by id is
+/// cheaper, and a new listing is taken once enough lookups have paid for it).
+fn list_again(place: &Place, now: Instant, hold: Duration) -> bool {
+    if place.failed.is_some_and(|t| now.duration_since(t) < hold) {
+        return false;
+    }
+    place.listing.is_none() || place.asks >= place.pages
+}
 
 /// The listings, one per account and place.
 #[derive(Default)]
@@ -48,42 +81,73 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    fn slot(&self, key: &str) -> Slot {
+    /// The slot of `key`; places not used for `2 * max_age` are dropped on the way (their
+    /// listing could not serve anyone any more).
+    fn slot(&self, key: &str, max_age: Duration) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.retain(|k, slot| {
+            k == key
+                || slot.try_lock().map_or(true, |p| {
+                    let used = p.listing.as_ref().map(|l| l.taken).max(p.failed);
+                    used.is_some_and(|t| t.elapsed() < 2 * max_age)
+                })
+        });
         slots.entry(key.to_string()).or_default().clone()
     }
 
     /// App `id` as the listing of `key` shows it: from a listing younger than `max_age`, or a
     /// new one taken with `list` (one at a time per key: the objects asking meanwhile wait for
-    /// it). `None`: the listing does not show it (gone, or made after the listing was taken).
+    /// it; `page` apps per call). A failed listing is logged, held off for `max_age`, and the
+    /// objects read by id meanwhile.
     pub async fn lookup<F, Fut>(
         &self,
         key: &str,
         id: &str,
         max_age: Duration,
+        page: usize,
         list: F,
-    ) -> Result<Option<Listed>, CloudError>
+    ) -> Lookup
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<CloudApp>, CloudError>>,
     {
-        let slot = self.slot(key);
-        let mut listing = slot.lock().await;
-        if listing
+        let slot = self.slot(key, max_age);
+        let mut place = slot.lock().await;
+        let now = Instant::now();
+        let fresh = place
+            .listing
             .as_ref()
-            .is_none_or(|l| l.taken.elapsed() >= max_age)
-        {
-            let taken = Instant::now();
-            let apps = list().await?;
-            *listing = Some(Listing {
-                taken,
-                apps: apps
-                    .iter()
-                    .map(|a| (a.id.as_str().into(), Listed::of(a)))
-                    .collect(),
-            });
+            .is_some_and(|l| now.duration_since(l.taken) < max_age);
+        if !fresh && !list_again(&place, now, max_age) {
+            place.asks += 1;
+            return Lookup::Unlisted;
         }
-        Ok(listing.as_ref().and_then(|l| l.apps.get(id).copied()))
+        if !fresh {
+            match list().await {
+                Ok(apps) => {
+                    place.pages = apps.len().div_ceil(page.max(1)).max(1);
+                    place.asks = 0;
+                    place.failed = None;
+                    place.listing = Some(Listing {
+                        taken: now,
+                        apps: apps
+                            .iter()
+                            .map(|a| (a.id.as_str().into(), Listed::of(a)))
+                            .collect(),
+                    });
+                }
+                Err(e) => {
+                    // The key's account part is a hash of credentials: only the place is logged.
+                    let place_name = key.rsplit('|').next().unwrap_or_default();
+                    tracing::warn!(place = place_name, error = %e, "listing failed; reading apps by id until it is tried again");
+                    place.failed = Some(now);
+                    place.listing = None;
+                    return Lookup::Unlisted;
+                }
+            }
+        }
+        place.asks += 1;
+        Lookup::Listed(place.listing.as_ref().and_then(|l| l.apps.get(id).copied()))
     }
 }
 
@@ -135,6 +199,10 @@ mod tests {
         );
     }
 
+    fn listed(found: bool) -> Lookup {
+        Lookup::Listed(found.then(|| Listed::of(&app("a", "r", Some("k")))))
+    }
+
     #[tokio::test]
     async fn one_listing_serves_every_lookup_until_it_is_too_old() {
         let inventory = Inventory::default();
@@ -144,58 +212,97 @@ mod tests {
             Ok(vec![app("a", "r", Some("k")), app("b", "r", Some("k"))])
         };
         let hour = Duration::from_secs(3600);
-        assert!(
-            inventory
-                .lookup("p", "a", hour, list)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            inventory
-                .lookup("p", "b", hour, list)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert_eq!(inventory.lookup("p", "c", hour, list).await.unwrap(), None);
+        let lookup = |key: &'static str, id: &'static str, age: Duration| {
+            inventory.lookup(key, id, age, 500, list)
+        };
+        assert_eq!(lookup("p", "a", hour).await, listed(true));
+        assert!(matches!(
+            lookup("p", "b", hour).await,
+            Lookup::Listed(Some(_))
+        ));
+        assert_eq!(lookup("p", "c", hour).await, listed(false), "not listed");
         assert_eq!(
             lists.load(Ordering::SeqCst),
             1,
             "one listing for three lookups"
         );
-        inventory.lookup("q", "a", hour, list).await.unwrap();
+        lookup("q", "a", hour).await;
         assert_eq!(
             lists.load(Ordering::SeqCst),
             2,
             "another place, another listing"
         );
-        inventory
-            .lookup("p", "a", Duration::ZERO, list)
-            .await
-            .unwrap();
+        lookup("p", "a", Duration::ZERO).await;
         assert_eq!(lists.load(Ordering::SeqCst), 3, "too old: listed again");
     }
 
     #[tokio::test]
-    async fn a_failed_listing_is_an_error_and_not_kept() {
+    async fn a_failed_listing_sends_objects_to_read_by_id_and_is_held_off() {
         let inventory = Inventory::default();
         let hour = Duration::from_secs(3600);
+        let tries = AtomicUsize::new(0);
         let failing = || async {
+            tries.fetch_add(1, Ordering::SeqCst);
             Err(CloudError::Decode {
                 service: crate::cloud::Service::Apig,
                 op: "list",
                 detail: "refused".into(),
             })
         };
-        assert!(inventory.lookup("p", "a", hour, failing).await.is_err());
-        let ok = || async { Ok(vec![app("a", "r", Some("k"))]) };
-        assert!(
-            inventory
-                .lookup("p", "a", hour, ok)
-                .await
-                .unwrap()
-                .is_some()
+        for _ in 0..3 {
+            assert_eq!(
+                inventory.lookup("p", "a", hour, 500, failing).await,
+                Lookup::Unlisted
+            );
+        }
+        assert_eq!(
+            tries.load(Ordering::SeqCst),
+            1,
+            "held off after one failure"
         );
+        let ok = || async { Ok(vec![app("a", "r", Some("k"))]) };
+        assert_eq!(
+            inventory.lookup("p", "a", Duration::ZERO, 500, ok).await,
+            listed(true),
+            "tried again once the hold is over"
+        );
+    }
+
+    #[test]
+    fn a_place_is_listed_again_when_its_lookups_have_paid_for_the_listing() {
+        let now = Instant::now();
+        let hold = Duration::from_secs(60);
+        let place = |listing: bool, pages: usize, asks: usize, failed: Option<Duration>| Place {
+            listing: listing.then(|| Listing {
+                taken: now,
+                apps: HashMap::new(),
+            }),
+            pages,
+            asks,
+            failed: failed.map(|ago| now - ago),
+        };
+        let cases = [
+            ("never listed", place(false, 0, 0, None), true),
+            ("one page, one lookup since", place(true, 1, 1, None), true),
+            (
+                "100 pages, 5 lookups since",
+                place(true, 100, 5, None),
+                false,
+            ),
+            (
+                "100 pages, 100 lookups since",
+                place(true, 100, 100, None),
+                true,
+            ),
+            (
+                "failed just now",
+                place(false, 0, 0, Some(Duration::ZERO)),
+                false,
+            ),
+            ("failed long ago", place(false, 0, 0, Some(2 * hold)), true),
+        ];
+        for (name, place, want) in cases {
+            assert_eq!(list_again(&place, now, hold), want, "{name}");
+        }
     }
 }

@@ -18,6 +18,8 @@ use crate::cloud::Account;
 pub struct WatchedSecrets {
     store: OnceLock<Store<PartialObjectMeta<Secret>>>,
     listed: AtomicBool,
+    /// The watch failed and has not reported since.
+    failed: AtomicBool,
 }
 
 impl WatchedSecrets {
@@ -30,6 +32,11 @@ impl WatchedSecrets {
         self.listed.store(true, Ordering::Relaxed);
     }
 
+    /// A failed watch is not trusted until it reports again (an event, or the end of a list).
+    pub fn mark_failed(&self, failed: bool) {
+        self.failed.store(failed, Ordering::Relaxed);
+    }
+
     /// Secret `name` of `namespace` as the cache has it: `None` while the cache cannot tell,
     /// `Some(None)` when the watch does not see it (absent, or not labelled).
     pub fn get(
@@ -38,7 +45,7 @@ impl WatchedSecrets {
         name: &str,
     ) -> Option<Option<Arc<PartialObjectMeta<Secret>>>> {
         let store = self.store.get()?;
-        if !self.listed.load(Ordering::Relaxed) {
+        if !self.listed.load(Ordering::Relaxed) || self.failed.load(Ordering::Relaxed) {
             return None;
         }
         Some(store.get(&ObjectRef::new(name).within(namespace)))
@@ -126,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cache_before_its_first_list_tells_nothing() {
+    fn a_cache_tells_nothing_before_its_first_list_or_while_its_watch_fails() {
         let (store, _writer) = kube::runtime::reflector::store::<PartialObjectMeta<Secret>>();
         let watched = WatchedSecrets::default();
         assert!(watched.get("ns", "s").is_none(), "no store yet");
@@ -137,5 +144,9 @@ mod tests {
             matches!(watched.get("ns", "s"), Some(None)),
             "listed: absent"
         );
+        watched.mark_failed(true);
+        assert!(watched.get("ns", "s").is_none(), "its watch failed");
+        watched.mark_failed(false);
+        assert!(watched.get("ns", "s").is_some(), "reporting again");
     }
 }

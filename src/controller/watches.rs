@@ -41,6 +41,21 @@ pub(super) enum Seen<'a, K> {
     Object(&'a K, bool),
     RelistStarted,
     RelistDone,
+    /// The watch failed (it retries with backoff): until it reports again, its cache may miss
+    /// changes.
+    Failed,
+}
+
+/// Keeps a Secret cache's "can it tell" up to date from its watch's events.
+pub(super) fn track<K>(cache: &super::watched_secrets::WatchedSecrets, seen: &Seen<'_, K>) {
+    match seen {
+        Seen::Failed => cache.mark_failed(true),
+        Seen::RelistDone => {
+            cache.mark_listed();
+            cache.mark_failed(false);
+        }
+        Seen::Object(..) | Seen::RelistStarted => cache.mark_failed(false),
+    }
 }
 
 /// One watch into a shared cache (without managedFields or kubectl's copy), `subscribers`
@@ -94,7 +109,7 @@ where
                 Ok(watcher::Event::InitDone) => Seen::RelistDone,
                 Err(e) => {
                     tracing::warn!(error = %e, "watch error; retrying with backoff");
-                    continue;
+                    Seen::Failed
                 }
             };
             observe(&ctx, seen);

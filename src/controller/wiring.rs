@@ -68,6 +68,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
             }
             Seen::RelistStarted => ctx.claims.relist_started(),
             Seen::RelistDone => ctx.claims.relist_done(),
+            Seen::Failed => {}
         },
     );
     let _ = ctx.gateway_apps.set(apps_store.clone());
@@ -89,12 +90,12 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         labelled_secrets(ACCOUNT_LABEL),
         ctx.clone(),
         2,
-        |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| match seen {
-            Seen::Object(s, true) => ctx
-                .read_accounts
-                .forget(&s.namespace().unwrap_or_default(), &s.name_any()),
-            Seen::RelistDone => ctx.account_secrets.mark_listed(),
-            _ => {}
+        |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
+            track(&ctx.account_secrets, &seen);
+            if let Seen::Object(s, true) = seen {
+                ctx.read_accounts
+                    .forget(&s.namespace().unwrap_or_default(), &s.name_any());
+            }
         },
     );
     ctx.account_secrets.set(accounts_cache);
@@ -105,9 +106,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         ctx.clone(),
         1,
         |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
-            if matches!(seen, Seen::RelistDone) {
-                ctx.source_secrets.mark_listed();
-            }
+            track(&ctx.source_secrets, &seen)
         },
     );
     ctx.source_secrets.set(sources_cache);
@@ -121,12 +120,11 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         managed_secrets_config("GatewayApp"),
         ctx.clone(),
         1,
-        move |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| match seen {
-            Seen::Object(s, true) => {
+        move |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
+            track(&ctx.app_secrets, &seen);
+            if let Seen::Object(s, true) = seen {
                 let _ = secret_deleted_tx.send(s.clone());
             }
-            Seen::RelistDone => ctx.app_secrets.mark_listed(),
-            _ => {}
         },
     );
     ctx.app_secrets.set(app_secrets_store);

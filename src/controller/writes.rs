@@ -26,9 +26,12 @@ pub const FIELD_MANAGER: &str = "appauth-operator";
 
 /// How a Secret apply treats a Secret that exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretApply {
+pub enum SecretApply<'a> {
     /// Takes the fields over (the Secret is known to be ours).
     Force,
+    /// Takes the fields over of the Secret at this resourceVersion, the one found to be ours;
+    /// a Secret changed since (or deleted and made again by someone else) fails with 409.
+    ForceAt(&'a str),
     /// Only creates: an existing Secret fails the apply with 409 Conflict.
     CreateOnly,
 }
@@ -185,17 +188,24 @@ impl Context {
         &self,
         namespace: &str,
         desired: &Secret,
-        how: SecretApply,
+        how: SecretApply<'_>,
     ) -> Result<Secret, kube::Error> {
         let mut params = PatchParams::apply(FIELD_MANAGER);
-        params.force = how == SecretApply::Force;
         let mut body = std::borrow::Cow::Borrowed(desired);
-        if how == SecretApply::CreateOnly {
-            // A resourceVersion in an apply is a precondition on an existing object, and no
-            // object is ever at this one; on a create the apiserver ignores it. So this apply
-            // creates the Secret or fails with 409 Conflict, and never merges into a Secret
-            // someone else made (which a label-selected cache cannot see).
-            body.to_mut().metadata.resource_version = Some(NEVER_A_VERSION.into());
+        // A resourceVersion in an apply is a precondition on an existing object (409 when it
+        // is at another); when the apply creates, the apiserver ignores it (the integration
+        // tests hold this against the real apiserver).
+        let precondition = match how {
+            SecretApply::Force => None,
+            SecretApply::ForceAt(version) => Some(version),
+            // No object is ever at this version: the apply creates the Secret or fails, and
+            // never merges into a Secret someone else made (which a label-selected cache
+            // cannot see).
+            SecretApply::CreateOnly => Some(NEVER_A_VERSION),
+        };
+        params.force = how != SecretApply::CreateOnly;
+        if let Some(version) = precondition {
+            body.to_mut().metadata.resource_version = Some(version.into());
         }
         let written = Api::<Secret>::namespaced(self.client.clone(), namespace)
             .patch(&desired.name_any(), &params, &Patch::Apply(body.as_ref()))

@@ -108,3 +108,52 @@ async fn crash_between_rotation_reset_and_secret_write() {
     );
     assert_converged(&ns, &sim, &["app".to_string()], Duration::from_secs(30)).await;
 }
+
+/// A user's Secret holds the credentials Secret's name. The operator does not read before it
+/// creates, so it makes the app, and is killed right after: the next process finds the app by
+/// its marker, cannot deliver it, and deletes it again. Nothing stays in the cloud, the user's
+/// Secret is untouched.
+#[tokio::test]
+async fn crash_after_a_create_whose_secret_name_is_taken() {
+    require_failpoints();
+    let (ns, sim) = setup("crash-taken").await;
+    let users: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "taken"},
+        "stringData": {"token": "the user's own data"},
+    }))
+    .expect("Secret");
+    ns.secrets()
+        .create(&Default::default(), &users)
+        .await
+        .expect("the user's Secret");
+    let mut op = Operator::start_with_env(
+        &ns.name,
+        &sim.url(),
+        &[],
+        &[("APPAUTH_FAILPOINT", "after-create")],
+    );
+    ns.create(
+        "app",
+        json!({"apig": {"instanceId": "gw1"}, "secret": {"name": "taken"}}),
+    )
+    .await;
+    assert_eq!(
+        op.wait_exit(Duration::from_secs(30)),
+        Some(86),
+        "the operator stopped right after the create"
+    );
+    assert_eq!(sim.apps("apig").len(), 1, "the app was made");
+    op.restart(false);
+    ns.wait_reason("app", "SecretConflict", Duration::from_secs(60))
+        .await;
+    wait::until(Duration::from_secs(30), "the app deleted again", || async {
+        sim.apps("apig").is_empty().then_some(())
+    })
+    .await;
+    let kept = ns.secret("taken").await.expect("the user's Secret");
+    assert_eq!(
+        Ns::value(&kept, "token").as_deref(),
+        Some("the user's own data")
+    );
+    assert_eq!(sim.handle.count("apig.create"), 1, "never made twice");
+}

@@ -104,7 +104,9 @@ pub(super) async fn create_or_recover(
             ctx.set_unresolved(&uid, false);
             let note = format!("found app {} created by an earlier attempt", keep.id);
             ctx.normal(app, "Recovered", "Recover", note).await;
-            deliver_new(app, ctx, client, target, keep, None, None).await
+            let id = keep.id.clone();
+            let delivered = deliver_new(app, ctx, client, target, keep, None, None).await;
+            undone_on_conflict(app, ctx, client, target, &id, delivered).await
         }
         CreatePlan::Adopt(adopted) => {
             reserve(app, ctx, &adopted.id)?;
@@ -234,14 +236,7 @@ async fn create(
             let id = created.id.clone();
             let delivered =
                 deliver_new(app, ctx, client, target, created, secret, read_before).await;
-            if let Err(Error::Failed {
-                reason: Reason::SecretConflict,
-                ..
-            }) = &delivered
-            {
-                undo_create(app, ctx, client, target, &id).await;
-            }
-            delivered
+            undone_on_conflict(app, ctx, client, target, &id, delivered).await
         }
         Err(e) if e.outcome_unknown() => Err(waits::create_unanswered(&format!("app {name}"))),
         Err(e) => {
@@ -268,10 +263,30 @@ async fn create(
     }
 }
 
-/// The Secret's name turned out to be taken by a Secret the operator did not write (the cache
-/// of our own Secrets could not show it): the app just created is deleted again, so that the
-/// refused object leaves nothing behind, and this object reads before its next create. If the
-/// delete fails, the pending marker finds the app on the next attempt.
+/// A delivery of an app this object made (just now, or an attempt that crashed before the
+/// delivery) that found the Secret's name taken by a Secret the operator did not write (the
+/// cache of our own Secrets could not show it): the app is deleted again, so that the refused
+/// object leaves nothing behind, and this object reads before its next create. If the delete
+/// fails (an outage, no delete permission), the pending marker finds the app at the next
+/// attempt, which tries again.
+async fn undone_on_conflict(
+    app: &GatewayApp,
+    ctx: &Context,
+    client: &CloudClient,
+    target: &Target,
+    app_id: &str,
+    delivered: Result<Delivered>,
+) -> Result<Delivered> {
+    if let Err(Error::Failed {
+        reason: Reason::SecretConflict,
+        ..
+    }) = &delivered
+    {
+        undo_create(app, ctx, client, target, app_id).await;
+    }
+    delivered
+}
+
 async fn undo_create(
     app: &GatewayApp,
     ctx: &Context,

@@ -253,7 +253,16 @@ pub(super) async fn write_secret(
     {
         return Err(secret_conflict(&name));
     }
-    ctx.apply_secret(&ns, &desired, SecretApply::Force).await?;
+    // At the version found to be ours: a Secret changed since (someone else's made under this
+    // name while the cache lagged) fails, and the next pass reads it.
+    let how = match existing
+        .as_ref()
+        .and_then(|s| s.metadata.resource_version.as_deref())
+    {
+        Some(version) => SecretApply::ForceAt(version),
+        None => SecretApply::CreateOnly,
+    };
+    ctx.apply_secret(&ns, &desired, how).await?;
     remember_delivered(app, ctx, creds);
     Ok(name)
 }

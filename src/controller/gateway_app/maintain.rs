@@ -98,7 +98,7 @@ pub(super) async fn maintain(
     if !spec_changed
         && state == Existing::UpToDate
         && let Some(key) = secret_key
-        && listed_as_delivered(ctx, client, target, app_id, &remark, key).await?
+        && listed_as_delivered(ctx, client, target, app_id, &remark, key).await
     {
         ctx.mark_read(&uid);
         if let Some(secret) = &existing {
@@ -195,7 +195,8 @@ pub(super) async fn maintain(
 }
 
 /// Whether the listing of the app's instance shows it exactly as delivered (see
-/// `inventory::as_delivered`). Listings are shared for half a resync period.
+/// `inventory::as_delivered`). Listings are shared for half a resync period; without one (it
+/// failed, or reading by id is cheaper there) the app is read by id.
 async fn listed_as_delivered(
     ctx: &Context,
     client: &CloudClient,
@@ -203,16 +204,20 @@ async fn listed_as_delivered(
     app_id: &str,
     remark: &str,
     key: u64,
-) -> Result<bool> {
+) -> bool {
+    use crate::controller::inventory::{Lookup, as_delivered};
     let listing = format!("{}|{}", client.account_key(), target.listing_key());
-    let listed = ctx
+    let found = ctx
         .inventory
-        .lookup(&listing, app_id, ctx.settings.resync / 2, || {
-            target.list_all(client)
-        })
-        .await
-        .map_err(Error::cloud)?;
-    Ok(listed.is_some_and(|l| crate::controller::inventory::as_delivered(&l, remark, key)))
+        .lookup(
+            &listing,
+            app_id,
+            ctx.settings.resync / 2,
+            target.listing_page(),
+            || target.list_all(client),
+        )
+        .await;
+    matches!(found, Lookup::Listed(Some(l)) if as_delivered(&l, remark, key))
 }
 
 /// After a rename of spec.secret.name: the new Secret is written, so delete the old one if ours.
