@@ -59,6 +59,53 @@ impl WatchedSecrets {
     }
 }
 
+/// Pure: a Secret's metadata cut to what a cache's readers use: name, namespace, uid,
+/// resourceVersion, deletion, the `annotations` named and, with `finalizers`, the finalizers.
+/// Labels, ownerReferences and the rest are as large as what is kept, per Secret, and every
+/// Secret of every object is cached.
+fn keep_only(secret: &mut PartialObjectMeta<Secret>, annotations: &[&str], finalizers: bool) {
+    secret.types = None;
+    let meta = &mut secret.metadata;
+    meta.labels = None;
+    meta.owner_references = None;
+    meta.creation_timestamp = None;
+    meta.generate_name = None;
+    meta.generation = None;
+    if !finalizers {
+        meta.finalizers = None;
+    }
+    meta.annotations = meta
+        .annotations
+        .take()
+        .map(|a| {
+            a.into_iter()
+                .filter(|(k, _)| annotations.contains(&k.as_str()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        })
+        .filter(|a| !a.is_empty());
+}
+
+/// The operator's credentials Secrets: whose they are (owner uid and name, and the app a
+/// retained one was kept for).
+pub fn trim_own(secret: &mut PartialObjectMeta<Secret>) {
+    use crate::api::annotations::{APP_ID, OWNER_UID};
+    keep_only(
+        secret,
+        &[OWNER_UID, APP_ID, crate::controller::secret::OWNER_NAME],
+        false,
+    );
+}
+
+/// Account Secrets: their version, and whether the in-use finalizer is on.
+pub fn trim_account(secret: &mut PartialObjectMeta<Secret>) {
+    keep_only(secret, &[], true);
+}
+
+/// Credential sources: their version.
+pub fn trim_source(secret: &mut PartialObjectMeta<Secret>) {
+    keep_only(secret, &[], false);
+}
+
 /// Account Secrets as last read, by namespace/name, with the version they were read at: a
 /// reconcile whose account Secret the cache shows at that version uses the account without
 /// reading the Secret again. An entry holds what the cloud client holds anyway.
@@ -130,6 +177,76 @@ mod tests {
             read.at("ns", "acct", "7").is_none(),
             "forgotten when deleted"
         );
+    }
+
+    #[test]
+    fn caches_keep_what_their_readers_use() {
+        let full = || -> PartialObjectMeta<Secret> {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                "metadata": {
+                    "name": "s", "namespace": "ns", "uid": "u", "resourceVersion": "7",
+                    "creationTimestamp": "2026-12-04T14:02:51Z",
+                    "labels": {"app.kubernetes.io/managed-by": "appauth-operator"},
+                    "finalizers": ["appauth.hwcloud.dev/in-use"],
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "o"}],
+                    "annotations": {
+                        "appauth.hwcloud.dev/owner-uid": "o", "appauth.hwcloud.dev/owner": "app",
+                        "appauth.hwcloud.dev/app-id": "a", "appauth.hwcloud.dev/content-hash": "h",
+                    },
+                },
+            }))
+            .expect("metadata")
+        };
+        let kept = |trim: fn(&mut PartialObjectMeta<Secret>)| {
+            let mut s = full();
+            trim(&mut s);
+            let annotations: Vec<String> = s
+                .metadata
+                .annotations
+                .unwrap_or_default()
+                .into_keys()
+                .collect();
+            (annotations, s.metadata.finalizers.is_some())
+        };
+        type Trim = fn(&mut PartialObjectMeta<Secret>);
+        let cases: [(&str, Trim, &[&str], bool); 3] = [
+            (
+                "own",
+                trim_own,
+                &[
+                    "appauth.hwcloud.dev/app-id",
+                    "appauth.hwcloud.dev/owner",
+                    "appauth.hwcloud.dev/owner-uid",
+                ],
+                false,
+            ),
+            ("account", trim_account, &[], true),
+            ("source", trim_source, &[], false),
+        ];
+        for (name, trim, annotations, finalizers) in cases {
+            assert_eq!(
+                kept(trim),
+                (
+                    annotations.iter().map(|a| a.to_string()).collect(),
+                    finalizers
+                ),
+                "{name}"
+            );
+        }
+        let mut s = full();
+        trim_own(&mut s);
+        let m = &s.metadata;
+        assert_eq!(
+            (
+                m.name.as_deref(),
+                m.namespace.as_deref(),
+                m.uid.as_deref(),
+                m.resource_version.as_deref()
+            ),
+            (Some("s"), Some("ns"), Some("u"), Some("7"))
+        );
+        assert!(m.labels.is_none() && m.owner_references.is_none() && s.types.is_none());
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub(super) enum Seen<'a, K> {
     Failed,
 }
 
+/// Keeps all of it.
+pub(super) fn keep_all<K>(_: &mut K) {}
+
 /// Keeps a Secret cache's "can it tell" up to date from its watch's events.
 pub(super) fn track<K>(cache: &super::watched_secrets::WatchedSecrets, seen: &Seen<'_, K>) {
     match seen {
@@ -58,8 +61,8 @@ pub(super) fn track<K>(cache: &super::watched_secrets::WatchedSecrets, seen: &Se
     }
 }
 
-/// One watch into a shared cache (without managedFields or kubectl's copy), `subscribers`
-/// handles on its events, and the future that drives it. `observe` sees every event; a deleted
+/// One watch into a shared cache (without managedFields or kubectl's copy, and what `trim`
+/// takes away), `subscribers` handles on its events, and the future that drives it. `observe` sees every event; a deleted
 /// object is forgotten.
 #[allow(clippy::type_complexity)]
 pub(super) fn shared_watch<K>(
@@ -67,6 +70,7 @@ pub(super) fn shared_watch<K>(
     config: watcher::Config,
     ctx: Arc<Context>,
     subscribers: usize,
+    trim: fn(&mut K),
     observe: impl Fn(&Context, Seen<'_, K>) + Send + 'static,
 ) -> (
     Store<K>,
@@ -83,13 +87,15 @@ where
         .collect();
     let events = watcher(api, config)
         .default_backoff()
-        .modify(|o: &mut K| {
+        .modify(move |o: &mut K| {
             // Never read, and together as large as the rest of the object: not cached.
             let meta = o.meta_mut();
             meta.managed_fields = None;
             if let Some(a) = meta.annotations.as_mut() {
                 a.remove(LAST_APPLIED);
             }
+            // And what this cache's readers never look at.
+            trim(o);
         })
         .reflect_shared(writer);
     let driver = async move {

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::rewake::rewoken;
 use super::watches::*;
-use super::{Context, driver, gateway_app};
+use super::{Context, driver, gateway_app, watched_secrets};
 use crate::api::{ACCOUNT_LABEL, CREDENTIALS_SOURCE_LABEL, GatewayApp, InferenceApi};
 
 /// Runs the controllers until a shutdown signal.
@@ -58,6 +58,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         wc.clone(),
         ctx.clone(),
         2,
+        gateway_app::trim_cached,
         move |ctx: &Context, seen: Seen<'_, GatewayApp>| match seen {
             Seen::Object(app, deleted) => {
                 let (claim, id) = gateway_app::claim_of(app);
@@ -77,6 +78,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         wc,
         ctx.clone(),
         1,
+        keep_all,
         |ctx: &Context, seen: Seen<'_, InferenceApi>| {
             if matches!(seen, Seen::RelistDone) {
                 ctx.inference_apis_listed.store(true, Ordering::Relaxed);
@@ -90,6 +92,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         labelled_secrets(ACCOUNT_LABEL),
         ctx.clone(),
         2,
+        watched_secrets::trim_account,
         |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
             track(&ctx.account_secrets, &seen);
             if let Seen::Object(s, true) = seen {
@@ -105,6 +108,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         labelled_secrets(CREDENTIALS_SOURCE_LABEL),
         ctx.clone(),
         1,
+        watched_secrets::trim_source,
         |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
             track(&ctx.source_secrets, &seen)
         },
@@ -120,6 +124,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         managed_secrets_config("GatewayApp"),
         ctx.clone(),
         1,
+        watched_secrets::trim_own,
         move |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
             track(&ctx.app_secrets, &seen);
             if let Seen::Object(s, true) = seen {

@@ -10,8 +10,8 @@ mod maintain;
 mod recreate;
 mod rotation;
 
-pub(crate) use claim::claim_of;
 use claim::*;
+pub(crate) use claim::{claim_of, trim_cached};
 use create::*;
 use deliver::*;
 use maintain::*;
