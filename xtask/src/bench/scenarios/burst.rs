@@ -6,15 +6,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use appauth_operator::api::GatewayApp;
 use kube::api::Api;
-use serde_json::json;
 
 use super::idle::{self, Idle};
 use super::{Env, Run};
 use crate::bench::Mode;
-use crate::bench::cluster::{
-    apiserver_writes, create_all, namespace, reconciles, sim_counts, watch_ready,
-};
-use crate::bench::procs::{start_operator, start_sim, usage};
+use crate::bench::cluster::{apiserver_writes, create_all, reconciles, sim_counts, watch_ready};
+use crate::bench::procs::{start_operator, usage};
 use crate::bench::prom::{per_app_breakdown, writes_delta};
 use crate::bench::report::{Row, row};
 use crate::bench::scale::Measured;
@@ -30,9 +27,9 @@ pub async fn burst(
     let Env {
         client,
         dir,
-        target,
         operator,
         opts,
+        ..
     } = *env;
     let Run {
         n,
@@ -45,16 +42,7 @@ pub async fn burst(
     let cloud_name = format!("{cloud:?}").to_lowercase();
     let tag = format!("{n}-{latency_ms}ms-{mode_name}-{cloud_name}");
     let ns = format!("bench-{n}-{latency_ms}-{mode_name}-{cloud_name}");
-    namespace(client, &ns).await?;
-    let (_sim, sim) = start_sim(target, dir, &tag)?;
-    let http = reqwest::Client::new();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    http.put(format!("{sim}/_sim/config"))
-        // The default APIG quota (10,000 apps per instance) would stop the idle phase at 10,000.
-        .json(&json!({"latency_ms": latency_ms, "apig_quota": n + 1000}))
-        .send()
-        .await?
-        .error_for_status()?;
+    let (_sim, sim, http) = super::namespace_and_sim(env, &ns, &tag, latency_ms, n).await?;
     let conc = opts.concurrency.to_string();
     let resync = format!("{}s", opts.resync_secs);
     let mirror = opts.app_id_annotation.to_string();

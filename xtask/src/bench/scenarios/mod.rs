@@ -39,3 +39,25 @@ pub struct Env<'a> {
     pub operator: &'a Path,
     pub opts: &'a Options,
 }
+
+/// A fresh namespace `ns` and a simulator (logging under `tag`) answering after `latency_ms`,
+/// with room for `apps` APIG apps on its instance; its process, URL and an HTTP client.
+pub async fn namespace_and_sim(
+    env: &Env<'_>,
+    ns: &str,
+    tag: &str,
+    latency_ms: u64,
+    apps: usize,
+) -> anyhow::Result<(super::procs::Proc, String, reqwest::Client)> {
+    super::cluster::namespace(env.client, ns).await?;
+    let (proc, sim) = super::procs::start_sim(env.target, env.dir, tag)?;
+    let http = reqwest::Client::new();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    http.put(format!("{sim}/_sim/config"))
+        // The default APIG quota (10,000 apps per instance) would stop a big run at 10,000.
+        .json(&serde_json::json!({"latency_ms": latency_ms, "apig_quota": apps + 1000}))
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok((proc, sim, http))
+}

@@ -8,14 +8,11 @@ use anyhow::{Context, Result};
 use appauth_operator::api::GatewayApp;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use serde_json::json;
 
-use super::Env;
+use super::{Env, namespace_and_sim};
 use crate::bench::CloudLimits;
-use crate::bench::cluster::{
-    SHARD_LABEL, apiserver_writes, create_sharded, namespace, watch_ready,
-};
-use crate::bench::procs::{start_operator, start_sim, usage};
+use crate::bench::cluster::{SHARD_LABEL, apiserver_writes, create_sharded, watch_ready};
+use crate::bench::procs::{start_operator, usage};
 use crate::bench::prom::writes_delta;
 use crate::bench::report::{Row, row};
 
@@ -24,21 +21,13 @@ pub async fn split(env: &Env<'_>, n: usize, limit_wps: f64, rows: &mut Vec<Row>)
     let Env {
         client,
         dir,
-        target,
         operator,
         opts,
+        ..
     } = *env;
     let tag = format!("split-{n}");
     let ns = format!("bench-split-{n}");
-    namespace(client, &ns).await?;
-    let (_sim, sim) = start_sim(target, dir, &tag)?;
-    let http = reqwest::Client::new();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    http.put(format!("{sim}/_sim/config"))
-        .json(&json!({"latency_ms": 0, "apig_quota": n + 1000}))
-        .send()
-        .await?
-        .error_for_status()?;
+    let (_sim, sim, _) = namespace_and_sim(env, &ns, &tag, 0, n).await?;
     let conc = opts.concurrency.to_string();
     let resync = format!("{}s", opts.resync_secs);
     let shards = ["0", "1"];
