@@ -2,108 +2,194 @@
 //! Secrets and credential sources users label. A reconcile asks these caches before it reads:
 //! a Secret at a version this process has already read (or written) is not read again, so a
 //! resync with nothing changed costs no request.
+//!
+//! Not kube-runtime's reflector store: every GatewayApp has a credentials Secret, and a cached
+//! Secret's metadata (maps of labels and annotations, ownerReferences) cost about 2.5 KB of
+//! resident memory each, measured, as much as the GatewayApp itself. This index keeps, per
+//! Secret, what the readers use: its uid and version, whose it is, and whether the in-use
+//! finalizer is on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::core::{ObjectMeta, PartialObjectMeta};
+use kube::runtime::watcher;
 
+use crate::api::IN_USE_FINALIZER;
+use crate::api::annotations::{APP_ID, OWNER_UID};
 use crate::cloud::Account;
+use crate::controller::secret::OWNER_NAME;
 
-/// One watch's cache of Secret metadata.
+type Key = (Box<str>, Box<str>);
+
+/// What the index keeps of one Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Kept {
+    uid: Box<str>,
+    version: Box<str>,
+    owner_uid: Option<Box<str>>,
+    owner_name: Option<Box<str>>,
+    app_id: Option<Box<str>>,
+    in_use: bool,
+}
+
+impl Kept {
+    fn of(secret: &PartialObjectMeta<Secret>) -> Self {
+        let meta = &secret.metadata;
+        let annotation = |k: &str| {
+            meta.annotations
+                .as_ref()
+                .and_then(|a| a.get(k))
+                .map(|v| v.as_str().into())
+        };
+        Self {
+            uid: meta.uid.as_deref().unwrap_or_default().into(),
+            version: meta.resource_version.as_deref().unwrap_or_default().into(),
+            owner_uid: annotation(OWNER_UID),
+            owner_name: annotation(OWNER_NAME),
+            app_id: annotation(APP_ID),
+            in_use: meta
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| f == IN_USE_FINALIZER),
+        }
+    }
+
+    /// The Secret's metadata as far as it was kept.
+    fn metadata(&self, namespace: &str, name: &str) -> PartialObjectMeta<Secret> {
+        let annotations: BTreeMap<String, String> = [
+            (OWNER_UID, &self.owner_uid),
+            (OWNER_NAME, &self.owner_name),
+            (APP_ID, &self.app_id),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.to_string())))
+        .collect();
+        let metadata = ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            uid: Some(self.uid.to_string()),
+            resource_version: Some(self.version.to_string()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            finalizers: self.in_use.then(|| vec![IN_USE_FINALIZER.to_string()]),
+            ..Default::default()
+        };
+        PartialObjectMeta {
+            types: None,
+            metadata,
+            _phantom: Default::default(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Index {
+    secrets: HashMap<Key, Kept>,
+    /// During a re-list: the Secrets it has shown so far (the others are gone at its end).
+    relisted: Option<HashSet<Key>>,
+}
+
+fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
+    let meta = &secret.metadata;
+    (
+        meta.namespace.as_deref().unwrap_or_default().into(),
+        meta.name.as_deref().unwrap_or_default().into(),
+    )
+}
+
+/// One watch's index of Secrets.
 #[derive(Default)]
 pub struct WatchedSecrets {
-    store: OnceLock<Store<PartialObjectMeta<Secret>>>,
+    index: Mutex<Index>,
     listed: AtomicBool,
     /// The watch failed and has not reported since.
     failed: AtomicBool,
 }
 
 impl WatchedSecrets {
-    pub fn set(&self, store: Store<PartialObjectMeta<Secret>>) {
-        let _ = self.store.set(store);
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The watch has listed every Secret (until then the cache tells nothing).
-    pub fn mark_listed(&self) {
+    /// A Secret created or changed (or shown by a re-list).
+    pub fn applied(&self, secret: &PartialObjectMeta<Secret>) {
+        let key = key_of(secret);
+        let mut index = self.index();
+        if let Some(relisted) = index.relisted.as_mut() {
+            relisted.insert(key.clone());
+        }
+        index.secrets.insert(key, Kept::of(secret));
+        self.failed.store(false, Ordering::Relaxed);
+    }
+
+    pub fn deleted(&self, secret: &PartialObjectMeta<Secret>) {
+        self.index().secrets.remove(&key_of(secret));
+        self.failed.store(false, Ordering::Relaxed);
+    }
+
+    pub fn relist_started(&self) {
+        self.index().relisted = Some(HashSet::new());
+        self.failed.store(false, Ordering::Relaxed);
+    }
+
+    /// The end of a (re-)list: Secrets it did not show are gone; the index can tell from now.
+    pub fn relist_done(&self) {
+        let mut index = self.index();
+        if let Some(seen) = index.relisted.take() {
+            index.secrets.retain(|k, _| seen.contains(k));
+        }
         self.listed.store(true, Ordering::Relaxed);
+        self.failed.store(false, Ordering::Relaxed);
     }
 
     /// A failed watch is not trusted until it reports again (an event, or the end of a list).
-    pub fn mark_failed(&self, failed: bool) {
-        self.failed.store(failed, Ordering::Relaxed);
+    pub fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Relaxed);
     }
 
-    /// Secret `name` of `namespace` as the cache has it: `None` while the cache cannot tell,
-    /// `Some(None)` when the watch does not see it (absent, or not labelled).
+    /// Feeds one event of a plain watch of these Secrets.
+    pub fn observe(
+        &self,
+        event: &Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>,
+    ) {
+        match event {
+            Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => self.applied(s),
+            Ok(watcher::Event::Delete(s)) => self.deleted(s),
+            Ok(watcher::Event::Init) => self.relist_started(),
+            Ok(watcher::Event::InitDone) => self.relist_done(),
+            Err(_) => self.mark_failed(),
+        }
+    }
+
+    /// Secret `name` of `namespace` as the index has it: `None` while the index cannot tell
+    /// (before its first list, or while its watch fails), `Some(None)` when the watch does not
+    /// see it (absent, or not labelled).
     pub fn get(
         &self,
         namespace: &str,
         name: &str,
     ) -> Option<Option<Arc<PartialObjectMeta<Secret>>>> {
-        let store = self.store.get()?;
         if !self.listed.load(Ordering::Relaxed) || self.failed.load(Ordering::Relaxed) {
             return None;
         }
-        Some(store.get(&ObjectRef::new(name).within(namespace)))
+        let key: Key = (namespace.into(), name.into());
+        Some(
+            self.index()
+                .secrets
+                .get(&key)
+                .map(|kept| Arc::new(kept.metadata(namespace, name))),
+        )
     }
 
-    /// The cached resourceVersion of a Secret the watch sees.
+    /// The resourceVersion of a Secret the watch sees.
     pub fn version(&self, namespace: &str, name: &str) -> Option<String> {
         self.get(namespace, name)
             .flatten()
             .and_then(|m| m.metadata.resource_version.clone())
     }
-}
-
-/// Pure: a Secret's metadata cut to what a cache's readers use: name, namespace, uid,
-/// resourceVersion, deletion, the `annotations` named and, with `finalizers`, the finalizers.
-/// Labels, ownerReferences and the rest are as large as what is kept, per Secret, and every
-/// Secret of every object is cached.
-fn keep_only(secret: &mut PartialObjectMeta<Secret>, annotations: &[&str], finalizers: bool) {
-    secret.types = None;
-    let meta = &mut secret.metadata;
-    meta.labels = None;
-    meta.owner_references = None;
-    meta.creation_timestamp = None;
-    meta.generate_name = None;
-    meta.generation = None;
-    if !finalizers {
-        meta.finalizers = None;
-    }
-    meta.annotations = meta
-        .annotations
-        .take()
-        .map(|a| {
-            a.into_iter()
-                .filter(|(k, _)| annotations.contains(&k.as_str()))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        })
-        .filter(|a| !a.is_empty());
-}
-
-/// The operator's credentials Secrets: whose they are (owner uid and name, and the app a
-/// retained one was kept for).
-pub fn trim_own(secret: &mut PartialObjectMeta<Secret>) {
-    use crate::api::annotations::{APP_ID, OWNER_UID};
-    keep_only(
-        secret,
-        &[OWNER_UID, APP_ID, crate::controller::secret::OWNER_NAME],
-        false,
-    );
-}
-
-/// Account Secrets: their version, and whether the in-use finalizer is on.
-pub fn trim_account(secret: &mut PartialObjectMeta<Secret>) {
-    keep_only(secret, &[], true);
-}
-
-/// Credential sources: their version.
-pub fn trim_source(secret: &mut PartialObjectMeta<Secret>) {
-    keep_only(secret, &[], false);
 }
 
 /// Account Secrets as last read, by namespace/name, with the version they were read at: a
@@ -179,64 +265,32 @@ mod tests {
         );
     }
 
-    #[test]
-    fn caches_keep_what_their_readers_use() {
-        let full = || -> PartialObjectMeta<Secret> {
-            serde_json::from_value(serde_json::json!({
-                "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
-                "metadata": {
-                    "name": "s", "namespace": "ns", "uid": "u", "resourceVersion": "7",
-                    "creationTimestamp": "2026-12-04T14:02:51Z",
-                    "labels": {"app.kubernetes.io/managed-by": "appauth-operator"},
-                    "finalizers": ["appauth.hwcloud.dev/in-use"],
-                    "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "o"}],
-                    "annotations": {
-                        "appauth.hwcloud.dev/owner-uid": "o", "appauth.hwcloud.dev/owner": "app",
-                        "appauth.hwcloud.dev/app-id": "a", "appauth.hwcloud.dev/content-hash": "h",
-                    },
+    fn secret(name: &str, version: &str) -> PartialObjectMeta<Secret> {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {
+                "name": name, "namespace": "ns", "uid": format!("uid-{name}"),
+                "resourceVersion": version,
+                "labels": {"app.kubernetes.io/managed-by": "appauth-operator"},
+                "finalizers": ["appauth.hwcloud.dev/in-use", "other"],
+                "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "o"}],
+                "annotations": {
+                    "appauth.hwcloud.dev/owner-uid": "o", "appauth.hwcloud.dev/owner": "app",
+                    "appauth.hwcloud.dev/app-id": "a", "appauth.hwcloud.dev/content-hash": "h",
                 },
-            }))
-            .expect("metadata")
-        };
-        let kept = |trim: fn(&mut PartialObjectMeta<Secret>)| {
-            let mut s = full();
-            trim(&mut s);
-            let annotations: Vec<String> = s
-                .metadata
-                .annotations
-                .unwrap_or_default()
-                .into_keys()
-                .collect();
-            (annotations, s.metadata.finalizers.is_some())
-        };
-        type Trim = fn(&mut PartialObjectMeta<Secret>);
-        let cases: [(&str, Trim, &[&str], bool); 3] = [
-            (
-                "own",
-                trim_own,
-                &[
-                    "appauth.hwcloud.dev/app-id",
-                    "appauth.hwcloud.dev/owner",
-                    "appauth.hwcloud.dev/owner-uid",
-                ],
-                false,
-            ),
-            ("account", trim_account, &[], true),
-            ("source", trim_source, &[], false),
-        ];
-        for (name, trim, annotations, finalizers) in cases {
-            assert_eq!(
-                kept(trim),
-                (
-                    annotations.iter().map(|a| a.to_string()).collect(),
-                    finalizers
-                ),
-                "{name}"
-            );
-        }
-        let mut s = full();
-        trim_own(&mut s);
-        let m = &s.metadata;
+            },
+        }))
+        .expect("metadata")
+    }
+
+    #[test]
+    fn the_index_keeps_what_its_readers_use() {
+        let watched = WatchedSecrets::default();
+        watched.relist_started();
+        watched.applied(&secret("s", "7"));
+        watched.relist_done();
+        let got = watched.get("ns", "s").flatten().expect("kept");
+        let m = &got.metadata;
         assert_eq!(
             (
                 m.name.as_deref(),
@@ -244,26 +298,52 @@ mod tests {
                 m.uid.as_deref(),
                 m.resource_version.as_deref()
             ),
-            (Some("s"), Some("ns"), Some("u"), Some("7"))
+            (Some("s"), Some("ns"), Some("uid-s"), Some("7"))
         );
-        assert!(m.labels.is_none() && m.owner_references.is_none() && s.types.is_none());
+        let annotations: Vec<&str> = m
+            .annotations
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            annotations,
+            [APP_ID, OWNER_NAME, OWNER_UID],
+            "whose it is; not the content hash"
+        );
+        assert_eq!(m.finalizers, Some(vec![IN_USE_FINALIZER.to_string()]));
+        assert!(m.labels.is_none() && m.owner_references.is_none());
     }
 
     #[test]
-    fn a_cache_tells_nothing_before_its_first_list_or_while_its_watch_fails() {
-        let (store, _writer) = kube::runtime::reflector::store::<PartialObjectMeta<Secret>>();
+    fn the_index_follows_its_watch() {
         let watched = WatchedSecrets::default();
-        assert!(watched.get("ns", "s").is_none(), "no store yet");
-        watched.set(store);
-        assert!(watched.get("ns", "s").is_none(), "not listed yet");
-        watched.mark_listed();
-        assert!(
-            matches!(watched.get("ns", "s"), Some(None)),
-            "listed: absent"
+        let version = |w: &WatchedSecrets, name: &str| {
+            w.get("ns", name)
+                .map(|s| s.map(|m| m.metadata.resource_version.clone().unwrap_or_default()))
+        };
+        assert_eq!(version(&watched, "a"), None, "before the first list");
+        watched.relist_started();
+        watched.applied(&secret("a", "1"));
+        watched.applied(&secret("b", "1"));
+        assert_eq!(version(&watched, "a"), None, "during the first list");
+        watched.relist_done();
+        assert_eq!(version(&watched, "a"), Some(Some("1".into())));
+        watched.applied(&secret("a", "2"));
+        assert_eq!(version(&watched, "a"), Some(Some("2".into())), "changed");
+        watched.deleted(&secret("a", "3"));
+        assert_eq!(version(&watched, "a"), Some(None), "deleted");
+        watched.mark_failed();
+        assert_eq!(version(&watched, "b"), None, "its watch failed");
+        // A re-list after the failure: b is gone meanwhile, c is new.
+        watched.relist_started();
+        watched.applied(&secret("c", "4"));
+        watched.relist_done();
+        assert_eq!(
+            version(&watched, "b"),
+            Some(None),
+            "not in the re-list: gone"
         );
-        watched.mark_failed(true);
-        assert!(watched.get("ns", "s").is_none(), "its watch failed");
-        watched.mark_failed(false);
-        assert!(watched.get("ns", "s").is_some(), "reporting again");
+        assert_eq!(version(&watched, "c"), Some(Some("4".into())));
     }
 }

@@ -49,15 +49,17 @@ pub(super) enum Seen<'a, K> {
 /// Keeps all of it.
 pub(super) fn keep_all<K>(_: &mut K) {}
 
-/// Keeps a Secret cache's "can it tell" up to date from its watch's events.
-pub(super) fn track<K>(cache: &super::watched_secrets::WatchedSecrets, seen: &Seen<'_, K>) {
+/// Feeds a Secret index from its shared watch's events.
+pub(super) fn track(
+    index: &super::watched_secrets::WatchedSecrets,
+    seen: &Seen<'_, PartialObjectMeta<Secret>>,
+) {
     match seen {
-        Seen::Failed => cache.mark_failed(true),
-        Seen::RelistDone => {
-            cache.mark_listed();
-            cache.mark_failed(false);
-        }
-        Seen::Object(..) | Seen::RelistStarted => cache.mark_failed(false),
+        Seen::Object(s, false) => index.applied(s),
+        Seen::Object(s, true) => index.deleted(s),
+        Seen::RelistStarted => index.relist_started(),
+        Seen::RelistDone => index.relist_done(),
+        Seen::Failed => index.mark_failed(),
     }
 }
 
@@ -153,7 +155,7 @@ pub(super) fn managed_secrets_config(owners: &str) -> watcher::Config {
 }
 
 /// Our own Secrets, metadata only and by label: a hand edit or delete brings the owner back
-/// promptly; the echoes of our own applies do not.
+/// promptly; the echoes of our own applies do not. The GatewayApps' are indexed on the way.
 pub(super) fn managed_secrets(
     client: &Client,
     ns: &Option<String>,
@@ -161,9 +163,14 @@ pub(super) fn managed_secrets(
     owners: &str,
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
     let config = managed_secrets_config(owners);
+    let indexed = owners == "GatewayApp";
     watcher(api::<PartialObjectMeta<Secret>>(client, ns), config)
         .default_backoff()
         .filter_map(move |event| {
+            // The GatewayApps' credentials Secrets are indexed as they pass (`watched_secrets`).
+            if indexed {
+                ctx.app_secrets.observe(&event);
+            }
             let out = match event {
                 Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
                     ctx.changed_by_others(&s).then_some(Ok(s))

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::rewake::rewoken;
 use super::watches::*;
-use super::{Context, driver, gateway_app, watched_secrets};
+use super::{Context, driver, gateway_app};
 use crate::api::{ACCOUNT_LABEL, CREDENTIALS_SOURCE_LABEL, GatewayApp, InferenceApi};
 
 /// Runs the controllers until a shutdown signal.
@@ -87,12 +87,12 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     );
     let _ = ctx.inference_apis.set(apis_store.clone());
     // Account Secrets (users label them): one watch for both controllers.
-    let (accounts_cache, account_handles, accounts_watch) = shared_watch(
+    let (_, account_handles, accounts_watch) = shared_watch(
         api::<PartialObjectMeta<Secret>>(&client, &ns),
         labelled_secrets(ACCOUNT_LABEL),
         ctx.clone(),
         2,
-        watched_secrets::trim_account,
+        keep_all,
         |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
             track(&ctx.account_secrets, &seen);
             if let Seen::Object(s, true) = seen {
@@ -101,49 +101,26 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
             }
         },
     );
-    ctx.account_secrets.set(accounts_cache);
     // Credential sources (users label them), for the objects that take their key from one.
-    let (sources_cache, source_handles, sources_watch) = shared_watch(
+    let (_, source_handles, sources_watch) = shared_watch(
         api::<PartialObjectMeta<Secret>>(&client, &ns),
         labelled_secrets(CREDENTIALS_SOURCE_LABEL),
         ctx.clone(),
         1,
-        watched_secrets::trim_source,
+        keep_all,
         |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
             track(&ctx.source_secrets, &seen)
         },
     );
-    ctx.source_secrets.set(sources_cache);
-    // The GatewayApps' credentials Secrets (metadata only): a cache that answers "is there a
-    // Secret of ours by that name, at a version we know" without a read, and the subscriber
-    // that brings an owner back when someone else changes or deletes its Secret.
-    let (secret_deleted_tx, mut secret_deleted_rx) =
-        mpsc::unbounded_channel::<PartialObjectMeta<Secret>>();
-    let (app_secrets_store, app_secret_handles, app_secrets_watch) = shared_watch(
-        api::<PartialObjectMeta<Secret>>(&client, &ns),
-        managed_secrets_config("GatewayApp"),
-        ctx.clone(),
-        1,
-        watched_secrets::trim_own,
-        move |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
-            track(&ctx.app_secrets, &seen);
-            if let Seen::Object(s, true) = seen {
-                let _ = secret_deleted_tx.send(s.clone());
-            }
-        },
-    );
-    ctx.app_secrets.set(app_secrets_store);
     let (
         Ok([app_events, app_events_for_apis]),
         Ok([api_events]),
         Ok([accounts, api_accounts]),
-        Ok([app_secret_events]),
         Ok([source_events]),
     ) = (
         <[_; 2]>::try_from(apps_handles),
         <[_; 1]>::try_from(apis_handles),
         <[_; 2]>::try_from(account_handles),
-        <[_; 1]>::try_from(app_secret_handles),
         <[_; 1]>::try_from(source_handles),
     )
     else {
@@ -156,12 +133,10 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         Controller::for_shared_stream(changed_by_others(app_events, ctx.clone()), apps_store)
             .with_config(config.clone())
             .reconcile_all_on(apps_on)
-            .watches_shared_stream(
-                changed_by_others(app_secret_events, ctx.clone()),
-                |s: Arc<PartialObjectMeta<Secret>>| owner_of::<GatewayApp>(&s),
-            )
+            // The credentials Secrets, indexed on the way (what a reconcile asks before it
+            // reads one).
             .watches_stream(
-                futures::stream::poll_fn(move |cx| secret_deleted_rx.poll_recv(cx)).map(Ok),
+                managed_secrets(&client, &ns, ctx.clone(), "GatewayApp"),
                 |s: PartialObjectMeta<Secret>| owner_of::<GatewayApp>(&s),
             )
             .watches_shared_stream(
@@ -222,7 +197,6 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     tokio::spawn(apps_watch);
     tokio::spawn(apis_watch);
     tokio::spawn(accounts_watch);
-    tokio::spawn(app_secrets_watch);
     tokio::spawn(sources_watch);
     tokio::spawn(tenancy_watch);
     tokio::spawn(account_poll);
