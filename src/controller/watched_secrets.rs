@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::{ObjectMeta, PartialObjectMeta};
@@ -90,7 +91,14 @@ struct Index {
     secrets: HashMap<Key, Kept>,
     /// During a re-list: the Secrets it has shown so far (the others are gone at its end).
     relisted: Option<HashSet<Key>>,
+    /// When the watch last failed, if it has not reported since.
+    failed: Option<Instant>,
 }
+
+/// How long a failed watch that has not reported since is not trusted. kube's watcher retries
+/// within its backoff (at most about 30 s) and fails again if it cannot; one that resumed where
+/// it left off (no re-list) reports nothing until a Secret changes.
+const FAILED_HOLD: Duration = Duration::from_secs(120);
 
 fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
     let meta = &secret.metadata;
@@ -105,8 +113,6 @@ fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
 pub struct WatchedSecrets {
     index: Mutex<Index>,
     listed: AtomicBool,
-    /// The watch failed and has not reported since.
-    failed: AtomicBool,
 }
 
 impl WatchedSecrets {
@@ -122,46 +128,65 @@ impl WatchedSecrets {
             relisted.insert(key.clone());
         }
         index.secrets.insert(key, Kept::of(secret));
-        self.failed.store(false, Ordering::Relaxed);
+        index.failed = None;
     }
 
     pub fn deleted(&self, secret: &PartialObjectMeta<Secret>) {
-        self.index().secrets.remove(&key_of(secret));
-        self.failed.store(false, Ordering::Relaxed);
+        let mut index = self.index();
+        index.secrets.remove(&key_of(secret));
+        index.failed = None;
     }
 
+    /// A (re-)list begins: until it ends, the index tells nothing (what it holds may be gone).
     pub fn relist_started(&self) {
         self.index().relisted = Some(HashSet::new());
-        self.failed.store(false, Ordering::Relaxed);
     }
 
-    /// The end of a (re-)list: Secrets it did not show are gone; the index can tell from now.
-    pub fn relist_done(&self) {
+    /// The end of a (re-)list: the Secrets it did not show are gone (and returned, as
+    /// namespace and name); the index can tell from now.
+    pub fn relist_done(&self) -> Vec<(String, String)> {
         let mut index = self.index();
+        let mut gone = Vec::new();
         if let Some(seen) = index.relisted.take() {
-            index.secrets.retain(|k, _| seen.contains(k));
+            let keys: Vec<Key> = index
+                .secrets
+                .keys()
+                .filter(|k| !seen.contains(*k))
+                .cloned()
+                .collect();
+            for k in keys {
+                index.secrets.remove(&k);
+                gone.push((k.0.to_string(), k.1.to_string()));
+            }
         }
+        index.failed = None;
         self.listed.store(true, Ordering::Relaxed);
-        self.failed.store(false, Ordering::Relaxed);
+        gone
     }
 
-    /// A failed watch is not trusted until it reports again (an event, or the end of a list).
+    /// A failed watch is not trusted until it reports again, or for [`FAILED_HOLD`].
     pub fn mark_failed(&self) {
-        self.failed.store(true, Ordering::Relaxed);
+        self.index().failed = Some(Instant::now());
     }
 
-    /// Feeds one event of a plain watch of these Secrets.
+    /// Feeds one event of a watch of these Secrets; answers the Secrets it says are gone
+    /// (deleted, or not shown by a re-list), as namespace and name.
     pub fn observe(
         &self,
         event: &Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>,
-    ) {
+    ) -> Vec<(String, String)> {
         match event {
             Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => self.applied(s),
-            Ok(watcher::Event::Delete(s)) => self.deleted(s),
+            Ok(watcher::Event::Delete(s)) => {
+                self.deleted(s);
+                let (namespace, name) = key_of(s);
+                return vec![(namespace.to_string(), name.to_string())];
+            }
             Ok(watcher::Event::Init) => self.relist_started(),
-            Ok(watcher::Event::InitDone) => self.relist_done(),
+            Ok(watcher::Event::InitDone) => return self.relist_done(),
             Err(_) => self.mark_failed(),
         }
+        Vec::new()
     }
 
     /// Secret `name` of `namespace` as the index has it: `None` while the index cannot tell
@@ -172,12 +197,17 @@ impl WatchedSecrets {
         namespace: &str,
         name: &str,
     ) -> Option<Option<Arc<PartialObjectMeta<Secret>>>> {
-        if !self.listed.load(Ordering::Relaxed) || self.failed.load(Ordering::Relaxed) {
+        if !self.listed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let index = self.index();
+        let failed = index.failed.is_some_and(|t| t.elapsed() < FAILED_HOLD);
+        if failed || index.relisted.is_some() {
             return None;
         }
         let key: Key = (namespace.into(), name.into());
         Some(
-            self.index()
+            index
                 .secrets
                 .get(&key)
                 .map(|kept| Arc::new(kept.metadata(namespace, name))),
@@ -190,6 +220,18 @@ impl WatchedSecrets {
             .flatten()
             .and_then(|m| m.metadata.resource_version.clone())
     }
+}
+
+/// Users' Secrets (accounts, credential sources) as their shared caches keep them: the
+/// subscribers need the name and namespace, the index (fed before the cache) the rest.
+pub fn trim_users_secret(secret: &mut PartialObjectMeta<Secret>) {
+    secret.types = None;
+    let meta = &mut secret.metadata;
+    meta.labels = None;
+    meta.annotations = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.creation_timestamp = None;
 }
 
 /// Account Secrets as last read, by namespace/name, with the version they were read at: a
@@ -337,13 +379,26 @@ mod tests {
         assert_eq!(version(&watched, "b"), None, "its watch failed");
         // A re-list after the failure: b is gone meanwhile, c is new.
         watched.relist_started();
+        assert_eq!(version(&watched, "b"), None, "during the re-list");
         watched.applied(&secret("c", "4"));
-        watched.relist_done();
+        assert_eq!(version(&watched, "c"), None, "still during the re-list");
+        let gone = watched.relist_done();
         assert_eq!(
-            version(&watched, "b"),
-            Some(None),
-            "not in the re-list: gone"
+            gone,
+            vec![("ns".to_string(), "b".to_string())],
+            "not in the re-list"
         );
+        assert_eq!(version(&watched, "b"), Some(None), "gone");
         assert_eq!(version(&watched, "c"), Some(Some("4".into())));
+        // A watch that failed, then resumed without a re-list and has seen nothing since:
+        // trusted again after the hold.
+        watched.mark_failed();
+        assert_eq!(version(&watched, "c"), None, "failed just now");
+        watched.index().failed = Some(Instant::now() - FAILED_HOLD);
+        assert_eq!(
+            version(&watched, "c"),
+            Some(Some("4".into())),
+            "after the hold"
+        );
     }
 }

@@ -49,22 +49,12 @@ pub(super) enum Seen<'a, K> {
 /// Keeps all of it.
 pub(super) fn keep_all<K>(_: &mut K) {}
 
-/// Feeds a Secret index from its shared watch's events.
-pub(super) fn track(
-    index: &super::watched_secrets::WatchedSecrets,
-    seen: &Seen<'_, PartialObjectMeta<Secret>>,
-) {
-    match seen {
-        Seen::Object(s, false) => index.applied(s),
-        Seen::Object(s, true) => index.deleted(s),
-        Seen::RelistStarted => index.relist_started(),
-        Seen::RelistDone => index.relist_done(),
-        Seen::Failed => index.mark_failed(),
-    }
-}
+/// Nothing to do before the cache.
+pub(super) fn nothing_before<K>(_: &Context, _: &Result<watcher::Event<K>, watcher::Error>) {}
 
 /// One watch into a shared cache (without managedFields or kubectl's copy, and what `trim`
-/// takes away), `subscribers` handles on its events, and the future that drives it. `observe` sees every event; a deleted
+/// takes away), `subscribers` handles on its events, and the future that drives it. `before`
+/// sees each event before the cache and the subscribers do. `observe` sees every event; a deleted
 /// object is forgotten.
 #[allow(clippy::type_complexity)]
 pub(super) fn shared_watch<K>(
@@ -73,6 +63,7 @@ pub(super) fn shared_watch<K>(
     ctx: Arc<Context>,
     subscribers: usize,
     trim: fn(&mut K),
+    before: fn(&Context, &Result<watcher::Event<K>, watcher::Error>),
     observe: impl Fn(&Context, Seen<'_, K>) + Send + 'static,
 ) -> (
     Store<K>,
@@ -98,6 +89,12 @@ where
             }
             // And what this cache's readers never look at.
             trim(o);
+        })
+        // Before the cache and its subscribers: a reconcile an event triggers sees what
+        // `before` made of it.
+        .inspect({
+            let ctx = ctx.clone();
+            move |event| before(&ctx, event)
         })
         .reflect_shared(writer);
     let driver = async move {

@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
 use super::rewake::rewoken;
 use super::watches::*;
-use super::{Context, driver, gateway_app};
+use super::{Context, driver, gateway_app, watched_secrets};
 use crate::api::{ACCOUNT_LABEL, CREDENTIALS_SOURCE_LABEL, GatewayApp, InferenceApi};
 
 /// Runs the controllers until a shutdown signal.
@@ -59,6 +59,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         ctx.clone(),
         2,
         gateway_app::trim_cached,
+        nothing_before,
         move |ctx: &Context, seen: Seen<'_, GatewayApp>| match seen {
             Seen::Object(app, deleted) => {
                 let (claim, id) = gateway_app::claim_of(app);
@@ -79,6 +80,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         ctx.clone(),
         1,
         keep_all,
+        nothing_before,
         |ctx: &Context, seen: Seen<'_, InferenceApi>| {
             if matches!(seen, Seen::RelistDone) {
                 ctx.inference_apis_listed.store(true, Ordering::Relaxed);
@@ -92,14 +94,15 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         labelled_secrets(ACCOUNT_LABEL),
         ctx.clone(),
         2,
-        keep_all,
-        |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
-            track(&ctx.account_secrets, &seen);
-            if let Seen::Object(s, true) = seen {
-                ctx.read_accounts
-                    .forget(&s.namespace().unwrap_or_default(), &s.name_any());
+        watched_secrets::trim_users_secret,
+        // Indexed before the subscribers see the change; an account gone is forgotten.
+        |ctx: &Context,
+         event: &Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>| {
+            for (namespace, name) in ctx.account_secrets.observe(event) {
+                ctx.read_accounts.forget(&namespace, &name);
             }
         },
+        |_: &Context, _: Seen<'_, PartialObjectMeta<Secret>>| {},
     );
     // Credential sources (users label them), for the objects that take their key from one.
     let (_, source_handles, sources_watch) = shared_watch(
@@ -107,10 +110,12 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         labelled_secrets(CREDENTIALS_SOURCE_LABEL),
         ctx.clone(),
         1,
-        keep_all,
-        |ctx: &Context, seen: Seen<'_, PartialObjectMeta<Secret>>| {
-            track(&ctx.source_secrets, &seen)
+        watched_secrets::trim_users_secret,
+        |ctx: &Context,
+         event: &Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>| {
+            ctx.source_secrets.observe(event);
         },
+        |_: &Context, _: Seen<'_, PartialObjectMeta<Secret>>| {},
     );
     let (
         Ok([app_events, app_events_for_apis]),
