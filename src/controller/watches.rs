@@ -80,6 +80,12 @@ where
         .collect();
     let events = watcher(api, config)
         .default_backoff()
+        // Before the cache and its subscribers (and before the trim): a reconcile an event
+        // triggers sees what `before` made of it.
+        .inspect({
+            let ctx = ctx.clone();
+            move |event| before(&ctx, event)
+        })
         .modify(move |o: &mut K| {
             // Never read, and together as large as the rest of the object: not cached.
             let meta = o.meta_mut();
@@ -89,12 +95,6 @@ where
             }
             // And what this cache's readers never look at.
             trim(o);
-        })
-        // Before the cache and its subscribers: a reconcile an event triggers sees what
-        // `before` made of it.
-        .inspect({
-            let ctx = ctx.clone();
-            move |event| before(&ctx, event)
         })
         .reflect_shared(writer);
     let driver = async move {
