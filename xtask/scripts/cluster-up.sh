@@ -40,6 +40,8 @@ if [ -n "$NODE_CIDR" ]; then
   fi
   ip link add appauth0 type bridge || fail "creating the bridge appauth0 (needs root)"
   echo appauth0 > "$D/bridge"
+  # The bridge names its control plane: a later start finds what to stop if this run is killed.
+  ip link set appauth0 alias "$D" || fail "naming appauth0"
   ip addr replace "$NODE_CIDR" dev appauth0 && ip link set appauth0 up || fail "addressing appauth0"
 fi
 openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout apiserver.key -out apiserver.csr 2>/dev/null

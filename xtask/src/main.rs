@@ -332,6 +332,7 @@ pub(crate) fn up_with_node(dir: &Path, node: Option<&images::Images>) -> Result<
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     if node.is_some() {
+        node::clear_stale_node()?;
         std::fs::create_dir_all(dir)?;
         node::record_host(dir)?;
     }

@@ -50,6 +50,64 @@ pub fn start(root: &Path, dir: &Path, bin: &Path, images: &Images) -> Result<()>
     Ok(())
 }
 
+/// The bridge a node makes (`cluster-up.sh`), named with the directory of its control plane.
+const BRIDGE: &str = "appauth0";
+
+/// Before a node starts: a bridge left by a node whose processes all ended (the run was killed,
+/// or the machine restarted) is cleared by stopping that control plane, which restores the host
+/// from its records. A node still running is an error naming its directory.
+pub fn clear_stale_node() -> Result<()> {
+    let sys = Path::new("/sys/class/net").join(BRIDGE);
+    let Ok(alias) = std::fs::read_to_string(sys.join("ifalias")) else {
+        return Ok(());
+    };
+    let owner = Path::new(alias.trim());
+    if alias.trim().is_empty() || !owner.join("pids").exists() {
+        bail!(
+            "the bridge {BRIDGE} exists but records no control plane still on disk; \
+             if no local node runs, remove it with `ip link delete {BRIDGE}`"
+        );
+    }
+    if let Some(name) = running_process(owner)? {
+        bail!(
+            "another local node runs ({name} of {}): stop it with `cargo xtask down --dir {0}`",
+            owner.display()
+        );
+    }
+    eprintln!(
+        "xtask: the node of {} left its bridge but none of its processes runs; \
+         stopping it and restoring the host from its records",
+        owner.display()
+    );
+    crate::down(owner)?;
+    if sys.exists() {
+        bail!(
+            "the bridge {BRIDGE} is still there after stopping {}",
+            owner.display()
+        );
+    }
+    Ok(())
+}
+
+/// The name of a process recorded in DIR/pids that still runs the program it was started with
+/// (a pid alone may have been reused since).
+fn running_process(dir: &Path) -> Result<Option<String>> {
+    let pids = std::fs::read_to_string(dir.join("pids"))
+        .with_context(|| format!("reading {}", dir.join("pids").display()))?;
+    for (name, pid) in pids.lines().filter_map(|l| l.split_once(' ')) {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", pid.trim())) else {
+            continue;
+        };
+        let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+        let recorded = std::fs::read_to_string(dir.join(format!("{name}.cmd"))).unwrap_or_default();
+        let recorded_program = recorded.split_whitespace().next().unwrap_or_default();
+        if recorded_program.is_empty() || recorded_program.as_bytes() == program {
+            return Ok(Some(name.to_string()));
+        }
+    }
+    Ok(None)
+}
+
 /// What the node tests read: the bridge address and the images' names.
 pub fn test_env(dir: &Path, images: &Images) -> Result<Vec<(&'static str, String)>> {
     let operator = images
