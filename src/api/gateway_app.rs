@@ -243,15 +243,19 @@ pub struct SecretTarget {
 #[x_kube(validation = Rule::new("self.appKey != self.appSecret && self.appKey != self.appId && self.appKey != self.appCode && self.appSecret != self.appId && self.appSecret != self.appCode && self.appId != self.appCode")
     .message("spec.secret.keys: appKey, appSecret, appId and appCode must be distinct"))]
 pub struct SecretKeys {
+    /// The data key holding the app key (default `app_key`).
     #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY))]
     #[serde(default = "default_key_app_key")]
     pub app_key: String,
+    /// The data key holding the app secret (default `app_secret`).
     #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY))]
     #[serde(default = "default_key_app_secret")]
     pub app_secret: String,
+    /// The data key holding the cloud app's id (default `app_id`).
     #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY))]
     #[serde(default = "default_key_app_id")]
     pub app_id: String,
+    /// The data key holding the AppCode, with `spec.appCode` (default `app_code`).
     #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY))]
     #[serde(default = "default_key_app_code")]
     pub app_code: String,

@@ -106,9 +106,11 @@ pub struct NamespaceSelection {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NamespaceSelector {
+    /// Labels a namespace must carry, each with exactly this value.
     #[schemars(schema_with = "selector_labels_schema")]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub match_labels: BTreeMap<String, String>,
+    /// Requirements on a namespace's labels; all must hold (and matchLabels too).
     #[schemars(length(max = 16))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_expressions: Vec<SelectorRequirement>,
@@ -130,9 +132,13 @@ fn selector_labels_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema
         .message("matchExpressions: In and NotIn need values; Exists and DoesNotExist take none"),
 )]
 pub struct SelectorRequirement {
+    /// The label key the requirement is about.
     #[schemars(length(min = 1, max = 317))]
     pub key: String,
+    /// In or NotIn (the label's value is, or is not, one of values), Exists or DoesNotExist
+    /// (the namespace has, or lacks, the label).
     pub operator: SelectorOperator,
+    /// The values for In and NotIn; empty for Exists and DoesNotExist.
     #[schemars(length(max = 32), inner(length(max = 63)))]
     #[serde(default)]
     pub values: Vec<String>,
@@ -180,6 +186,7 @@ impl ServiceGrant {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppAuthPolicyStatus {
+    /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Namespaces the policy grants (that exist).
@@ -191,6 +198,8 @@ pub struct AppAuthPolicyStatus {
     /// InferenceApis in those namespaces.
     #[serde(default)]
     pub inference_apis: i64,
+    /// Reserved for conditions about the policy; this version writes none (the counts above
+    /// and observedGeneration say the policy was taken into account).
     #[schemars(schema_with = "conditions_schema")]
     #[serde(default)]
     pub conditions: Vec<Condition>,
@@ -213,6 +222,7 @@ pub struct AppAuthPolicyStatus {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AppAuthGrantSetSpec {
+    /// One entry per AppAuthPolicy.
     #[schemars(length(max = 1024))]
     #[serde(default)]
     pub grants: Vec<CompiledGrant>,
@@ -222,6 +232,7 @@ pub struct AppAuthGrantSetSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompiledGrant {
+    /// The AppAuthPolicy's name.
     #[schemars(length(max = 253))]
     pub policy: String,
     pub rules: AppAuthPolicySpec,
