@@ -91,9 +91,9 @@ pub struct RunArgs {
     /// Metrics (/metrics) and health (/healthz, /readyz) address.
     #[arg(long, env = "APPAUTH_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
-    /// Log format: text or json.
-    #[arg(long, env = "APPAUTH_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    /// Log format: text or json (anything else is refused at start).
+    #[arg(long, env = "APPAUTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Lease duration used for leader election; with the request timeout it sets how long a
     /// foreign pending marker must age before a create runs again.
     #[arg(long, env = "APPAUTH_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
@@ -163,13 +163,22 @@ pub fn cloud_config(args: &RunArgs) -> anyhow::Result<CloudConfig> {
     Ok(config)
 }
 
-fn init_logging(format: &str) {
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,kube=warn".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
@@ -234,7 +243,7 @@ async fn serve_metrics(
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_format);
+    init_logging(args.log_format);
     let client = crate::kube_client::client(args.apiserver_proxy.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
     let cloud = Cloud::new(
@@ -315,6 +324,37 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 leadership.release().await;
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn a_log_format_is_text_or_json_and_anything_else_names_the_flag() {
+        for (value, parsed) in [("text", true), ("json", true), ("jsn", false), ("", false)] {
+            let result = Cli::try_parse_from(["appauth-operator", "--log-format", value]);
+            match result {
+                Ok(cli) => {
+                    assert!(parsed, "{value:?} was accepted");
+                    assert_eq!(format!("{:?}", cli.run.log_format).to_lowercase(), value);
+                }
+                Err(e) => {
+                    assert!(!parsed, "{value:?} was refused: {e}");
+                    let text = e.to_string();
+                    assert!(text.contains("--log-format"), "{text}");
+                    assert!(text.contains("text") && text.contains("json"), "{text}");
+                }
+            }
         }
     }
 }
