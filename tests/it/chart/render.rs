@@ -412,6 +412,31 @@ fn helm_template_everything_enabled() {
         pdb["spec"]["selector"]["matchLabels"],
         d["spec"]["selector"]["matchLabels"]
     );
+    // The NetworkPolicy: the operator's Pods, the metrics port from the monitoring namespace,
+    // DNS, HTTPS and the apiserver's port out, and the proxy the values add.
+    let np = find(&objs, "NetworkPolicy", name);
+    assert_eq!(
+        np["spec"],
+        json!({
+            "podSelector": {"matchLabels": d["spec"]["selector"]["matchLabels"]},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{
+                "ports": [{"protocol": "TCP", "port": 8080}],
+                "from": [{"namespaceSelector":
+                    {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            }],
+            "egress": [
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]},
+                {"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}],
+                 "ports": [{"protocol": "TCP", "port": 3128}]},
+            ],
+        })
+    );
+    assert_eq!(
+        c["ports"][0]["containerPort"], 8080,
+        "the policy admits the port the metrics listen on"
+    );
     let pdb_min = render(
         "payments",
         "ops",

@@ -278,6 +278,13 @@ pub(super) fn full_values() -> Value {
         "logging": {"format": "text", "level": "debug"},
         "serviceMonitor": {"enabled": true, "labels": {"release": "prometheus"}},
         "podDisruptionBudget": {"enabled": true},
+        "networkPolicy": {
+            "enabled": true,
+            "metricsFrom": [{"namespaceSelector":
+                {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "egressExtra": [{"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}],
+                             "ports": [{"protocol": "TCP", "port": 3128}]}],
+        },
         "podAnnotations": {"example.com/team": "payments"},
         "podLabels": {"team": "payments"},
         "nodeSelector": {"kubernetes.io/os": "linux"},
