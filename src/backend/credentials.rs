@@ -92,34 +92,32 @@ impl Target {
         Ok(())
     }
 
-    /// An AppCode for the app (apig, modelarts): an existing one, or a new one.
+    /// An AppCode for the app (apig, modelarts): an existing one, or a new one (then `true`).
     pub async fn ensure_app_code(
         &self,
         client: &CloudClient,
         app: &CloudApp,
-    ) -> Result<Option<SecretString>, CloudError> {
+    ) -> Result<(Option<SecretString>, bool), CloudError> {
         match self {
             Target::Apig { instance } => {
                 let apig = client.apig(instance);
                 if let Some(code) = apig.list_app_codes(&app.id).await?.into_iter().next() {
-                    return Ok(Some(code.app_code));
+                    return Ok((Some(code.app_code), false));
                 }
-                Ok(Some(apig.generate_app_code(&app.id).await?.app_code))
+                Ok((Some(apig.generate_app_code(&app.id).await?.app_code), true))
             }
             Target::ModelArts { workspace } => {
                 let ma = client.modelarts(workspace);
                 let shown = ma.show_app(&app.id, true).await?;
                 if let Some(code) = shown.app_codes.into_iter().next() {
-                    return Ok(Some(code));
+                    return Ok((Some(code), false));
                 }
-                Ok(ma
+                let added = ma
                     .add_app_code(&app.id, &app.name, app.remark.as_deref())
-                    .await?
-                    .app_codes
-                    .into_iter()
-                    .next())
+                    .await?;
+                Ok((added.app_codes.into_iter().next(), true))
             }
-            _ => Ok(None),
+            _ => Ok((None, false)),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod account_use;
+pub mod audit;
 pub mod claims;
 pub mod common;
 pub mod driver;

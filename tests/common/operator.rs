@@ -232,6 +232,12 @@ impl Operator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The audit lines of the log (`cloud mutation`), each as its fields (quotes removed), in
+    /// the order written.
+    pub fn audit(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        audit_lines(&self.logs())
+    }
+
     /// The metrics page of the running process at `addr` (see `free_metrics_addr`).
     pub async fn metrics(addr: &str) -> String {
         reqwest::get(format!("http://{addr}/metrics"))
@@ -247,4 +253,18 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The `cloud mutation` lines of a text-format log, as field -> value.
+pub fn audit_lines(log: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    log.lines()
+        .filter_map(|l| l.split_once("appauth_operator::audit: cloud mutation "))
+        .map(|(_, fields)| {
+            fields
+                .split_whitespace()
+                .filter_map(|f| f.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+                .collect()
+        })
+        .collect()
 }

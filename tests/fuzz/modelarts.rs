@@ -79,7 +79,7 @@ fn ma_call(op: MaOp, client: &CloudClient) -> BoxFuture<'_, Result<Obs, CloudErr
             MaOp::Show => obs(&target.show(client, "app-1").await?, cloud_app_json),
             MaOp::FindByName => obs_list(&target.find_by_name(client, NAME).await?, cloud_app_json),
             MaOp::EnsureAppCode => obs(&target.ensure_app_code(client, &the_app()).await?, |c| {
-                secret_json(c.as_ref())
+                secret_json(c.0.as_ref())
             }),
             MaOp::AppApis => obs_list(&ma.app_apis("app-1").await?, api_json),
             MaOp::ListApis => obs_list(&ma.list_apis("svc").await?, api_json),

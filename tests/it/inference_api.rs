@@ -123,7 +123,7 @@ async fn app_id(ns: &Ns, name: &str) -> String {
 #[tokio::test]
 async fn lifecycle_bindings_follow_app_refs() {
     let (ns, sim) = setup("infapi").await;
-    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    let op = Operator::start(&ns.name, &sim.url(), &[]);
     ns.create("a", json!({"modelarts": {}})).await;
     ns.create("b", json!({"modelarts": {}})).await;
     let (a, b) = (app_id(&ns, "a").await, app_id(&ns, "b").await);
@@ -210,6 +210,49 @@ async fn lifecycle_bindings_follow_app_refs() {
     ns.delete("a").await;
     ns.wait_gone("a", T).await;
     assert!(sim.apps("modelarts").is_empty());
+
+    // The audit trail: every bind and unbind, by the API and by the deleted app, with ids.
+    let trail = |kind: &str, name: &str| -> Vec<(String, String, String)> {
+        op.audit()
+            .into_iter()
+            .filter(|l| l["kind"] == kind && l["name"] == name)
+            .map(|l| {
+                (
+                    l["action"].clone(),
+                    l["cloud_id"].clone(),
+                    l["related"].clone(),
+                )
+            })
+            .collect()
+    };
+    let line = |action: &str, id: &str, related: &str| {
+        (action.to_string(), id.to_string(), related.to_string())
+    };
+    // b's deletion unbinds it once: by its own finalizer or by the API that saw it go first.
+    let (unbind_b, fraud): (Vec<_>, Vec<_>) = trail("InferenceApi", "fraud")
+        .into_iter()
+        .partition(|l| *l == line("unbind", &api_id, &b));
+    let b_trail = trail("GatewayApp", "b");
+    let b_unbinds = b_trail.iter().filter(|l| l.0 == "unbind").count();
+    // (Both, when they race: the second unbind is a call the cloud answers too.)
+    assert!(
+        (1..=2).contains(&(unbind_b.len() + b_unbinds)),
+        "{unbind_b:?} {b_trail:?}"
+    );
+    assert_eq!(
+        fraud,
+        [
+            line("create", &api_id, ""),
+            line("bind", &api_id, &a),
+            line("bind", &api_id, &b),
+            line("unbind", &api_id, &a),
+            line("bind", &api_id, &a),
+            line("unbind", &api_id, &a),
+            line("delete", &api_id, ""),
+        ]
+    );
+    let b_trail: Vec<_> = b_trail.into_iter().filter(|l| l.0 != "unbind").collect();
+    assert_eq!(b_trail, [line("create", &b, ""), line("delete", &b, "")]);
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ mod common;
 
 mod admission;
 mod argocd_health;
+mod audit;
 mod ca_bundle;
 mod cel_rules;
 mod chart;

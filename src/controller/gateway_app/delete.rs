@@ -59,6 +59,7 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
     for id in &planned.delete {
         unbind_all(app, ctx, &client, &target, id).await?;
         target.delete(&client, id).await.map_err(Error::cloud)?;
+        audit::record(app, Mutation::Delete, target.service(), "app", id, None);
         let note = format!("deleted {} app {id}", target.service());
         ctx.normal(app, "Deleted", "Delete", note).await;
     }
@@ -77,6 +78,16 @@ pub(super) async fn unbind_all(
         .release_bindings(client, app_id)
         .await
         .map_err(Error::cloud)?;
+    for api in &names {
+        audit::record(
+            app,
+            Mutation::Unbind,
+            target.service(),
+            "app",
+            app_id,
+            Some(api),
+        );
+    }
     if names.is_empty() {
         return Ok(());
     }

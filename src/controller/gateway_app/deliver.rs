@@ -103,10 +103,21 @@ pub(super) async fn deliver_credentials(
         )
     })?;
     let app_code = if app.spec.app_code {
-        target
+        let (code, made) = target
             .ensure_app_code(client, cloud)
             .await
-            .map_err(Error::cloud)?
+            .map_err(Error::cloud)?;
+        if made {
+            audit::record(
+                app,
+                Mutation::Create,
+                target.service(),
+                "appcode",
+                &cloud.id,
+                None,
+            );
+        }
+        code
     } else {
         None
     };
@@ -185,6 +196,14 @@ pub(super) async fn obtain_secret(
         .reset_secret(client, cloud, None)
         .await
         .map_err(Error::cloud)?;
+    audit::record(
+        app,
+        Mutation::Reset,
+        target.service(),
+        "app",
+        &cloud.id,
+        None,
+    );
     let secret = match reset {
         Some(s) => s,
         None => target

@@ -28,6 +28,7 @@ use kube::runtime::controller::Action;
 use rand::RngCore;
 use serde_json::{Value, json};
 
+use super::audit::{self, Mutation};
 use super::common::{Error, Result};
 use super::driver::{self, Location, Managed};
 use super::pending::{self, marker_of, write_marker};

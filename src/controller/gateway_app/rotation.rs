@@ -203,6 +203,7 @@ pub(super) async fn rotate(
                 }
                 Err(e) => return Err(rotation_failed(e)),
             };
+            audit::record(app, Mutation::Reset, target.service(), "app", app_id, None);
             crate::failpoint("after-reset");
             match reset.or(chosen) {
                 Some(s) => s,

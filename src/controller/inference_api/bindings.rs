@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use std::sync::Arc;
 
+use super::super::audit::{self, Mutation};
 use super::super::common::{Error, Result};
 use super::super::status::Reason;
 use crate::api::{AuthType, AuthorizedApp, GatewayApp, InferenceApi};
@@ -162,6 +163,16 @@ pub(super) async fn reconcile(
         ma.unbind(service, api_id, &to_unbind)
             .await
             .map_err(Error::cloud)?;
+        for app_id in &to_unbind {
+            audit::record(
+                api,
+                Mutation::Unbind,
+                "modelarts",
+                "api",
+                api_id,
+                Some(app_id),
+            );
+        }
     }
     let mut failed: BTreeSet<String> = BTreeSet::new();
     if !to_bind.is_empty() {
@@ -170,7 +181,10 @@ pub(super) async fn reconcile(
             .await
             .map_err(Error::cloud)?
         {
-            if !result.success {
+            if result.success {
+                let app_id = Some(result.app_id.as_str());
+                audit::record(api, Mutation::Bind, "modelarts", "api", api_id, app_id);
+            } else {
                 let name = refs
                     .iter()
                     .find(|r| r.app_id.as_deref() == Some(result.app_id.as_str()))

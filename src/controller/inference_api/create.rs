@@ -86,6 +86,14 @@ async fn create_or_recover(
                     ma.delete_api(&api.spec.service_id, &twin.api_id)
                         .await
                         .map_err(Error::cloud)?;
+                    audit::record(
+                        api,
+                        Mutation::Delete,
+                        "modelarts",
+                        "api",
+                        &twin.api_id,
+                        None,
+                    );
                     let note = format!("deleted duplicate API {}", twin.api_id);
                     ctx.warning(api, "DuplicateRemoved", "Recover", note).await;
                 }
@@ -134,6 +142,14 @@ async fn create(
     {
         Ok(created) => {
             ctx.set_unresolved(&uid, false);
+            audit::record(
+                api,
+                Mutation::Create,
+                "modelarts",
+                "api",
+                &created.api_id,
+                None,
+            );
             crate::failpoint("after-create-api");
             ctx.mark_read(&uid);
             let note = format!(

@@ -48,9 +48,12 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
             ma.unbind(&api.spec.service_id, id, &app_ids)
                 .await
                 .map_err(Error::cloud)?;
+            for app_id in &app_ids {
+                audit::record(api, Mutation::Unbind, "modelarts", "api", id, Some(app_id));
+            }
         }
         match ma.delete_api(&api.spec.service_id, id).await {
-            Ok(()) => {}
+            Ok(()) => audit::record(api, Mutation::Delete, "modelarts", "api", id, None),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(Error::cloud(e)),
         }

@@ -22,6 +22,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
+use super::audit::{self, Mutation};
 use super::common::{Error, Result};
 use super::driver::{self, Location, Managed};
 use super::status::{self, Outcome, Reason};

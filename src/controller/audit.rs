@@ -1,0 +1,65 @@
+//! The audit trail: one info line per cloud mutation that took effect, naming what was done, to
+//! which cloud resource and for which object. Only kinds, names and ids: never a credential.
+//! The lines carry the target `appauth_operator::audit`, so a log pipeline can route them
+//! (`RUST_LOG=info` keeps them; `appauth_operator::audit=off` drops them).
+
+use kube::{Resource, ResourceExt};
+
+/// What a mutation did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// A cloud app, AppCode or inference API made.
+    Create,
+    /// An existing cloud app taken over (adoption, a restore), its description rewritten.
+    Adopt,
+    /// A cloud resource's description or credentials changed to the spec's.
+    Update,
+    /// An app secret reset by the cloud (rotation, recovery of lost credentials).
+    Reset,
+    /// A cloud resource deleted.
+    Delete,
+    /// An app bound to an inference API.
+    Bind,
+    /// An app unbound from an inference API.
+    Unbind,
+}
+
+impl Mutation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mutation::Create => "create",
+            Mutation::Adopt => "adopt",
+            Mutation::Update => "update",
+            Mutation::Reset => "reset",
+            Mutation::Delete => "delete",
+            Mutation::Bind => "bind",
+            Mutation::Unbind => "unbind",
+        }
+    }
+}
+
+/// Logs one mutation of `resource` (`app`, `appcode`, `api`) with cloud id `cloud_id`, done on
+/// behalf of `object`; `related` names the other side of a binding.
+pub fn record<K>(
+    object: &K,
+    action: Mutation,
+    service: impl std::fmt::Display,
+    resource: &str,
+    cloud_id: &str,
+    related: Option<&str>,
+) where
+    K: Resource<DynamicType = ()>,
+{
+    tracing::info!(
+        target: "appauth_operator::audit",
+        action = action.as_str(),
+        kind = %K::kind(&()),
+        namespace = object.namespace().unwrap_or_default(),
+        name = object.name_any(),
+        service = %service,
+        resource,
+        cloud_id,
+        related = related.unwrap_or_default(),
+        "cloud mutation"
+    );
+}

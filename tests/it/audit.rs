@@ -1,0 +1,142 @@
+//! The audit trail: one `cloud mutation` line per cloud mutation that took effect, naming the
+//! action, the object and the cloud id, and never a credential; against the real apiserver, the
+//! operator binary and the simulator.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use appauth_operator::cloud::apig::AppInput;
+use common::objects::{Ns, creds, setup};
+use common::operator::Operator;
+use common::{cloud, wait};
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(30);
+
+type Line = BTreeMap<String, String>;
+
+/// (action, resource, cloud id) of the audit lines about one object.
+fn about(lines: &[Line], name: &str) -> Vec<(String, String, String)> {
+    lines
+        .iter()
+        .filter(|l| l.get("name").map(String::as_str) == Some(name))
+        .map(|l| {
+            (
+                l["action"].clone(),
+                l["resource"].clone(),
+                l["cloud_id"].clone(),
+            )
+        })
+        .collect()
+}
+
+async fn audited(op: &Operator, what: &str, count: impl Fn(&[Line]) -> bool) -> Vec<Line> {
+    wait::until(T, what, || async {
+        let lines = op.audit();
+        count(&lines).then_some(lines)
+    })
+    .await
+}
+
+fn has(lines: &[Line], name: &str, action: &str) -> bool {
+    lines
+        .iter()
+        .any(|l| l["name"] == name && l["action"] == action)
+}
+
+#[tokio::test]
+async fn every_cloud_mutation_of_a_gateway_app_has_one_audit_line_without_secrets() {
+    let (ns, sim) = setup("audit").await;
+    let handmade = cloud::client(&sim.url())
+        .apig("gw1")
+        .create(&AppInput {
+            name: "legacy_app",
+            remark: Some("made by hand"),
+            ..Default::default()
+        })
+        .await
+        .expect("a hand-made app");
+    let op = Operator::start(&ns.name, &sim.url(), &["--allow-adoption", "true"]);
+
+    ns.create(
+        "app",
+        json!({"apig": {"instanceId": "gw1"}, "appCode": true, "description": "first"}),
+    )
+    .await;
+    let id = ns.ready_id("app", T).await;
+    let (_, first_secret) = creds(&ns, "app").await;
+    let code = Ns::value(&ns.secret("app").await.expect("Secret"), "app_code").expect("code");
+    // Before the changes below: the create and the AppCode, and nothing else yet.
+    let lines = audited(&op, "the create's lines", |l| about(l, "app").len() >= 2).await;
+    assert_eq!(
+        about(&lines, "app"),
+        [("create", "app"), ("create", "appcode")].map(|(a, r)| (a.into(), r.into(), id.clone()))
+    );
+
+    ns.patch("app", json!({"spec": {"description": "second"}}))
+        .await;
+    audited(&op, "an update line", |l| has(l, "app", "update")).await;
+    ns.patch(
+        "app",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "2026-12-04"}}}),
+    )
+    .await;
+    audited(&op, "a reset line", |l| has(l, "app", "reset")).await;
+    let (_, second_secret) = creds(&ns, "app").await;
+
+    ns.create_annotated(
+        "adopter",
+        json!({"appauth.hwcloud.dev/adopt": "true"}),
+        json!({"apig": {"instanceId": "gw1"}, "appName": "legacy_app"}),
+    )
+    .await;
+    assert_eq!(ns.ready_id("adopter", T).await, handmade.id);
+    let (_, adopted_secret) = creds(&ns, "adopter").await;
+
+    ns.delete("app").await;
+    ns.wait_gone("app", T).await;
+    let lines = audited(&op, "a delete line", |l| has(l, "app", "delete")).await;
+
+    let want = |pairs: &[(&str, &str)], id: &str| -> Vec<(String, String, String)> {
+        pairs
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.to_string(), id.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        about(&lines, "app"),
+        want(
+            &[
+                ("create", "app"),
+                ("create", "appcode"),
+                ("update", "app"),
+                ("reset", "app"),
+                ("delete", "app")
+            ],
+            &id
+        ),
+        "one line per mutation, in order"
+    );
+    assert_eq!(
+        about(&lines, "adopter"),
+        want(&[("adopt", "app")], &handmade.id)
+    );
+    for line in &lines {
+        assert_eq!(line["kind"], "GatewayApp");
+        assert_eq!(line["namespace"], ns.name);
+        assert_eq!(line["service"], "apig");
+    }
+    // The sim saw exactly the creates the trail records (the hand-made app aside).
+    assert_eq!(sim.apps("apig").len(), 1, "the adopted app is left");
+
+    let log = op.logs();
+    for secret in [&first_secret, &second_secret, &adopted_secret, &code] {
+        assert!(!secret.is_empty());
+        assert!(
+            !log.contains(secret.as_str()),
+            "a credential reached the log"
+        );
+    }
+}
