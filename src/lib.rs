@@ -10,6 +10,7 @@ pub mod default_account;
 pub mod kube_client;
 pub mod naming;
 pub mod policy;
+pub mod process_metrics;
 pub mod run;
 
 /// Test-only crash points (SPEC §9): with the `failpoints` feature, the process exits at once

@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::cloud::{RequestObserver, Service};
+use crate::process_metrics::ProcessMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -44,6 +45,11 @@ pub struct CloudLatencyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReadyLabels {
     pub kind: String,
     pub ready: String,
@@ -58,6 +64,9 @@ pub struct Metrics {
     pub cloud_requests: Family<CloudLabels, Counter>,
     pub cloud_latency: Family<CloudLatencyLabels, Histogram>,
     pub managed: Family<ReadyLabels, Gauge>,
+    /// 1 while this process holds the leader Lease (or runs without leader election).
+    pub leader: Gauge,
+    pub process: ProcessMetrics,
 }
 
 impl Default for Metrics {
@@ -74,6 +83,20 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
         let managed = Family::<ReadyLabels, Gauge>::default();
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        registry.register("build_info", "The operator's version (always 1)", build);
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this process is the leader that reconciles, 0 while it is a standby",
+            leader.clone(),
+        );
+        let process = ProcessMetrics::register(&mut registry);
         registry.register("reconciles", "Reconciles by kind", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -115,6 +138,8 @@ impl Default for Metrics {
             cloud_requests,
             cloud_latency,
             managed,
+            leader,
+            process,
         }
     }
 }
@@ -164,6 +189,7 @@ impl Metrics {
     }
 
     pub fn encode(&self) -> String {
+        self.process.refresh();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

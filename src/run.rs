@@ -175,8 +175,10 @@ pub enum LogFormat {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,kube=warn".into());
+    // Colours only on a terminal: a Pod's log (or a file) would keep the escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == LogFormat::Json {
         builder.json().init();
@@ -300,6 +302,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         leadership = Some(crate::leader::acquire(client.clone(), election).await?);
     }
+    // From here on this process reconciles (a lost Lease ends it).
+    metrics.leader.set(1);
     let mut own: Vec<(String, String)> = crate::kube_client::own_service_account(&client)
         .await?
         .into_iter()

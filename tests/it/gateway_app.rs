@@ -208,4 +208,34 @@ async fn metrics_and_health_endpoints_carry_no_object_names() {
         !text.contains("secretive-object-name") && !text.contains(&ns.name),
         "no object names in metrics"
     );
+    // The process: its version, that it leads (no leader election here), its own figures.
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        value(&format!("appauth_build_info{{version=\"{version}\"}}")),
+        1.0
+    );
+    assert_eq!(value("appauth_leader"), 1.0);
+    let rss = value("appauth_process_resident_memory_bytes");
+    assert!((4e6..1e9).contains(&rss), "resident memory {rss}");
+    assert!(value("appauth_process_cpu_seconds_total") > 0.0);
+    let fds = value("appauth_process_open_fds");
+    assert!(
+        fds >= 5.0 && fds <= value("appauth_process_max_fds"),
+        "{fds}"
+    );
+    let started = value("appauth_process_start_time_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(
+        (now - 120.0..=now + 2.0).contains(&started),
+        "{started} vs {now}"
+    );
 }

@@ -7,7 +7,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::objects::Ns;
-use common::operator::Operator;
+use common::operator::{Operator, free_metrics_addr};
 use common::sim::Sim;
 use common::{cluster, wait};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -17,10 +17,17 @@ use serde_json::json;
 const LEASE: &str = "3s";
 
 fn replica(ns: &str, sim: &Sim) -> Operator {
+    replica_at(ns, sim, "127.0.0.1:0")
+}
+
+/// A replica whose metrics are served at `metrics_addr`.
+fn replica_at(ns: &str, sim: &Sim, metrics_addr: &str) -> Operator {
     Operator::start(
         ns,
         &sim.url(),
         &[
+            "--metrics-addr",
+            metrics_addr,
             "--leader-elect",
             "--leader-election-namespace",
             ns,
@@ -68,12 +75,23 @@ async fn one_leader_reconciles_and_a_standby_takes_over_after_kill_and_stop() {
         holder(&ns).await
     })
     .await;
-    let mut b = replica(&ns.name, &sim);
+    let b_metrics = free_metrics_addr();
+    let mut b = replica_at(&ns.name, &sim, &b_metrics);
     let batch1: Vec<String> = (0..5).map(|i| format!("one-{i}")).collect();
     create_and_wait(&ns, &batch1).await;
     assert!(
         is_leader(&a) && !is_leader(&b),
         "only the first replica leads"
+    );
+    let leader_gauge = |text: String| {
+        text.lines()
+            .find(|l| l.starts_with("appauth_leader "))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        leader_gauge(Operator::metrics(&b_metrics).await).as_deref(),
+        Some("appauth_leader 0"),
+        "the standby says it is one"
     );
     assert!(
         !b.logs().contains("reconcil"),
@@ -86,6 +104,11 @@ async fn one_leader_reconciles_and_a_standby_takes_over_after_kill_and_stop() {
     let batch2: Vec<String> = (0..5).map(|i| format!("two-{i}")).collect();
     create_and_wait(&ns, &batch2).await;
     assert!(is_leader(&b));
+    assert_eq!(
+        leader_gauge(Operator::metrics(&b_metrics).await).as_deref(),
+        Some("appauth_leader 1"),
+        "the new leader says so"
+    );
     println!(
         "takeover after kill -9: objects Ready {:?} after the kill (lease {LEASE})",
         killed_at.elapsed()
