@@ -63,3 +63,13 @@ pub fn record<K>(
         "cloud mutation"
     );
 }
+
+/// A mutation of the cloud app `id` of a GatewayApp (the common case).
+pub fn app(
+    object: &crate::api::GatewayApp,
+    action: Mutation,
+    target: &crate::backend::Target,
+    id: &str,
+) {
+    record(object, action, target.service(), "app", id, None);
+}

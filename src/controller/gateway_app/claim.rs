@@ -113,7 +113,7 @@ pub(super) async fn take_over(
             .await
             .map_err(Error::cloud)?;
     }
-    audit::record(app, Mutation::Adopt, target.service(), "app", app_id, None);
+    audit::app(app, Mutation::Adopt, target, app_id);
     let note = format!(
         "took over app {app_id} named by annotation {}",
         annotations::APP_ID

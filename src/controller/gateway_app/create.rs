@@ -98,14 +98,7 @@ pub(super) async fn create_or_recover(
                     .delete(client, &twin.id)
                     .await
                     .map_err(Error::cloud)?;
-                audit::record(
-                    app,
-                    Mutation::Delete,
-                    target.service(),
-                    "app",
-                    &twin.id,
-                    None,
-                );
+                audit::app(app, Mutation::Delete, target, &twin.id);
                 let note = format!("deleted duplicate cloud app {} named {name}", twin.id);
                 ctx.warning(app, "DuplicateRemoved", "Recover", note).await;
             }
@@ -127,14 +120,7 @@ pub(super) async fn create_or_recover(
                     .await
                     .map_err(Error::cloud)?;
             }
-            audit::record(
-                app,
-                Mutation::Adopt,
-                target.service(),
-                "app",
-                &adopted.id,
-                None,
-            );
+            audit::app(app, Mutation::Adopt, target, &adopted.id);
             let note = format!("adopted existing app {} named {name}", adopted.id);
             ctx.normal(app, "Adopted", "Adopt", note).await;
             deliver_new(app, ctx, client, target, adopted, None, None).await
@@ -239,14 +225,7 @@ async fn create(
     match result {
         Ok(created) => {
             ctx.set_unresolved(&uid, false);
-            audit::record(
-                app,
-                Mutation::Create,
-                target.service(),
-                "app",
-                &created.id,
-                None,
-            );
+            audit::app(app, Mutation::Create, target, &created.id);
             crate::failpoint("after-create");
             let note = format!(
                 "created {} app {} named {name}",
@@ -322,7 +301,7 @@ async fn undo_create(
     ctx.memory.with(&uid, |m| m.secret_conflict = true);
     match target.delete(client, app_id).await {
         Ok(()) => {
-            audit::record(app, Mutation::Delete, target.service(), "app", app_id, None);
+            audit::app(app, Mutation::Delete, target, app_id);
             let note = format!(
                 "deleted app {app_id} again: Secret {} is not managed by this GatewayApp",
                 secret_step::secret_name(app)

@@ -59,7 +59,7 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
     for id in &planned.delete {
         unbind_all(app, ctx, &client, &target, id).await?;
         target.delete(&client, id).await.map_err(Error::cloud)?;
-        audit::record(app, Mutation::Delete, target.service(), "app", id, None);
+        audit::app(app, Mutation::Delete, &target, id);
         let note = format!("deleted {} app {id}", target.service());
         ctx.normal(app, "Deleted", "Delete", note).await;
     }

@@ -196,14 +196,7 @@ pub(super) async fn obtain_secret(
         .reset_secret(client, cloud, None)
         .await
         .map_err(Error::cloud)?;
-    audit::record(
-        app,
-        Mutation::Reset,
-        target.service(),
-        "app",
-        &cloud.id,
-        None,
-    );
+    audit::app(app, Mutation::Reset, target, &cloud.id);
     let secret = match reset {
         Some(s) => s,
         None => target

@@ -142,14 +142,7 @@ pub(super) async fn maintain(
                 .update_remark(client, &cloud, &remark)
                 .await
                 .map_err(Error::cloud)?;
-            audit::record(
-                app,
-                Mutation::Update,
-                target.service(),
-                "app",
-                &cloud.id,
-                None,
-            );
+            audit::app(app, Mutation::Update, target, &cloud.id);
         }
         RemarkAction::Unsupported => {
             ctx.normal(
@@ -292,14 +285,7 @@ pub(super) async fn push_source(
         .push_source(client, &cloud, &remark, key, value)
         .await
         .map_err(Error::cloud)?;
-    audit::record(
-        app,
-        Mutation::Update,
-        target.service(),
-        "app",
-        &cloud.id,
-        None,
-    );
+    audit::app(app, Mutation::Update, target, &cloud.id);
     let creds = secret_step::Credentials {
         app_id: app_id.to_string(),
         app_key: key.to_string(),

@@ -203,7 +203,7 @@ pub(super) async fn rotate(
                 }
                 Err(e) => return Err(rotation_failed(e)),
             };
-            audit::record(app, Mutation::Reset, target.service(), "app", app_id, None);
+            audit::app(app, Mutation::Reset, target, app_id);
             crate::failpoint("after-reset");
             match reset.or(chosen) {
                 Some(s) => s,
