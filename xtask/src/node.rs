@@ -55,20 +55,29 @@ const BRIDGE: &str = "appauth0";
 
 /// Before a node starts: a bridge left by a node whose processes all ended (the run was killed,
 /// or the machine restarted) is cleared by stopping that control plane, which restores the host
-/// from its records. A node still running is an error naming its directory.
+/// from its records. A node still running, or still starting, is an error naming its directory.
 pub fn clear_stale_node() -> Result<()> {
     let sys = Path::new("/sys/class/net").join(BRIDGE);
     let Ok(alias) = std::fs::read_to_string(sys.join("ifalias")) else {
         return Ok(());
     };
     let owner = Path::new(alias.trim());
-    if alias.trim().is_empty() || !owner.join("pids").exists() {
+    let pids = owner.join("pids");
+    let recorded = std::fs::read_to_string(&pids).ok();
+    let Some(recorded) = recorded.filter(|_| !alias.trim().is_empty()) else {
         bail!(
             "the bridge {BRIDGE} exists but records no control plane still on disk; \
              if no local node runs, remove it with `ip link delete {BRIDGE}`"
         );
+    };
+    if recorded.trim().is_empty() {
+        bail!(
+            "a local node is starting in {} (its processes are not recorded yet); if that start \
+             was killed, stop it with `cargo xtask down --dir {0}`",
+            owner.display()
+        );
     }
-    if let Some(name) = running_process(owner)? {
+    if let Some(name) = running_process(owner, &recorded) {
         bail!(
             "another local node runs ({name} of {}): stop it with `cargo xtask down --dir {0}`",
             owner.display()
@@ -76,9 +85,12 @@ pub fn clear_stale_node() -> Result<()> {
     }
     eprintln!(
         "xtask: the node of {} left its bridge but none of its processes runs; \
-         stopping it and restoring the host from its records",
+         restoring the host from its records",
         owner.display()
     );
+    // None of those pids is the node's any more (some may be other programs now): the scripts
+    // must signal nothing, only restore the host and remove the bridge.
+    std::fs::write(&pids, "").with_context(|| format!("clearing {}", pids.display()))?;
     crate::down(owner)?;
     if sys.exists() {
         bail!(
@@ -89,23 +101,19 @@ pub fn clear_stale_node() -> Result<()> {
     Ok(())
 }
 
-/// The name of a process recorded in DIR/pids that still runs the program it was started with
-/// (a pid alone may have been reused since).
-fn running_process(dir: &Path) -> Result<Option<String>> {
-    let pids = std::fs::read_to_string(dir.join("pids"))
-        .with_context(|| format!("reading {}", dir.join("pids").display()))?;
-    for (name, pid) in pids.lines().filter_map(|l| l.split_once(' ')) {
-        let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", pid.trim())) else {
-            continue;
-        };
-        let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
-        let recorded = std::fs::read_to_string(dir.join(format!("{name}.cmd"))).unwrap_or_default();
-        let recorded_program = recorded.split_whitespace().next().unwrap_or_default();
-        if recorded_program.is_empty() || recorded_program.as_bytes() == program {
-            return Ok(Some(name.to_string()));
-        }
-    }
-    Ok(None)
+/// The name of a process recorded in DIR/pids that still runs as that control plane's: every
+/// process a control plane starts has its directory in its arguments (a pid alone may have
+/// been reused since).
+fn running_process(dir: &Path, recorded: &str) -> Option<String> {
+    let dir = dir.as_os_str().as_encoded_bytes();
+    recorded
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(_, pid)| {
+            std::fs::read(format!("/proc/{}/cmdline", pid.trim()))
+                .is_ok_and(|cmdline| cmdline.windows(dir.len()).any(|w| w == dir))
+        })
+        .map(|(name, _)| name.to_string())
 }
 
 /// What the node tests read: the bridge address and the images' names.
