@@ -178,7 +178,7 @@ impl Target {
         &self,
         client: &CloudClient,
         id: &str,
-    ) -> Result<Vec<String>, CloudError> {
+    ) -> Result<Vec<Released>, CloudError> {
         let Target::ModelArts { workspace } = self else {
             return Ok(Vec::new());
         };
@@ -188,17 +188,22 @@ impl Target {
             Err(e) if e.is_not_found() => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut names = Vec::with_capacity(apis.len());
+        let mut released = Vec::with_capacity(apis.len());
         for api in apis {
             let service = api.service_id.unwrap_or_default();
-            ma.unbind(&service, &api.api_id, &[id]).await?;
-            names.push(api.api_name.unwrap_or(api.api_id));
+            let results = ma.unbind(&service, &api.api_id, &[id]).await?;
+            if results.iter().any(|r| r.success && r.app_id == id) {
+                released.push(Released {
+                    name: api.api_name.unwrap_or_else(|| api.api_id.clone()),
+                    api_id: api.api_id,
+                });
+            }
         }
-        Ok(names)
+        Ok(released)
     }
 
-    /// Deletes the app; "already gone" is success.
-    pub async fn delete(&self, client: &CloudClient, id: &str) -> Result<(), CloudError> {
+    /// Deletes the app; "already gone" is success, and said apart.
+    pub async fn delete(&self, client: &CloudClient, id: &str) -> Result<Deleted, CloudError> {
         let result = match self {
             Target::Apig { instance } => client.apig(instance).delete(id).await,
             Target::ModelArts { workspace } => client.modelarts(workspace).delete_app(id).await,
@@ -214,8 +219,24 @@ impl Target {
             Target::Roma { instance, .. } => client.roma(instance).delete(id).await,
         };
         match result {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
+            Ok(()) => Ok(Deleted::Now),
+            Err(e) if e.is_not_found() => Ok(Deleted::AlreadyGone),
+            Err(e) => Err(e),
         }
     }
+}
+
+/// An API an app's authorization was removed from, before the app's deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Released {
+    pub api_id: String,
+    /// Its name, for people (its id when it has none).
+    pub name: String,
+}
+
+/// What a delete found: the app was deleted now, or someone had deleted it before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deleted {
+    Now,
+    AlreadyGone,
 }

@@ -15,4 +15,5 @@ mod target;
 
 pub use app::CloudApp;
 pub use credentials::ChosenCredentials;
+pub use lifecycle::{Deleted, Released};
 pub use target::{SourceRefusal, Target};

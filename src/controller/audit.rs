@@ -10,6 +10,9 @@ use kube::{Resource, ResourceExt};
 pub enum Mutation {
     /// A cloud app, AppCode or inference API made.
     Create,
+    /// A create whose answer was lost (a crash, a timeout), found in the cloud afterwards: the
+    /// create took effect, and this is its line.
+    Recover,
     /// An existing cloud app taken over (adoption, a restore), its description rewritten.
     Adopt,
     /// A cloud resource's description or credentials changed to the spec's.
@@ -28,6 +31,7 @@ impl Mutation {
     pub fn as_str(self) -> &'static str {
         match self {
             Mutation::Create => "create",
+            Mutation::Recover => "recover",
             Mutation::Adopt => "adopt",
             Mutation::Update => "update",
             Mutation::Reset => "reset",
@@ -62,6 +66,19 @@ pub fn record<K>(
         related = related.unwrap_or_default(),
         "cloud mutation"
     );
+}
+
+/// A delete of the cloud app `id` of a GatewayApp, if it deleted anything (an app someone
+/// else deleted first has no line).
+pub fn app_deleted(
+    object: &crate::api::GatewayApp,
+    target: &crate::backend::Target,
+    id: &str,
+    deleted: crate::backend::Deleted,
+) {
+    if deleted == crate::backend::Deleted::Now {
+        app(object, Mutation::Delete, target, id);
+    }
 }
 
 /// A mutation of the cloud app `id` of a GatewayApp (the common case).

@@ -128,8 +128,9 @@ async fn every_cloud_mutation_of_a_gateway_app_has_one_audit_line_without_secret
         assert_eq!(line["namespace"], ns.name);
         assert_eq!(line["service"], "apig");
     }
-    // The sim saw exactly the creates the trail records (the hand-made app aside).
+    // The app deleted, the adopted one left: the cloud agrees with the trail.
     assert_eq!(sim.apps("apig").len(), 1, "the adopted app is left");
+    assert!(sim.app(&id).is_none());
 
     let log = op.logs();
     for secret in [&first_secret, &second_secret, &adopted_secret, &code] {

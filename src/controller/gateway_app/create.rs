@@ -94,15 +94,16 @@ pub(super) async fn create_or_recover(
     match plan::plan_create(facts) {
         CreatePlan::Recover { keep, twins } => {
             for twin in &twins {
-                target
+                let deleted = target
                     .delete(client, &twin.id)
                     .await
                     .map_err(Error::cloud)?;
-                audit::app(app, Mutation::Delete, target, &twin.id);
+                audit::app_deleted(app, target, &twin.id, deleted);
                 let note = format!("deleted duplicate cloud app {} named {name}", twin.id);
                 ctx.warning(app, "DuplicateRemoved", "Recover", note).await;
             }
             ctx.set_unresolved(&uid, false);
+            audit::app(app, Mutation::Recover, target, &keep.id);
             let note = format!("found app {} created by an earlier attempt", keep.id);
             ctx.normal(app, "Recovered", "Recover", note).await;
             let id = keep.id.clone();
@@ -300,8 +301,8 @@ async fn undo_create(
     let uid = app.uid().unwrap_or_default();
     ctx.memory.with(&uid, |m| m.secret_conflict = true);
     match target.delete(client, app_id).await {
-        Ok(()) => {
-            audit::app(app, Mutation::Delete, target, app_id);
+        Ok(deleted) => {
+            audit::app_deleted(app, target, app_id, deleted);
             let note = format!(
                 "deleted app {app_id} again: Secret {} is not managed by this GatewayApp",
                 secret_step::secret_name(app)

@@ -58,8 +58,8 @@ pub(super) async fn delete_in_cloud(app: &GatewayApp, ctx: &Context) -> Result<(
     }
     for id in &planned.delete {
         unbind_all(app, ctx, &client, &target, id).await?;
-        target.delete(&client, id).await.map_err(Error::cloud)?;
-        audit::app(app, Mutation::Delete, &target, id);
+        let deleted = target.delete(&client, id).await.map_err(Error::cloud)?;
+        audit::app_deleted(app, &target, id, deleted);
         let note = format!("deleted {} app {id}", target.service());
         ctx.normal(app, "Deleted", "Delete", note).await;
     }
@@ -74,20 +74,22 @@ pub(super) async fn unbind_all(
     target: &Target,
     app_id: &str,
 ) -> Result<()> {
-    let names = target
+    let released = target
         .release_bindings(client, app_id)
         .await
         .map_err(Error::cloud)?;
-    for api in &names {
+    for api in &released {
+        let api_id = Some(api.api_id.as_str());
         audit::record(
             app,
             Mutation::Unbind,
             target.service(),
             "app",
             app_id,
-            Some(api),
+            api_id,
         );
     }
+    let names: Vec<&str> = released.iter().map(|a| a.name.as_str()).collect();
     if names.is_empty() {
         return Ok(());
     }

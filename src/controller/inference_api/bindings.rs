@@ -160,18 +160,13 @@ pub(super) async fn reconcile(
     let to_unbind: Vec<&str> = to_unbind.iter().map(String::as_str).collect();
     let to_bind: Vec<&str> = to_bind.iter().map(String::as_str).collect();
     if !to_unbind.is_empty() {
-        ma.unbind(service, api_id, &to_unbind)
+        let results = ma
+            .unbind(service, api_id, &to_unbind)
             .await
             .map_err(Error::cloud)?;
-        for app_id in &to_unbind {
-            audit::record(
-                api,
-                Mutation::Unbind,
-                "modelarts",
-                "api",
-                api_id,
-                Some(app_id),
-            );
+        for done in results.iter().filter(|r| r.success) {
+            let app_id = Some(done.app_id.as_str());
+            audit::record(api, Mutation::Unbind, "modelarts", "api", api_id, app_id);
         }
     }
     let mut failed: BTreeSet<String> = BTreeSet::new();

@@ -97,6 +97,14 @@ async fn create_or_recover(
                     let note = format!("deleted duplicate API {}", twin.api_id);
                     ctx.warning(api, "DuplicateRemoved", "Recover", note).await;
                 }
+                audit::record(
+                    api,
+                    Mutation::Recover,
+                    "modelarts",
+                    "api",
+                    &keep.api_id,
+                    None,
+                );
                 return Ok(keep);
             }
             CreatePlan::Wait(after) => {

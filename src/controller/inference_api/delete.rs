@@ -45,11 +45,13 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
         };
         let app_ids: Vec<&str> = bound.iter().map(|a| a.app_id.as_str()).collect();
         if !app_ids.is_empty() {
-            ma.unbind(&api.spec.service_id, id, &app_ids)
+            let results = ma
+                .unbind(&api.spec.service_id, id, &app_ids)
                 .await
                 .map_err(Error::cloud)?;
-            for app_id in &app_ids {
-                audit::record(api, Mutation::Unbind, "modelarts", "api", id, Some(app_id));
+            for done in results.iter().filter(|r| r.success) {
+                let app_id = Some(done.app_id.as_str());
+                audit::record(api, Mutation::Unbind, "modelarts", "api", id, app_id);
             }
         }
         match ma.delete_api(&api.spec.service_id, id).await {
