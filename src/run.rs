@@ -317,7 +317,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     {
         own.push(sa);
     }
-    let ctx = Context::new(client.clone(), cloud, account, own, settings, metrics);
+    let ctx = Context::new(
+        client.clone(),
+        cloud,
+        account,
+        own,
+        settings,
+        metrics.clone(),
+    );
     let controllers = crate::controller::wiring::run_controllers(client, ctx, ready);
     tokio::select! {
         r = server => r.context("metrics server task")?.context("metrics server"),
@@ -325,6 +332,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             // The controllers stopped on a signal and finished their reconciles: the standby
             // may start now.
             if let Some(leadership) = leadership {
+                metrics.leader.set(0);
                 leadership.release().await;
             }
             Ok(())
