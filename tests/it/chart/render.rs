@@ -427,11 +427,31 @@ fn helm_template_everything_enabled() {
             }],
             "egress": [
                 {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]},
+                {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 5443},
+                           {"protocol": "TCP", "port": 6443}]},
                 {"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}],
                  "ports": [{"protocol": "TCP", "port": 3128}]},
             ],
         })
+    );
+    // No DNS, no ports, no extra rules: no egress at all (as the values say), and a metrics
+    // port open to any source.
+    let closed = render(
+        "payments",
+        "ops",
+        &json!({"networkPolicy": {"enabled": true, "dns": false, "egressPorts": []}}),
+    );
+    let closed = find(&closed, "NetworkPolicy", name);
+    assert!(
+        closed["spec"]["egress"]
+            .as_array()
+            .is_none_or(|rules| rules.is_empty()),
+        "{closed}"
+    );
+    assert_eq!(closed["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(
+        closed["spec"]["ingress"],
+        json!([{"ports": [{"protocol": "TCP", "port": 8080}]}])
     );
     assert_eq!(
         c["ports"][0]["containerPort"], 8080,
