@@ -28,6 +28,27 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for the documentation check (the status tests keep it complete).
+    pub const ALL: [Reason; 17] = [
+        Self::Available,
+        Self::Creating,
+        Self::InvalidSpec,
+        Self::NameConflict,
+        Self::AlreadyManaged,
+        Self::SecretConflict,
+        Self::AccountChanged,
+        Self::AccountInvalid,
+        Self::CloudUnavailable,
+        Self::Unauthorized,
+        Self::QuotaExceeded,
+        Self::WaitingForApps,
+        Self::Paused,
+        Self::Deleting,
+        Self::RotationFailed,
+        Self::KeyConflict,
+        Self::NotPermitted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Available => "Available",

@@ -174,3 +174,50 @@ fn shipped_text_refers_to_nothing_outside_the_repository() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Each condition reason has its section in the troubleshooting page: what it means, what to do.
+#[test]
+fn every_condition_reason_has_a_troubleshooting_entry() {
+    use appauth_operator::controller::status::Reason;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = std::fs::read_to_string(root.join("docs/troubleshooting.md")).expect("the page");
+    let headings: Vec<&str> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("### "))
+        .collect();
+    let missing: Vec<&str> = Reason::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .filter(|r| !headings.contains(r))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/troubleshooting.md has no section for {missing:?}"
+    );
+    assert!(
+        headings.len() >= Reason::ALL.len(),
+        "the page has a section per reason"
+    );
+}
+
+/// The changelog has a section for the version being built, and the chart deploys it.
+#[test]
+fn the_changelog_and_the_chart_name_this_version() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let version = env!("CARGO_PKG_VERSION");
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).expect("CHANGELOG.md");
+    assert!(
+        changelog
+            .lines()
+            .any(|l| l.starts_with(&format!("## {version} ")) || l == format!("## {version}")),
+        "CHANGELOG.md has no section for {version}"
+    );
+    let chart =
+        std::fs::read_to_string(root.join("charts/appauth-operator/Chart.yaml")).expect("chart");
+    assert!(
+        chart
+            .lines()
+            .any(|l| l == format!("appVersion: \"{version}\"")),
+        "Chart.yaml's appVersion is not {version}"
+    );
+}

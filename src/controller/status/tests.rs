@@ -144,3 +144,30 @@ fn an_extra_condition_keeps_its_transition_time_while_its_status_holds() {
     let fresh = extra_condition(&[], "AppsBound", true, "Bound", "", None, "t1");
     assert_eq!(fresh.last_transition_time, "t1");
 }
+
+#[test]
+fn all_lists_every_reason_once() {
+    // A new variant fails to compile here until it is placed in ALL (its position below).
+    let position = |r: Reason| match r {
+        Reason::Available => 0,
+        Reason::Creating => 1,
+        Reason::InvalidSpec => 2,
+        Reason::NameConflict => 3,
+        Reason::AlreadyManaged => 4,
+        Reason::SecretConflict => 5,
+        Reason::AccountChanged => 6,
+        Reason::AccountInvalid => 7,
+        Reason::CloudUnavailable => 8,
+        Reason::Unauthorized => 9,
+        Reason::QuotaExceeded => 10,
+        Reason::WaitingForApps => 11,
+        Reason::Paused => 12,
+        Reason::Deleting => 13,
+        Reason::RotationFailed => 14,
+        Reason::KeyConflict => 15,
+        Reason::NotPermitted => 16,
+    };
+    for (i, r) in Reason::ALL.iter().enumerate() {
+        assert_eq!(position(*r), i, "{r:?}");
+    }
+}
