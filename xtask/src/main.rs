@@ -36,6 +36,12 @@ enum Task {
         #[arg(long = "tag", value_parser = images::parse_tag)]
         tags: Vec<String>,
     },
+    /// Package the Helm chart (after `helm lint --strict`) into DIR/appauth-operator-VERSION.tgz,
+    /// the artifact a release attaches or pushes to a chart repository; prints its path.
+    Chart {
+        #[arg(long, default_value = "target/chart")]
+        out: PathBuf,
+    },
     /// Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the CRDs.
     Up {
         /// State directory (kubeconfig, logs, pids).
@@ -175,6 +181,7 @@ fn run(task: Task) -> Result<()> {
             println!("{}", testbin()?.display());
             Ok(())
         }
+        Task::Chart { out } => package_chart(&out),
         Task::Images { tags } => {
             node::install_packages(&root())?;
             images::build_all(&root(), &cache_dir(), &tags).map(drop)
@@ -349,6 +356,33 @@ pub(crate) fn up_with_node(dir: &Path, node: Option<&images::Images>) -> Result<
         return Err(e);
     }
     Ok(bin)
+}
+
+/// `helm lint --strict`, then `helm package` into `out` (relative to the repository root).
+fn package_chart(out: &Path) -> Result<()> {
+    let helm = testbin()?.join("helm");
+    let chart = root().join("charts/appauth-operator");
+    let out = root().join(out);
+    std::fs::create_dir_all(&out)?;
+    check(Command::new(&helm).args(["lint", "--strict"]).arg(&chart))?;
+    let packaged = Command::new(&helm)
+        .arg("package")
+        .arg(&chart)
+        .arg("--destination")
+        .arg(&out)
+        .output()
+        .context("helm package")?;
+    if !packaged.status.success() {
+        bail!(
+            "helm package: {}",
+            String::from_utf8_lossy(&packaged.stderr)
+        );
+    }
+    // "Successfully packaged chart and saved it to: PATH"
+    let said = String::from_utf8_lossy(&packaged.stdout);
+    let path = said.rsplit(": ").next().unwrap_or_default().trim();
+    println!("{path}");
+    Ok(())
 }
 
 fn down(dir: &Path) -> Result<()> {

@@ -188,3 +188,41 @@ fn rendered_args_parse() {
         );
     }
 }
+
+/// The packaged chart (`cargo xtask chart` runs the same `helm package`) holds everything the
+/// directory renders: the same objects and the CRDs.
+#[test]
+fn the_packaged_chart_renders_as_the_directory_does() {
+    let out = super::support::scratch("package");
+    let packaged = run(
+        helm()
+            .arg("package")
+            .arg(chart_dir())
+            .arg("--destination")
+            .arg(&out),
+        None,
+    );
+    assert!(packaged.ok, "helm package: {}", packaged.stderr);
+    let version = env!("CARGO_PKG_VERSION");
+    let archive = out.join(format!("appauth-operator-{version}.tgz"));
+    assert!(
+        archive.is_file(),
+        "{}: {}",
+        archive.display(),
+        packaged.stdout
+    );
+    let render = |chart: &std::path::Path| {
+        let out = run(
+            helm()
+                .args(["template", "pkg", "--namespace", "ops", "--include-crds"])
+                .args(["--kube-version", KUBE_VERSION])
+                .arg(chart),
+            None,
+        );
+        assert!(out.ok, "helm template {}: {}", chart.display(), out.stderr);
+        out.stdout
+    };
+    let from_archive = render(&archive);
+    assert_eq!(from_archive, render(&chart_dir()));
+    assert!(kinds(&parse_yaml(&from_archive)).contains("CustomResourceDefinition"));
+}
