@@ -5,6 +5,7 @@
 //! talk to the apiserver, `APPAUTH_TEST_KUBECONFIG`.
 
 mod apiserver;
+mod examples;
 mod files;
 mod keyless;
 mod kustomize;
