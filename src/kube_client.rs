@@ -24,7 +24,11 @@ pub fn apiserver_proxy(
     Ok(from_config.filter(|uri| Some(uri) != from_env.as_ref()))
 }
 
-pub async fn client(asked_proxy: Option<&str>) -> anyhow::Result<Client> {
+/// The apiserver client; `metrics`, when given, counts its requests by verb and code.
+pub async fn client(
+    asked_proxy: Option<&str>,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+) -> anyhow::Result<Client> {
     let mut config = kube::Config::infer()
         .await
         .context("loading the Kubernetes client configuration")?;
@@ -36,7 +40,14 @@ pub async fn client(asked_proxy: Option<&str>) -> anyhow::Result<Client> {
     if let Some(proxy) = &config.proxy_url {
         tracing::info!(proxy = %proxy, "reaching the apiserver through a proxy");
     }
-    Client::try_from(config).context("connecting to Kubernetes")
+    let builder =
+        kube::client::ClientBuilder::try_from(config).context("connecting to Kubernetes")?;
+    Ok(match metrics {
+        Some(m) => builder
+            .with_layer(&crate::kube_metrics::CountRequests(m))
+            .build(),
+        None => builder.build(),
+    })
 }
 
 /// Who the operator is to the apiserver (SelfSubjectReview): its ServiceAccount when it runs

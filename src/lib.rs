@@ -8,6 +8,7 @@ pub mod controller;
 pub mod crdgen;
 pub mod default_account;
 pub mod kube_client;
+pub mod kube_metrics;
 pub mod naming;
 pub mod policy;
 pub mod process_metrics;

@@ -45,6 +45,12 @@ pub struct CloudLatencyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubeLabels {
+    pub verb: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
 }
@@ -67,6 +73,7 @@ pub struct Metrics {
     /// 1 while this process holds the leader Lease (or runs without leader election).
     pub leader: Gauge,
     pub process: ProcessMetrics,
+    pub kube_requests: Family<KubeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -97,6 +104,12 @@ impl Default for Metrics {
             leader.clone(),
         );
         let process = ProcessMetrics::register(&mut registry);
+        let kube_requests = Family::<KubeLabels, Counter>::default();
+        registry.register(
+            "kube_requests",
+            "Apiserver requests by verb and HTTP status (0: no response)",
+            kube_requests.clone(),
+        );
         registry.register("reconciles", "Reconciles by kind", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -140,6 +153,7 @@ impl Default for Metrics {
             managed,
             leader,
             process,
+            kube_requests,
         }
     }
 }
@@ -169,6 +183,16 @@ impl Metrics {
             .get_or_create(&SkipLabels {
                 kind: kind.to_string(),
                 why: why.to_string(),
+            })
+            .inc();
+    }
+
+    /// One apiserver request answered with `code` (0: no answer).
+    pub fn kube_request(&self, verb: &str, code: u16) {
+        self.kube_requests
+            .get_or_create(&KubeLabels {
+                verb: verb.to_string(),
+                code: code.to_string(),
             })
             .inc();
     }

@@ -246,8 +246,9 @@ async fn serve_metrics(
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
-    let client = crate::kube_client::client(args.apiserver_proxy.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
+    let client =
+        crate::kube_client::client(args.apiserver_proxy.as_deref(), Some(metrics.clone())).await?;
     let cloud = Cloud::new(
         cloud_config(&args)?,
         Some(Arc::new(CloudObserver(metrics.clone()))),

@@ -229,6 +229,21 @@ async fn metrics_and_health_endpoints_carry_no_object_names() {
         fds >= 5.0 && fds <= value("appauth_process_max_fds"),
         "{fds}"
     );
+    // The apiserver requests, by verb and code: the watches and the writes of the create.
+    let kube = |verb: &str, code: &str| {
+        value(&format!(
+            "appauth_kube_requests_total{{verb=\"{verb}\",code=\"{code}\"}}"
+        ))
+    };
+    assert!(
+        kube("WATCH", "200") >= 3.0,
+        "GatewayApps, Secrets, Namespaces at least"
+    );
+    assert!(kube("PATCH", "200") >= 2.0, "the marker and the status");
+    assert!(
+        kube("PATCH", "201") >= 1.0,
+        "the Secret, created by an apply"
+    );
     let started = value("appauth_process_start_time_seconds");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
