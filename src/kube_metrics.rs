@@ -1,6 +1,7 @@
-//! A layer on the kube client that counts the apiserver requests by verb and response code, for
-//! `appauth_kube_requests_total`: what the operator costs the apiserver, and its errors, seen
-//! from the operator's side.
+//! A layer on the kube client that counts its calls to the apiserver by verb and final response
+//! code, for `appauth_kube_requests_total`. It sits outside kube's own retry layer: a call that
+//! was throttled (429) or refused (503, 504) and then retried counts once, with the code it
+//! finally got; the attempts in between are not counted.
 
 use std::future::Future;
 use std::pin::Pin;

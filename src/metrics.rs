@@ -107,7 +107,8 @@ impl Default for Metrics {
         let kube_requests = Family::<KubeLabels, Counter>::default();
         registry.register(
             "kube_requests",
-            "Apiserver requests by verb and HTTP status (0: no response)",
+            "Apiserver calls by verb and final HTTP status, after the client's own retries of \
+             429, 503 and 504 (0: no response)",
             kube_requests.clone(),
         );
         registry.register("reconciles", "Reconciles by kind", reconciles.clone());
