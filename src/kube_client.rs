@@ -52,19 +52,48 @@ pub async fn client(
 
 /// Who the operator is to the apiserver (SelfSubjectReview): its ServiceAccount when it runs
 /// as one, so that no namespace can name it for federation.
+/// An apiserver that is restarting (refused connections, 5xx, 429) is asked again for up to
+/// `START_PATIENCE`, so a start during an apiserver restart does not end the process.
 pub async fn own_service_account(client: &Client) -> anyhow::Result<Option<(String, String)>> {
     use k8s_openapi::api::authentication::v1::SelfSubjectReview;
     let api: Api<SelfSubjectReview> = Api::all(client.clone());
-    let review = api
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await
-        .context("asking the apiserver who the operator is (SelfSubjectReview)")?;
+    let deadline = std::time::Instant::now() + START_PATIENCE;
+    let mut pause = std::time::Duration::from_millis(250);
+    let review = loop {
+        match api
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await
+        {
+            Ok(review) => break review,
+            Err(e) if transient(&e) && std::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "the apiserver did not answer who the operator is; asking again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(e)
+                    .context("asking the apiserver who the operator is (SelfSubjectReview)");
+            }
+        }
+    };
     let user = review
         .status
         .and_then(|s| s.user_info)
         .and_then(|u| u.username)
         .unwrap_or_default();
     Ok(service_account_of(&user))
+}
+
+/// How long a start waits for an apiserver that does not answer.
+const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Whether an apiserver error may pass by itself: no connection, a server error, throttling.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(status) => status.code == 429 || status.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
 }
 
 /// `system:serviceaccount:<namespace>:<name>` -> (namespace, name).
@@ -114,6 +143,29 @@ mod tests {
             );
         }
         assert!(apiserver_proxy(None, None, Some("http://bad host")).is_err());
+    }
+
+    #[test]
+    fn transient_apiserver_errors() {
+        let status = |code: u16| {
+            kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                ..Default::default()
+            }))
+        };
+        for (code, want) in [
+            (500, true),
+            (503, true),
+            (429, true),
+            (403, false),
+            (404, false),
+        ] {
+            assert_eq!(transient(&status(code)), want, "{code}");
+        }
+        assert!(transient(&kube::Error::Service(
+            "connection refused".into()
+        )));
+        assert!(!transient(&kube::Error::LinesCodecMaxLineLengthExceeded));
     }
 
     #[test]
