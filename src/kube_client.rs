@@ -24,10 +24,10 @@ pub fn apiserver_proxy(
     Ok(from_config.filter(|uri| Some(uri) != from_env.as_ref()))
 }
 
-/// The apiserver client; `metrics`, when given, counts its requests by verb and code.
+/// The apiserver client; `metrics` counts its requests by verb and code.
 pub async fn client(
     asked_proxy: Option<&str>,
-    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> anyhow::Result<Client> {
     let mut config = kube::Config::infer()
         .await
@@ -42,12 +42,9 @@ pub async fn client(
     }
     let builder =
         kube::client::ClientBuilder::try_from(config).context("connecting to Kubernetes")?;
-    Ok(match metrics {
-        Some(m) => builder
-            .with_layer(&crate::kube_metrics::CountRequests(m))
-            .build(),
-        None => builder.build(),
-    })
+    Ok(builder
+        .with_layer(&crate::kube_metrics::CountRequests(metrics))
+        .build())
 }
 
 /// Who the operator is to the apiserver (SelfSubjectReview): its ServiceAccount when it runs

@@ -248,7 +248,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let metrics = Arc::new(Metrics::default());
     let client =
-        crate::kube_client::client(args.apiserver_proxy.as_deref(), Some(metrics.clone())).await?;
+        crate::kube_client::client(args.apiserver_proxy.as_deref(), metrics.clone()).await?;
     let cloud = Cloud::new(
         cloud_config(&args)?,
         Some(Arc::new(CloudObserver(metrics.clone()))),

@@ -90,3 +90,14 @@ pub fn app(
 ) {
     record(object, action, target.service(), "app", id, None);
 }
+
+/// A mutation of the ModelArts inference API `api_id` of an InferenceApi; `app_id` for a
+/// binding.
+pub fn api(
+    object: &crate::api::InferenceApi,
+    action: Mutation,
+    api_id: &str,
+    app_id: Option<&str>,
+) {
+    record(object, action, "modelarts", "api", api_id, app_id);
+}

@@ -166,7 +166,7 @@ pub(super) async fn reconcile(
             .map_err(Error::cloud)?;
         for done in results.iter().filter(|r| r.success) {
             let app_id = Some(done.app_id.as_str());
-            audit::record(api, Mutation::Unbind, "modelarts", "api", api_id, app_id);
+            audit::api(api, Mutation::Unbind, api_id, app_id);
         }
     }
     let mut failed: BTreeSet<String> = BTreeSet::new();
@@ -178,7 +178,7 @@ pub(super) async fn reconcile(
         {
             if result.success {
                 let app_id = Some(result.app_id.as_str());
-                audit::record(api, Mutation::Bind, "modelarts", "api", api_id, app_id);
+                audit::api(api, Mutation::Bind, api_id, app_id);
             } else {
                 let name = refs
                     .iter()

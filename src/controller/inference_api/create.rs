@@ -86,25 +86,11 @@ async fn create_or_recover(
                     ma.delete_api(&api.spec.service_id, &twin.api_id)
                         .await
                         .map_err(Error::cloud)?;
-                    audit::record(
-                        api,
-                        Mutation::Delete,
-                        "modelarts",
-                        "api",
-                        &twin.api_id,
-                        None,
-                    );
+                    audit::api(api, Mutation::Delete, &twin.api_id, None);
                     let note = format!("deleted duplicate API {}", twin.api_id);
                     ctx.warning(api, "DuplicateRemoved", "Recover", note).await;
                 }
-                audit::record(
-                    api,
-                    Mutation::Recover,
-                    "modelarts",
-                    "api",
-                    &keep.api_id,
-                    None,
-                );
+                audit::api(api, Mutation::Recover, &keep.api_id, None);
                 return Ok(keep);
             }
             CreatePlan::Wait(after) => {
@@ -150,14 +136,7 @@ async fn create(
     {
         Ok(created) => {
             ctx.set_unresolved(&uid, false);
-            audit::record(
-                api,
-                Mutation::Create,
-                "modelarts",
-                "api",
-                &created.api_id,
-                None,
-            );
+            audit::api(api, Mutation::Create, &created.api_id, None);
             crate::failpoint("after-create-api");
             ctx.mark_read(&uid);
             let note = format!(

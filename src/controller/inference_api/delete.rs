@@ -51,11 +51,11 @@ pub(super) async fn delete_in_cloud(api: &InferenceApi, ctx: &Context) -> Result
                 .map_err(Error::cloud)?;
             for done in results.iter().filter(|r| r.success) {
                 let app_id = Some(done.app_id.as_str());
-                audit::record(api, Mutation::Unbind, "modelarts", "api", id, app_id);
+                audit::api(api, Mutation::Unbind, id, app_id);
             }
         }
         match ma.delete_api(&api.spec.service_id, id).await {
-            Ok(()) => audit::record(api, Mutation::Delete, "modelarts", "api", id, None),
+            Ok(()) => audit::api(api, Mutation::Delete, id, None),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(Error::cloud(e)),
         }
