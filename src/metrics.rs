@@ -2,6 +2,7 @@
 //! operations and status codes only.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -74,6 +75,11 @@ pub struct Metrics {
     pub leader: Gauge,
     pub process: ProcessMetrics,
     pub kube_requests: Family<KubeLabels, Counter>,
+    pub queue_depth: Family<KindLabels, Gauge>,
+    pub queue_oldest: Family<KindLabels, Gauge<f64, AtomicU64>>,
+    pub queue_wait: Family<KindLabels, Histogram>,
+    pub stalled: Family<KindLabels, Gauge>,
+    pub not_ready_oldest: Family<KindLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -112,6 +118,40 @@ impl Default for Metrics {
             kube_requests.clone(),
         );
         registry.register("reconciles", "Reconciles by kind", reconciles.clone());
+        let queue_depth = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "workqueue_depth",
+            "Objects a change has queued for a reconcile that has not started yet, by kind \
+             (timed re-checks and retries count from when they start)",
+            queue_depth.clone(),
+        );
+        let queue_oldest = Family::<KindLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "workqueue_oldest_seconds",
+            "How long the longest-waiting queued object has waited for its reconcile, by kind",
+            queue_oldest.clone(),
+        );
+        let queue_wait = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 20))
+        });
+        registry.register(
+            "workqueue_wait_seconds",
+            "Time from a change queueing an object to its reconcile starting, by kind",
+            queue_wait.clone(),
+        );
+        let stalled = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "stalled_objects",
+            "Objects whose Stalled condition is True (they wait for a change), by kind",
+            stalled.clone(),
+        );
+        let not_ready_oldest = Family::<KindLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "not_ready_oldest_seconds",
+            "How long the object that has been not Ready the longest has been so, by kind \
+             (0: all Ready)",
+            not_ready_oldest.clone(),
+        );
         registry.register(
             "reconcile_errors",
             "Failed reconciles by kind and reason",
@@ -155,6 +195,11 @@ impl Default for Metrics {
             leader,
             process,
             kube_requests,
+            queue_depth,
+            queue_oldest,
+            queue_wait,
+            stalled,
+            not_ready_oldest,
         }
     }
 }
@@ -196,6 +241,33 @@ impl Metrics {
                 code: code.to_string(),
             })
             .inc();
+    }
+
+    /// A reconcile started after its object waited `waited` in the queue.
+    pub fn queue_waited(&self, kind: &str, waited: Duration) {
+        self.queue_wait
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .observe(waited.as_secs_f64());
+    }
+
+    pub fn set_queue(&self, kind: &str, depth: usize, oldest: Duration) {
+        let labels = KindLabels { kind: kind.into() };
+        self.queue_depth
+            .get_or_create(&labels)
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        self.queue_oldest
+            .get_or_create(&labels)
+            .set(oldest.as_secs_f64());
+    }
+
+    pub fn set_health(&self, kind: &str, stalled: usize, not_ready_oldest: Duration) {
+        let labels = KindLabels { kind: kind.into() };
+        self.stalled
+            .get_or_create(&labels)
+            .set(i64::try_from(stalled).unwrap_or(i64::MAX));
+        self.not_ready_oldest
+            .get_or_create(&labels)
+            .set(not_ready_oldest.as_secs_f64());
     }
 
     pub fn set_managed(&self, kind: &str, ready: i64, not_ready: i64) {

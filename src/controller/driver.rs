@@ -48,6 +48,7 @@ pub trait Managed:
     const WHAT: &'static str;
 
     fn status_or_default(&self) -> Self::Status;
+    fn status_ref(&self) -> Option<&Self::Status>;
     fn conditions(status: &Self::Status) -> &[Condition];
     fn observed_generation(status: &Self::Status) -> Option<i64>;
     /// Sets the fields every status write owns: observedGeneration and the conditions.
@@ -57,6 +58,8 @@ pub trait Managed:
     fn recorded_account(&self) -> Option<&str>;
     fn location(&self) -> Location;
     fn deletion_policy(&self) -> DeletionPolicy;
+    /// The kind's triggers not yet reconciled (`work_queue.rs`).
+    fn work_queue(ctx: &Context) -> &super::work_queue::WorkQueue;
 
     /// Brings the cloud resource and the Secrets to the spec; writes status on success.
     fn apply(&self, ctx: &Context) -> impl Future<Output = Result<Action>> + Send;
@@ -76,6 +79,9 @@ macro_rules! managed_fields {
 
         fn status_or_default(&self) -> $status {
             self.status.clone().unwrap_or_default()
+        }
+        fn status_ref(&self) -> Option<&$status> {
+            self.status.as_ref()
         }
         fn conditions(status: &$status) -> &[$crate::api::Condition] {
             &status.conditions
@@ -136,6 +142,10 @@ pub async fn run<K: Managed>(controller: Controller<K>, ctx: Arc<Context>) {
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
     let started = Instant::now();
     let kind = K::kind(&());
+    let (namespace, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+    if let Some(waited) = K::work_queue(&ctx).started(&namespace, &name, started) {
+        ctx.metrics.queue_waited(&kind, waited);
+    }
     let result = reconcile_inner(obj.as_ref(), &ctx).await;
     let reason = match &result {
         Ok((_, reason)) => *reason,

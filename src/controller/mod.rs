@@ -23,6 +23,7 @@ pub mod waits;
 pub mod watched_secrets;
 mod watches;
 pub mod wiring;
+pub mod work_queue;
 pub mod writes;
 
 use std::sync::{Arc, OnceLock};
@@ -123,6 +124,14 @@ pub struct Context {
     pub claims: claims::Claims,
     /// The AppAuthPolicies and namespaces, once their watches run.
     pub tenancy: OnceLock<tenancy::Tenancy>,
+    /// What each controller was handed and has not started on yet, for the metrics.
+    pub work_queues: WorkQueues,
+}
+
+#[derive(Default)]
+pub struct WorkQueues {
+    pub gateway_apps: work_queue::WorkQueue,
+    pub inference_apis: work_queue::WorkQueue,
 }
 
 impl Context {
@@ -169,6 +178,7 @@ impl Context {
             claims: claims::Claims::default(),
             tenancy: OnceLock::new(),
             inference_apis_listed: Default::default(),
+            work_queues: Default::default(),
         })
     }
 

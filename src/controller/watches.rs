@@ -224,3 +224,42 @@ pub(super) fn labelled_secrets(label: &str) -> watcher::Config {
 pub(super) fn uses_account<K: driver::Managed>(o: &K, name: &str) -> bool {
     o.account_ref().is_some_and(|r| r.name == name)
 }
+
+/// Each object a controller's own stream hands it is noted in the kind's work queue.
+pub(super) fn queued<K: driver::Managed>(
+    objects: impl Stream<Item = Arc<K>> + Send + 'static,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Arc<K>> + Send + 'static {
+    objects.inspect(move |o| {
+        let namespace = o.namespace().unwrap_or_default();
+        K::work_queue(&ctx).queued(&namespace, &o.name_any(), std::time::Instant::now());
+    })
+}
+
+/// A mapper whose objects are noted in the kind's work queue on their way to the controller.
+pub(super) fn queued_by<K, T, I>(
+    ctx: Arc<Context>,
+    mapper: impl Fn(T) -> I + Send + Sync + 'static,
+) -> impl Fn(T) -> Vec<ObjectRef<K>> + Send + Sync + 'static
+where
+    K: driver::Managed,
+    I: IntoIterator<Item = ObjectRef<K>>,
+{
+    move |trigger| K::work_queue(&ctx).queued_all(mapper(trigger).into_iter().collect())
+}
+
+/// A signal that reconciles every object: all of them are noted in the kind's work queue.
+pub(super) fn all_queued<K: driver::Managed, S: Stream<Item = ()> + Send + 'static>(
+    signals: S,
+    store: Store<K>,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = ()> + Send + 'static {
+    signals.inspect(move |()| {
+        let all = store
+            .state()
+            .iter()
+            .map(|o| ObjectRef::from(o.as_ref()))
+            .collect();
+        K::work_queue(&ctx).queued_all(all);
+    })
+}

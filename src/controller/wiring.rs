@@ -134,70 +134,80 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
 
     let (accounts_store, sources_store) = (apps_store.clone(), apps_store.clone());
     let apps_listed = apps_store.clone();
-    let apps =
-        Controller::for_shared_stream(changed_by_others(app_events, ctx.clone()), apps_store)
-            .with_config(config.clone())
-            .reconcile_all_on(apps_on)
-            // The credentials Secrets, indexed on the way (what a reconcile asks before it
-            // reads one).
-            .watches_stream(
-                managed_secrets(&client, &ns, ctx.clone(), "GatewayApp"),
-                |s: PartialObjectMeta<Secret>| owner_of::<GatewayApp>(&s),
-            )
-            .watches_shared_stream(
-                rewoken(accounts),
-                move |s: Arc<PartialObjectMeta<Secret>>| {
-                    referring(&accounts_store, s.as_ref(), uses_account::<GatewayApp>)
-                },
-            )
-            // Credential sources (users label them): the objects that take their key from one.
-            .watches_shared_stream(
-                rewoken(source_events),
-                move |s: Arc<PartialObjectMeta<Secret>>| {
-                    referring(&sources_store, s.as_ref(), |o: &GatewayApp, name| {
-                        o.spec
-                            .credentials_from
-                            .as_ref()
-                            .is_some_and(|r| r.name == name)
-                    })
-                },
-            );
+    let apps = Controller::for_shared_stream(
+        queued(changed_by_others(app_events, ctx.clone()), ctx.clone()),
+        apps_store,
+    )
+    .with_config(config.clone())
+    .reconcile_all_on(all_queued(apps_on, apps_listed.clone(), ctx.clone()))
+    // The credentials Secrets, indexed on the way (what a reconcile asks before it reads one).
+    .watches_stream(
+        managed_secrets(&client, &ns, ctx.clone(), "GatewayApp"),
+        queued_by(ctx.clone(), |s: PartialObjectMeta<Secret>| {
+            owner_of::<GatewayApp>(&s)
+        }),
+    )
+    .watches_shared_stream(
+        rewoken(accounts),
+        queued_by(ctx.clone(), move |s: Arc<PartialObjectMeta<Secret>>| {
+            referring(&accounts_store, s.as_ref(), uses_account::<GatewayApp>)
+        }),
+    )
+    // Credential sources (users label them): the objects that take their key from one.
+    .watches_shared_stream(
+        rewoken(source_events),
+        queued_by(ctx.clone(), move |s: Arc<PartialObjectMeta<Secret>>| {
+            referring(&sources_store, s.as_ref(), |o: &GatewayApp, name| {
+                o.spec
+                    .credentials_from
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+            })
+        }),
+    );
     // InferenceApis: any GatewayApp change (Ready, being deleted, gone; our own status writes
     // included) reaches every API that refers to it, and an account Secret change every API
     // that uses it.
     let (refs_store, api_accounts_store) = (apis_store.clone(), apis_store.clone());
     let deleted_refs_store = apis_store.clone();
-    let apis =
-        Controller::for_shared_stream(changed_by_others(api_events, ctx.clone()), apis_store)
-            .with_config(config)
-            .reconcile_all_on(apis_on)
-            .watches_stream(
-                managed_secrets(&client, &ns, ctx.clone(), "InferenceApi"),
-                |s: PartialObjectMeta<Secret>| owner_of::<InferenceApi>(&s),
-            )
-            .watches_shared_stream(rewoken(app_events_for_apis), move |app: Arc<GatewayApp>| {
-                referring(&refs_store, app.as_ref(), |a: &InferenceApi, name| {
-                    a.spec.app_refs.iter().any(|r| r.name == name)
-                })
+    let apis = Controller::for_shared_stream(
+        queued(changed_by_others(api_events, ctx.clone()), ctx.clone()),
+        apis_store.clone(),
+    )
+    .with_config(config)
+    .reconcile_all_on(all_queued(apis_on, apis_store, ctx.clone()))
+    .watches_stream(
+        managed_secrets(&client, &ns, ctx.clone(), "InferenceApi"),
+        queued_by(ctx.clone(), |s: PartialObjectMeta<Secret>| {
+            owner_of::<InferenceApi>(&s)
+        }),
+    )
+    .watches_shared_stream(
+        rewoken(app_events_for_apis),
+        queued_by(ctx.clone(), move |app: Arc<GatewayApp>| {
+            referring(&refs_store, app.as_ref(), |a: &InferenceApi, name| {
+                a.spec.app_refs.iter().any(|r| r.name == name)
             })
-            .watches_shared_stream(
-                rewoken(api_accounts),
-                move |s: Arc<PartialObjectMeta<Secret>>| {
-                    referring(
-                        &api_accounts_store,
-                        s.as_ref(),
-                        uses_account::<InferenceApi>,
-                    )
-                },
+        }),
+    )
+    .watches_shared_stream(
+        rewoken(api_accounts),
+        queued_by(ctx.clone(), move |s: Arc<PartialObjectMeta<Secret>>| {
+            referring(
+                &api_accounts_store,
+                s.as_ref(),
+                uses_account::<InferenceApi>,
             )
-            .watches_stream(
-                futures::stream::poll_fn(move |cx| deleted_rx.poll_recv(cx)).map(Ok),
-                move |app: GatewayApp| {
-                    referring(&deleted_refs_store, &app, |a: &InferenceApi, name| {
-                        a.spec.app_refs.iter().any(|r| r.name == name)
-                    })
-                },
-            );
+        }),
+    )
+    .watches_stream(
+        futures::stream::poll_fn(move |cx| deleted_rx.poll_recv(cx)).map(Ok),
+        queued_by(ctx.clone(), move |app: GatewayApp| {
+            referring(&deleted_refs_store, &app, |a: &InferenceApi, name| {
+                a.spec.app_refs.iter().any(|r| r.name == name)
+            })
+        }),
+    );
 
     tokio::spawn(apps_watch);
     tokio::spawn(apis_watch);
@@ -216,7 +226,7 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         }
     });
     tokio::spawn(super::tenancy::publish(ctx.clone(), tenancy, publish_on));
-    tokio::spawn(super::gauges::count_managed(ctx.clone()));
+    tokio::spawn(super::gauges::keep_current(ctx.clone()));
     let apps = driver::run(apps, ctx.clone());
     let apis = driver::run(apis, ctx);
     // InferenceApis read their apps from the GatewayApp cache: before its first list is in,

@@ -47,6 +47,9 @@ use crate::naming;
 impl Managed for GatewayApp {
     driver::managed_fields!(GatewayAppStatus);
     const WHAT: &'static str = "app";
+    fn work_queue(ctx: &Context) -> &super::work_queue::WorkQueue {
+        &ctx.work_queues.gateway_apps
+    }
     fn location(&self) -> Location {
         let st = status(self);
         Location {

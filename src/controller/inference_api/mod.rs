@@ -39,6 +39,9 @@ use std::sync::atomic::Ordering;
 impl Managed for InferenceApi {
     driver::managed_fields!(InferenceApiStatus);
     const WHAT: &'static str = "API";
+    fn work_queue(ctx: &Context) -> &super::work_queue::WorkQueue {
+        &ctx.work_queues.inference_apis
+    }
     fn location(&self) -> Location {
         let st = status(self);
         Location {
