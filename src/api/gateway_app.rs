@@ -215,6 +215,8 @@ pub enum CredentialsMode {
 /// The Secret that receives the credentials.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.template) || !(self.keys.appKey in self.template || self.keys.appSecret in self.template || self.keys.appId in self.template || self.keys.appCode in self.template)")
+    .message("spec.secret.template: a template key may not be one of the credential keys (spec.secret.keys)"))]
 pub struct SecretTarget {
     /// Secret name; default: the GatewayApp's name.
     #[schemars(length(min = 1, max = 253), regex(pattern = DNS1123_SUBDOMAIN))]
@@ -235,6 +237,28 @@ pub struct SecretTarget {
         .message("spec.secret.annotations: keys under appauth.hwcloud.dev/ are reserved for the operator"))]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Extra data keys rendered from templates (minijinja, Jinja2 syntax): data key -> template.
+    /// Variables: appKey, appSecret, appId, appCode (with spec.appCode), name, namespace,
+    /// service, instance, secretName. Filters besides the built-ins: b64encode. Undefined
+    /// variables are errors; each template has a work budget and renders to at most 16 KiB.
+    #[schemars(schema_with = "template_schema")]
+    #[x_kube(validation = Rule::new("self.all(k, size(k) <= 253 && k.matches('^[-._a-zA-Z0-9]+$'))")
+        .message("spec.secret.template: keys must be valid Secret data keys (letters, digits, '-', '_', '.'; at most 253 characters)"))]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub template: BTreeMap<String, String>,
+}
+
+/// Most templates in spec.secret.template.
+pub const MAX_TEMPLATES: u32 = 16;
+/// Longest template source, in characters.
+pub const MAX_TEMPLATE_LEN: u32 = 4096;
+
+fn template_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": MAX_TEMPLATES,
+        "additionalProperties": {"type": "string", "maxLength": MAX_TEMPLATE_LEN},
+    })
 }
 
 /// Data keys of the credentials Secret.

@@ -16,6 +16,7 @@ pub mod pending;
 pub mod plan;
 mod rewake;
 pub mod secret;
+pub mod secret_template;
 pub mod service_account_token;
 pub mod status;
 pub mod tenancy;

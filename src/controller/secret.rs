@@ -13,6 +13,8 @@ use crate::api::{
 };
 use crate::cloud::{ExposeSecret, SecretString};
 
+use super::secret_template::{self, TemplateError};
+
 /// Annotation naming the owning object (for mapping Secret events to it).
 pub const OWNER_NAME: &str = "appauth.hwcloud.dev/owner";
 /// SHA-256 of the data this operator wrote, to notice hand edits.
@@ -42,7 +44,12 @@ pub fn keys(app: &GatewayApp) -> SecretKeys {
         .unwrap_or_default()
 }
 
-fn data(app: &GatewayApp, creds: &Credentials) -> BTreeMap<String, ByteString> {
+/// The credentials under their keys, and the rendered templates (not while the credentials are
+/// only staged before the create: there is no app id yet).
+fn data(
+    app: &GatewayApp,
+    creds: &Credentials,
+) -> Result<BTreeMap<String, ByteString>, TemplateError> {
     let keys = keys(app);
     let mut data = BTreeMap::new();
     data.insert(keys.app_key, ByteString(creds.app_key.as_bytes().to_vec()));
@@ -57,7 +64,18 @@ fn data(app: &GatewayApp, creds: &Credentials) -> BTreeMap<String, ByteString> {
             ByteString(code.expose_secret().as_bytes().to_vec()),
         );
     }
-    data
+    if !creds.app_id.is_empty() {
+        let vars = secret_template::Vars {
+            app_key: &creds.app_key,
+            app_secret: creds.app_secret.expose_secret(),
+            app_id: &creds.app_id,
+            app_code: creds.app_code.as_ref().map(|c| c.expose_secret()),
+        };
+        for (key, value) in secret_template::render(app, &vars)? {
+            data.insert(key, ByteString(value.into_bytes()));
+        }
+    }
+    Ok(data)
 }
 
 /// Hash of the given keys' values in `data` (missing keys hash as absent).
@@ -83,14 +101,34 @@ fn our_keys(app: &GatewayApp) -> Vec<String> {
     if app.spec.app_code {
         v.push(keys.app_code);
     }
+    v.extend(secret_template::templates(app).keys().cloned());
     v
 }
 
-/// The Secret to server-side apply.
-pub fn desired(app: &GatewayApp, creds: &Credentials) -> Secret {
-    let data = data(app, creds);
+/// The content hash of our keys in `data`; with templates, it covers their sources too, so that
+/// a changed template makes the Secret stale (and it is rendered again).
+fn our_hash(app: &GatewayApp, data: &BTreeMap<String, ByteString>) -> String {
     let keys = our_keys(app);
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let base = content_hash(data, &key_refs);
+    let templates = secret_template::templates(app);
+    if templates.is_empty() {
+        return base;
+    }
+    let mut h = Sha256::new();
+    h.update(base.as_bytes());
+    for (key, source) in templates {
+        for part in [key, source] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// The Secret to server-side apply (its templates rendered: that can fail).
+pub fn desired(app: &GatewayApp, creds: &Credentials) -> Result<Secret, TemplateError> {
+    let data = data(app, creds)?;
     let uid = app.metadata.uid.clone().unwrap_or_default();
     let mut labels: BTreeMap<String, String> = app
         .spec
@@ -111,7 +149,7 @@ pub fn desired(app: &GatewayApp, creds: &Credentials) -> Secret {
         app.metadata.name.clone().unwrap_or_default(),
     );
     annots.insert(annotations::APP_ID.to_string(), creds.app_id.clone());
-    annots.insert(CONTENT_HASH.to_string(), content_hash(&data, &key_refs));
+    annots.insert(CONTENT_HASH.to_string(), our_hash(app, &data));
     let owner_references = (app.spec.deletion_policy == DeletionPolicy::Delete).then(|| {
         vec![OwnerReference {
             api_version: "appauth.hwcloud.dev/v1alpha1".into(),
@@ -122,7 +160,7 @@ pub fn desired(app: &GatewayApp, creds: &Credentials) -> Secret {
             block_owner_deletion: Some(true),
         }]
     });
-    Secret {
+    Ok(Secret {
         metadata: ObjectMeta {
             name: Some(secret_name(app)),
             namespace: app.metadata.namespace.clone(),
@@ -134,7 +172,7 @@ pub fn desired(app: &GatewayApp, creds: &Credentials) -> Secret {
         type_: Some("Opaque".into()),
         data: Some(data),
         ..Default::default()
-    }
+    })
 }
 
 /// How the Secret in the cluster relates to this object.
@@ -174,10 +212,8 @@ pub fn classify(app: &GatewayApp, existing: Option<&Secret>, app_id: &str) -> Ex
     {
         return Existing::Stale;
     }
-    let keys = our_keys(app);
-    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let data = secret.data.clone().unwrap_or_default();
-    if annots.get(CONTENT_HASH) != Some(&content_hash(&data, &key_refs)) {
+    if annots.get(CONTENT_HASH) != Some(&our_hash(app, &data)) {
         return Existing::Stale;
     }
     // Metadata the spec controls: labels, annotations, ownership, stale keys from an old mapping.
@@ -217,119 +253,4 @@ pub fn read_credentials(app: &GatewayApp, secret: &Secret) -> Option<(String, Se
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::{ApigTarget, GatewayAppSpec, SecretTarget};
-
-    fn app(policy: DeletionPolicy) -> GatewayApp {
-        let mut a = GatewayApp::new(
-            "orders",
-            GatewayAppSpec {
-                apig: Some(ApigTarget {
-                    instance_id: "gw".into(),
-                }),
-                deletion_policy: policy,
-                ..Default::default()
-            },
-        );
-        a.metadata.namespace = Some("shop".into());
-        a.metadata.uid = Some("uid-1".into());
-        a
-    }
-
-    fn creds() -> Credentials {
-        Credentials {
-            app_id: "id1".into(),
-            app_key: "key1".into(),
-            app_secret: SecretString::from("sec1"),
-            app_code: None,
-        }
-    }
-
-    #[test]
-    fn owner_reference_only_under_delete() {
-        assert!(
-            desired(&app(DeletionPolicy::Delete), &creds())
-                .metadata
-                .owner_references
-                .is_some()
-        );
-        let retained = desired(&app(DeletionPolicy::Retain), &creds());
-        assert!(retained.metadata.owner_references.is_none());
-        assert_eq!(
-            retained
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(annotations::OWNER_UID))
-                .map(String::as_str),
-            Some("uid-1")
-        );
-    }
-
-    #[test]
-    fn classification() {
-        let a = app(DeletionPolicy::Delete);
-        let s = desired(&a, &creds());
-        assert_eq!(classify(&a, None, "id1"), Existing::Missing);
-        assert_eq!(classify(&a, Some(&s), "id1"), Existing::UpToDate);
-        let mut edited = s.clone();
-        edited
-            .data
-            .as_mut()
-            .expect("data")
-            .insert("app_secret".into(), ByteString(b"hand-edit".to_vec()));
-        assert_eq!(classify(&a, Some(&edited), "id1"), Existing::Stale);
-        let mut extra = s.clone();
-        extra
-            .data
-            .as_mut()
-            .expect("data")
-            .insert("someone_elses_key".into(), ByteString(b"x".to_vec()));
-        assert_eq!(
-            classify(&a, Some(&extra), "id1"),
-            Existing::UpToDate,
-            "keys others add survive"
-        );
-        let foreign = Secret {
-            metadata: ObjectMeta {
-                name: Some("orders".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        assert_eq!(classify(&a, Some(&foreign), "id1"), Existing::Foreign);
-        // Switching the policy makes the ownership stale.
-        assert_eq!(
-            classify(&app(DeletionPolicy::Retain), Some(&s), "id1"),
-            Existing::Stale
-        );
-        // A Secret retained by an earlier object for the same app is taken over; for another app it is foreign.
-        let mut newer = app(DeletionPolicy::Retain);
-        newer.metadata.uid = Some("uid-2".into());
-        let retained = desired(&app(DeletionPolicy::Retain), &creds());
-        assert_eq!(classify(&newer, Some(&retained), "id1"), Existing::Stale);
-        assert_eq!(
-            classify(&newer, Some(&retained), "other"),
-            Existing::Foreign
-        );
-        // Custom keys.
-        let mut custom = a.clone();
-        custom.spec.secret = Some(SecretTarget {
-            keys: SecretKeys {
-                app_key: "k".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        });
-        assert_eq!(classify(&custom, Some(&s), "id1"), Existing::Stale);
-    }
-
-    #[test]
-    fn credentials_read_back() {
-        let a = app(DeletionPolicy::Delete);
-        let s = desired(&a, &creds());
-        let (key, secret) = read_credentials(&a, &s).expect("readable");
-        assert_eq!((key.as_str(), secret.expose_secret()), ("key1", "sec1"));
-    }
-}
+mod tests;

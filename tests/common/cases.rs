@@ -438,6 +438,42 @@ pub fn rejects() -> Vec<Reject> {
             "spec.secret.labels",
             false,
         ),
+        gw(
+            "template-key-is-a-credential-key",
+            json!({"apig": apig, "secret": {"template": {"app_secret": "{{ appSecret }}"}}}),
+            "spec.secret.template",
+            true,
+        ),
+        gw(
+            "template-key-is-a-custom-credential-key",
+            json!({"apig": apig, "secret": {"keys": {"appKey": "AK"}, "template": {"AK": "x"}}}),
+            "spec.secret.template",
+            true,
+        ),
+        gw(
+            "template-key-invalid",
+            json!({"apig": apig, "secret": {"template": {"config/app.json": "x"}}}),
+            "spec.secret.template",
+            true,
+        ),
+        gw(
+            "template-key-too-long",
+            json!({"apig": apig, "secret": {"template": {"k".repeat(254): "x"}}}),
+            "spec.secret.template",
+            true,
+        ),
+        gw(
+            "template-too-long",
+            json!({"apig": apig, "secret": {"template": {"k": "x".repeat(4097)}}}),
+            "spec.secret.template",
+            false,
+        ),
+        gw(
+            "templates-too-many",
+            json!({"apig": apig, "secret": {"template": (0..17).map(|i| (format!("t{i}"), json!("x"))).collect::<serde_json::Map<_, _>>()}}),
+            "spec.secret.template",
+            false,
+        ),
         inf(
             "api-too-many-refs",
             json!({"serviceId": SVC, "appRefs": (0..65).map(|i| json!({"name": format!("a{i}")})).collect::<Vec<_>>()}),
@@ -519,6 +555,16 @@ pub fn accepts() -> Vec<Accept> {
             "keys": {"appKey": "AK", "appSecret": "SK", "appId": "id.txt", "appCode": "code-1"},
             "labels": {"team": "orders", "tier": "x".repeat(63)},
             "annotations": {"reloader.stakater.com/match": "true", "note": "n".repeat(4096)}}}),
+        ),
+        gw_ok(
+            "templates-at-the-limits",
+            json!({"apig": apig, "appCode": true, "secret": {"template": (0..16)
+                .map(|i| (format!("{i:x}{}", "k".repeat(252)), json!("x".repeat(4096))))
+                .collect::<serde_json::Map<_, _>>()}}),
+        ),
+        gw_ok(
+            "template-key-freed-by-renaming-a-credential-key",
+            json!({"apig": apig, "secret": {"keys": {"appKey": "AK"}, "template": {"app_key": "{{ appKey }}", ".env": "K={{ appKey }}"}}}),
         ),
         gw_ok(
             "rotation-1h",

@@ -44,6 +44,7 @@ mod properties;
 mod proxy;
 mod rare_paths;
 mod restore;
+mod secret_template;
 mod signer_sdk;
 mod tenancy;
 mod tenancy_admission;

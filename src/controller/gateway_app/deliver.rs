@@ -232,7 +232,7 @@ pub(super) async fn write_secret(
 ) -> Result<String> {
     let name = secret_step::secret_name(app);
     let ns = app.namespace().unwrap_or_default();
-    let mut desired = secret_step::desired(app, creds);
+    let mut desired = secret_step::desired(app, creds).map_err(template_failed)?;
     if let Some(attempt) = how.rotation_attempt {
         desired
             .metadata
@@ -286,6 +286,12 @@ fn remember_delivered(app: &GatewayApp, ctx: &Context, creds: &secret_step::Cred
         m.delivered_key = Some(key);
         m.secret_conflict = false;
     });
+}
+
+/// A template that renders with placeholders but not with the real values: as invalid as one
+/// that fails the check. The message names the key and the error kind, never a value.
+pub(super) fn template_failed(e: crate::controller::secret_template::TemplateError) -> Error {
+    Error::failed(Reason::InvalidSpec, e.to_string())
 }
 
 pub(super) fn secret_conflict(secret_name: &str) -> Error {

@@ -135,6 +135,9 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             "spec: exactly one of apig, modelarts, dataarts or roma must be set",
         )
     })?;
+    // Templates are checked (rendered with placeholders) before anything reaches the cloud, so a
+    // bad one creates nothing there.
+    crate::controller::secret_template::check(app).map_err(template_failed)?;
     let account = account_use::resolve(app, ctx).await?;
     account_use::check_unchanged(app, &account, Some(target.instance()))?;
     let client = ctx.cloud.client(&account);

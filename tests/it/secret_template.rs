@@ -1,0 +1,170 @@
+//! spec.secret.template end to end: rendered keys in the Secret, rendered again on rotation and
+//! on a template change (and removed with their template), a bad template refused before any
+//! cloud call, and nothing secret or rendered in the operator's logs.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::objects::{Ns, creds, setup};
+use common::operator::Operator;
+use common::wait;
+use serde_json::{Value, json};
+
+const T: Duration = Duration::from_secs(30);
+
+const ENV: &str = "APP_KEY={{ appKey }}\nAPP_SECRET={{ appSecret }}\n";
+const JSON: &str = r#"{"key": {{ appKey|tojson }}, "secret": {{ appSecret|tojson }}, "namespace": {{ namespace|tojson }}}"#;
+const URL: &str = "https://gw.example.com/{{ name }}?app_key={{ appKey|urlencode }}";
+
+/// What the three templates render to for these credentials.
+fn expected(ns: &str, key: &str, secret: &str) -> [(&'static str, String); 3] {
+    [
+        (".env", format!("APP_KEY={key}\nAPP_SECRET={secret}\n")),
+        (
+            "config.json",
+            format!(
+                "{{\"key\": {}, \"secret\": {}, \"namespace\": {}}}",
+                json!(key),
+                json!(secret),
+                json!(ns)
+            ),
+        ),
+        ("url", format!("https://gw.example.com/app?app_key={key}")),
+    ]
+}
+
+/// Waits until the Secret's rendered keys are those of the credentials it holds, with
+/// `secret` different from `not` (a rotation); returns (key, secret).
+async fn rendered(ns: &Ns, not: Option<&str>) -> (String, String) {
+    wait::until(T, "rendered keys match the credentials", || async {
+        let s = ns.secret("app").await?;
+        let key = Ns::value(&s, "app_key")?;
+        let secret = Ns::value(&s, "app_secret")?;
+        if not == Some(secret.as_str()) {
+            return None;
+        }
+        expected(&ns.name, &key, &secret)
+            .iter()
+            .all(|(k, want)| Ns::value(&s, k).as_deref() == Some(want.as_str()))
+            .then_some((key, secret))
+    })
+    .await
+}
+
+fn assert_not_in_logs(op: &Operator, needles: &[&str]) {
+    let logs = op.logs();
+    assert!(!logs.is_empty(), "the operator's logs were captured");
+    for needle in needles {
+        assert!(
+            !logs.contains(needle),
+            "the operator's logs hold a secret or a rendered value"
+        );
+    }
+}
+
+#[tokio::test]
+async fn templates_render_follow_rotation_and_changes_and_never_reach_logs() {
+    let (ns, sim) = setup("tmpl-render").await;
+    let op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create(
+        "app",
+        json!({"apig": {"instanceId": "gw1"}, "secret": {"template": {
+            ".env": ENV, "config.json": JSON, "url": URL}}}),
+    )
+    .await;
+    ns.wait_ready("app", T).await;
+    let (key, first) = rendered(&ns, None).await;
+    let first_json = expected(&ns.name, &key, &first)[1].1.clone();
+
+    // Rotation: the rendered keys follow the new secret.
+    ns.patch(
+        "app",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "t1"}}}),
+    )
+    .await;
+    let (_, second) = rendered(&ns, Some(&first)).await;
+    assert_ne!(first, second);
+
+    // A template changed and one removed: rendered again, the removed key gone.
+    ns.patch(
+        "app",
+        json!({"spec": {"secret": {"template": {".env": "KEY={{ appKey }}\n", "url": null}}}}),
+    )
+    .await;
+    wait::until(T, "template change rendered", || async {
+        let s = ns.secret("app").await?;
+        (Ns::value(&s, ".env")? == format!("KEY={key}\n") && Ns::value(&s, "url").is_none())
+            .then_some(())
+    })
+    .await;
+    let (_, now) = creds(&ns, "app").await;
+    assert_eq!(now, second, "a template change does not rotate");
+    ns.wait_ready("app", T).await;
+    assert_eq!(sim.apps("apig").len(), 1);
+
+    assert_not_in_logs(
+        &op,
+        &[
+            &first,
+            &second,
+            &first_json,
+            &format!("APP_SECRET={second}"),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_bad_template_fails_naming_the_key_and_creates_nothing_in_the_cloud() {
+    let (ns, sim) = setup("tmpl-bad").await;
+    let op = Operator::start(&ns.name, &sim.url(), &[]);
+    let spec = |template: &str| -> Value {
+        json!({"apig": {"instanceId": "gw1"}, "secret": {"template": {"config.json": template}}})
+    };
+    // The same spec with a good template creates an app: the check below means something.
+    ns.create("good", spec("{{ appKey }}")).await;
+    ns.wait_ready("good", T).await;
+    assert_eq!(sim.apps("apig").len(), 1);
+
+    ns.create("bad", spec("{\"secret\": \"{{ appScret }}\"}"))
+        .await;
+    let app = ns.wait_reason("bad", "InvalidSpec", T).await;
+    let (_, message) = app
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| (c.reason.clone(), c.message.clone()))
+        .expect("Ready condition");
+    assert!(
+        message.contains(r#"spec.secret.template["config.json"]"#) && message.contains("appScret"),
+        "{message}"
+    );
+    let stalled = app
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Stalled"))
+        .map(|c| c.status.clone());
+    assert_eq!(stalled.as_deref(), Some("True"));
+    // Give a wrong order (the create first) time to show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        sim.apps("apig").len(),
+        1,
+        "no cloud app for the bad template"
+    );
+    assert!(ns.secret("bad").await.is_none(), "no Secret either");
+
+    // Fixed: created and delivered.
+    ns.patch(
+        "bad",
+        json!({"spec": {"secret": {"template": {"config.json": "{{ appKey }}"}}}}),
+    )
+    .await;
+    ns.wait_ready("bad", T).await;
+    assert_eq!(sim.apps("apig").len(), 2);
+    let s = ns.secret("bad").await.expect("Secret");
+    assert_eq!(Ns::value(&s, "config.json"), Ns::value(&s, "app_key"));
+    let (_, good_secret) = creds(&ns, "good").await;
+    let (_, bad_secret) = creds(&ns, "bad").await;
+    assert_not_in_logs(&op, &[&good_secret, &bad_secret]);
+}
