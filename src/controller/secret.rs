@@ -19,6 +19,9 @@ use super::secret_template::{self, TemplateError};
 pub const OWNER_NAME: &str = "appauth.hwcloud.dev/owner";
 /// SHA-256 of the data this operator wrote, to notice hand edits.
 pub const CONTENT_HASH: &str = "appauth.hwcloud.dev/content-hash";
+/// SHA-256 of the credential values alone: a Secret whose credentials are intact while what is
+/// rendered or set around them is stale (a template edit) is written again from its own values.
+pub const CREDENTIALS_HASH: &str = "appauth.hwcloud.dev/credentials-hash";
 
 /// The credential values to deliver.
 pub struct Credentials {
@@ -95,14 +98,25 @@ pub fn content_hash(data: &BTreeMap<String, ByteString>, keys: &[&str]) -> Strin
     hex::encode(h.finalize())
 }
 
-fn our_keys(app: &GatewayApp) -> Vec<String> {
+fn credential_keys(app: &GatewayApp) -> Vec<String> {
     let keys = keys(app);
     let mut v = vec![keys.app_key, keys.app_secret, keys.app_id];
     if app.spec.app_code {
         v.push(keys.app_code);
     }
+    v
+}
+
+fn our_keys(app: &GatewayApp) -> Vec<String> {
+    let mut v = credential_keys(app);
     v.extend(secret_template::templates(app).keys().cloned());
     v
+}
+
+fn credentials_hash(app: &GatewayApp, data: &BTreeMap<String, ByteString>) -> String {
+    let keys = credential_keys(app);
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    content_hash(data, &key_refs)
 }
 
 /// The content hash of our keys in `data`; with templates, it covers their sources too, so that
@@ -150,6 +164,7 @@ pub fn desired(app: &GatewayApp, creds: &Credentials) -> Result<Secret, Template
     );
     annots.insert(annotations::APP_ID.to_string(), creds.app_id.clone());
     annots.insert(CONTENT_HASH.to_string(), our_hash(app, &data));
+    annots.insert(CREDENTIALS_HASH.to_string(), credentials_hash(app, &data));
     let owner_references = (app.spec.deletion_policy == DeletionPolicy::Delete).then(|| {
         vec![OwnerReference {
             api_version: "appauth.hwcloud.dev/v1alpha1".into(),
@@ -241,6 +256,23 @@ pub fn classify(app: &GatewayApp, existing: Option<&Secret>, app_id: &str) -> Ex
         return Existing::Stale;
     }
     Existing::UpToDate
+}
+
+/// The credentials in a Secret this object wrote for `app_id` whose credential values nobody
+/// has edited since, whatever else about it is stale.
+pub fn intact_credentials(
+    app: &GatewayApp,
+    secret: &Secret,
+    app_id: &str,
+) -> Option<(String, SecretString)> {
+    let annots = secret.metadata.annotations.as_ref()?;
+    let ours = app.metadata.uid.is_some()
+        && annots.get(annotations::OWNER_UID) == app.metadata.uid.as_ref()
+        && annots.get(annotations::APP_ID).map(String::as_str) == Some(app_id);
+    let data = secret.data.as_ref()?;
+    (ours && annots.get(CREDENTIALS_HASH) == Some(&credentials_hash(app, data)))
+        .then(|| read_credentials(app, secret))
+        .flatten()
 }
 
 /// The credentials currently in an up-to-date Secret of ours (for rotation and re-delivery).

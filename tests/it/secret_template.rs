@@ -168,3 +168,56 @@ async fn a_bad_template_fails_naming_the_key_and_creates_nothing_in_the_cloud() 
     let (_, bad_secret) = creds(&ns, "bad").await;
     assert_not_in_logs(&op, &[&good_secret, &bad_secret]);
 }
+
+/// Where the cloud shows the secret only masked, a template change is rendered from the values
+/// the Secret already holds: asking the cloud would reset the secret under its consumers.
+#[tokio::test]
+async fn a_template_change_where_the_cloud_masks_the_secret_resets_nothing() {
+    let (ns, sim) = setup("tmpl-masked").await;
+    // The operator's plaintext flag is not the one this cloud knows: shows are masked.
+    sim.handle
+        .set_config(json!({"modelarts_plaintext_flag": "not_the_operators_flag"}))
+        .expect("config");
+    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create(
+        "app",
+        json!({"modelarts": {}, "secret": {"template": {".env": "SECRET={{ appSecret }}\n"}}}),
+    )
+    .await;
+    ns.wait_ready("app", T).await;
+    let (key, secret) = creds(&ns, "app").await;
+    ns.patch(
+        "app",
+        json!({"spec": {"secret": {"template": {".env": "KEY={{ appKey }}\nSECRET={{ appSecret }}\n"}}}}),
+    )
+    .await;
+    wait::until(T, "template change rendered", || async {
+        let s = ns.secret("app").await?;
+        (Ns::value(&s, ".env")? == format!("KEY={key}\nSECRET={secret}\n")).then_some(())
+    })
+    .await;
+    ns.wait_ready("app", T).await;
+    assert_eq!(
+        creds(&ns, "app").await,
+        (key.clone(), secret.clone()),
+        "same credentials"
+    );
+    assert_eq!(sim.handle.count("modelarts.reset_secret"), 0, "no reset");
+    // Credentials edited by hand cannot be told from the Secret: those are delivered again from
+    // the cloud, which here means a reset. It shows the reset above would have been counted.
+    ns.secrets()
+        .patch(
+            "app",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"data": {"app_secret": "ZWRpdGVk"}})),
+        )
+        .await
+        .expect("edit the Secret");
+    wait::until(T, "the edited secret replaced by a reset one", || async {
+        (sim.handle.count("modelarts.reset_secret") == 1).then_some(())
+    })
+    .await;
+    ns.wait_ready("app", T).await;
+    let (_, reset) = creds(&ns, "app").await;
+    assert_ne!(reset, secret);
+}

@@ -174,8 +174,18 @@ pub(super) async fn maintain(
             rotated: None,
         });
     }
+    // Credentials intact and still the cloud's, only what is rendered or set around them stale
+    // (a template or label edit): written again from the Secret's own values. Reading them from
+    // the cloud instead would reset the secret where the cloud shows it masked.
+    let intact = existing
+        .as_ref()
+        .and_then(|s| secret_step::intact_credentials(app, s, app_id))
+        .filter(|(key, _)| cloud.key.as_deref() == Some(key.as_str()));
     // Missing, edited or stale: deliver again from the cloud.
-    let secret = obtain_secret(app, ctx, client, target, &cloud).await?;
+    let secret = match intact {
+        Some((_, value)) => value,
+        None => obtain_secret(app, ctx, client, target, &cloud).await?,
+    };
     let written = deliver_credentials(
         app,
         ctx,

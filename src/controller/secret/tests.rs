@@ -158,3 +158,52 @@ fn credentials_read_back() {
     let (key, secret) = read_credentials(&a, &s).expect("readable");
     assert_eq!((key.as_str(), secret.expose_secret()), ("key1", "sec1"));
 }
+
+#[test]
+fn intact_credentials_survive_everything_but_an_edit_of_their_values() {
+    let a = app(DeletionPolicy::Delete);
+    let written = desired(&a, &creds()).expect("renders");
+    let mut templated = a.clone();
+    templated.spec.secret = Some(SecretTarget {
+        template: [(".env".to_string(), "K={{ appKey }}".to_string())].into(),
+        ..Default::default()
+    });
+    let mut relabelled = a.clone();
+    relabelled.spec.secret = Some(SecretTarget {
+        labels: [("team".to_string(), "x".to_string())].into(),
+        ..Default::default()
+    });
+    let edit = |key: &str| {
+        let mut s = written.clone();
+        s.data
+            .as_mut()
+            .expect("data")
+            .insert(key.into(), ByteString(b"edited".to_vec()));
+        s
+    };
+    let mut other_owner = a.clone();
+    other_owner.metadata.uid = Some("uid-2".into());
+    let mut unannotated = written.clone();
+    if let Some(a) = unannotated.metadata.annotations.as_mut() {
+        a.remove(CREDENTIALS_HASH);
+    }
+    // (the object now, the Secret, app id, intact?)
+    let cases = [
+        (&a, &written, "id1", true),
+        (&templated, &written, "id1", true),
+        (&relabelled, &written, "id1", true),
+        (&a, &edit("app_secret"), "id1", false),
+        (&a, &edit("app_key"), "id1", false),
+        (&a, &edit("someone_elses"), "id1", true),
+        (&a, &written, "id2", false),
+        (&other_owner, &written, "id1", false),
+        (&a, &unannotated, "id1", false),
+    ];
+    for (i, (obj, secret, id, want)) in cases.into_iter().enumerate() {
+        let got = intact_credentials(obj, secret, id);
+        assert_eq!(got.is_some(), want, "case {i}");
+        if let Some((key, value)) = got {
+            assert_eq!((key.as_str(), value.expose_secret()), ("key1", "sec1"));
+        }
+    }
+}
