@@ -223,6 +223,34 @@ impl Metrics {
         }
     }
 
+    /// Every series of the kinds' own families at zero, so a dashboard shows them and
+    /// `rate`/`increase` see a counter's first step (a series born at 1 shows no increase: the
+    /// first QuotaExceeded would not raise the alert). `failure_reasons` are the reasons a failed
+    /// reconcile is counted under. The cloud families begin with the first cloud request.
+    pub fn start_series(&self, kinds: &[&str], failure_reasons: &[&str]) {
+        for kind in kinds {
+            let labels = KindLabels {
+                kind: kind.to_string(),
+            };
+            let _ = self.reconciles.get_or_create(&labels);
+            let _ = self.reconcile_duration.get_or_create(&labels);
+            let _ = self.queue_wait.get_or_create(&labels);
+            let _ = self.reconciles_skipped.get_or_create(&SkipLabels {
+                kind: kind.to_string(),
+                why: "stale".into(),
+            });
+            for reason in failure_reasons {
+                let _ = self.reconcile_errors.get_or_create(&ErrorLabels {
+                    kind: kind.to_string(),
+                    reason: reason.to_string(),
+                });
+            }
+            self.set_queue(kind, 0, Duration::ZERO);
+            self.set_health(kind, 0, Duration::ZERO);
+            self.set_managed(kind, 0, 0);
+        }
+    }
+
     /// A reconcile that returned early; it is counted in `reconciles` too.
     pub fn skipped(&self, kind: &str, why: &str) {
         self.reconciles_skipped
@@ -314,5 +342,41 @@ impl RequestObserver for CloudObserver {
                 operation: op.into(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn started_series_are_exposed_at_zero_before_anything_happens() {
+        let m = Metrics::default();
+        assert!(!m.encode().contains("appauth_reconcile_errors_total"));
+        m.start_series(
+            &["GatewayApp", "InferenceApi"],
+            &["QuotaExceeded", "KubernetesApi"],
+        );
+        let page = m.encode();
+        for series in [
+            "appauth_reconciles_total{kind=\"GatewayApp\"} 0",
+            "appauth_reconcile_errors_total{kind=\"InferenceApi\",reason=\"QuotaExceeded\"} 0",
+            "appauth_reconcile_errors_total{kind=\"GatewayApp\",reason=\"KubernetesApi\"} 0",
+            "appauth_reconcile_duration_seconds_count{kind=\"GatewayApp\"} 0",
+            "appauth_workqueue_wait_seconds_count{kind=\"InferenceApi\"} 0",
+            "appauth_reconciles_skipped_total{kind=\"GatewayApp\",why=\"stale\"} 0",
+            "appauth_stalled_objects{kind=\"InferenceApi\"} 0",
+            "appauth_managed_objects{kind=\"GatewayApp\",ready=\"false\"} 0",
+        ] {
+            assert!(page.lines().any(|l| l == series), "no {series} in:\n{page}");
+        }
+        // The first failure is a step of the started series, not a new one.
+        m.reconciled(
+            "GatewayApp",
+            Duration::from_millis(5),
+            Some("QuotaExceeded"),
+        );
+        assert!(m.encode().lines().any(|l| l
+            == "appauth_reconcile_errors_total{kind=\"GatewayApp\",reason=\"QuotaExceeded\"} 1"));
     }
 }

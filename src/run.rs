@@ -247,6 +247,17 @@ async fn serve_metrics(
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let metrics = Arc::new(Metrics::default());
+    let failure_reasons: Vec<&str> = crate::controller::status::Reason::failures()
+        .map(|r| r.as_str())
+        .chain([crate::controller::driver::KUBERNETES_API_FAILURE])
+        .collect();
+    metrics.start_series(
+        &[
+            &<crate::api::GatewayApp as kube::Resource>::kind(&()),
+            &<crate::api::InferenceApi as kube::Resource>::kind(&()),
+        ],
+        &failure_reasons,
+    );
     let client =
         crate::kube_client::client(args.apiserver_proxy.as_deref(), metrics.clone()).await?;
     let cloud = Cloud::new(

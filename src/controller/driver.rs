@@ -138,6 +138,9 @@ pub async fn run<K: Managed>(controller: Controller<K>, ctx: Arc<Context>) {
         .await;
 }
 
+/// The reason a reconcile is counted under when an apiserver call failed it.
+pub const KUBERNETES_API_FAILURE: &str = "KubernetesApi";
+
 /// Entry point for the controller runtime.
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
     let started = Instant::now();
@@ -149,7 +152,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     let result = reconcile_inner(obj.as_ref(), &ctx).await;
     let reason = match &result {
         Ok((_, reason)) => *reason,
-        Err(_) => Some("KubernetesApi"),
+        Err(_) => Some(KUBERNETES_API_FAILURE),
     };
     ctx.metrics.reconciled(&kind, started.elapsed(), reason);
     if let Ok((action, _)) = &result {

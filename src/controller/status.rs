@@ -49,6 +49,16 @@ impl Reason {
         Self::NotPermitted,
     ];
 
+    /// The reasons a failed reconcile can end in (all but those of a reconcile that worked).
+    pub fn failures() -> impl Iterator<Item = Reason> {
+        Self::ALL.into_iter().filter(|r| {
+            !matches!(
+                r,
+                Self::Available | Self::Creating | Self::Paused | Self::Deleting
+            )
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Available => "Available",

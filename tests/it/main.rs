@@ -39,6 +39,7 @@ mod keyless;
 mod keyless_sources;
 mod kstatus;
 mod leader_election;
+mod monitoring;
 mod operator_gauges;
 mod properties;
 mod proxy;

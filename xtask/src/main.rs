@@ -23,8 +23,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Build (once per version, cached in ~/.cache/appauth-operator) kube-apiserver,
-    /// kube-controller-manager, kubectl, etcd, helm and kstatus from the modules under tools/;
-    /// prints the directory that holds them.
+    /// kube-controller-manager, kubectl, etcd, helm, kstatus, promtool (for the alert rules'
+    /// tests) and the node's tools from the modules under tools/; prints the directory that
+    /// holds them.
     Testbin,
     /// Build the operator, simulator and sandbox ("pause") images without a registry (buildah,
     /// static binaries, the Dockerfiles' final stages) into oci-archive files under

@@ -78,6 +78,13 @@ pub const TOOLS: &[Tool] = &[
         tags: "",
         version_flags: |_| Ok(Vec::new()),
     },
+    // For the alert rules' unit tests only: without the service-discovery plugins (and their
+    // cloud SDKs), which `promtool test rules` never uses.
+    Tool {
+        name: "promtool",
+        tags: "remove_all_sd",
+        version_flags: promtool_flags,
+    },
 ];
 
 /// What `go mod edit -json` says of a module: its requirements and its tool directives.
@@ -175,6 +182,20 @@ fn containerd_flags(m: &GoMod) -> Result<Vec<String>> {
 fn etcd_flags(m: &GoMod) -> Result<Vec<String>> {
     m.version("go.etcd.io/etcd/server/v3")?;
     Ok(Vec::new())
+}
+
+/// As Prometheus's release build sets it: module v0.MMm.p is Prometheus M.mm.p (v0.316.0 is
+/// 3.16.0).
+fn promtool_flags(m: &GoMod) -> Result<Vec<String>> {
+    let module = m.version("github.com/prometheus/prometheus")?;
+    let (_, minor) = major_minor(module)?;
+    let patch = module.rsplit('.').next().unwrap_or("0");
+    let minor: u32 = minor.parse().context("prometheus module minor version")?;
+    Ok(vec![format!(
+        "github.com/prometheus/common/version.Version={}.{}.{patch}",
+        minor / 100,
+        minor % 100
+    )])
 }
 
 /// As helm's Makefile sets them: its version, and the default Kubernetes version (used for
@@ -467,6 +488,22 @@ mod tests {
             assert!(ldflags.contains(want), "{want} missing from {ldflags}");
         }
         assert_eq!(args.last().unwrap(), "helm.sh/helm/v3/cmd/helm");
+    }
+
+    #[test]
+    fn promtool_is_built_without_service_discovery_and_reports_its_release_version() {
+        let m = GoMod::parse(
+            r#"{"Go":"1.26.7",
+            "Require":[{"Path":"github.com/prometheus/prometheus","Version":"v0.316.0"}],
+            "Tool":[{"Path":"github.com/prometheus/prometheus/cmd/promtool"}]}"#,
+        )
+        .unwrap();
+        let joined = build_args(tool("promtool"), &m).unwrap().join(" ");
+        assert!(joined.contains("-tags remove_all_sd"), "{joined}");
+        assert!(
+            joined.contains("-X github.com/prometheus/common/version.Version=3.16.0"),
+            "{joined}"
+        );
     }
 
     #[test]

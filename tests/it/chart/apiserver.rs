@@ -23,12 +23,12 @@ async fn rendered_chart_applies_with_a_server_side_dry_run() {
         }
         let objs = template("appauth", &ns, &values, &["--include-crds"])
             .unwrap_or_else(|e| panic!("helm template {name}: {e}"));
-        // The ServiceMonitor kind needs prometheus-operator's CRDs, which this cluster lacks;
-        // helm_template_everything_enabled checks its content.
-        let (monitors, objs): (Vec<Value>, Vec<Value>) = objs
+        // The ServiceMonitor and PrometheusRule kinds need prometheus-operator's CRDs, which
+        // this cluster lacks; helm_template_everything_enabled and the alerts tests check them.
+        let (monitoring, objs): (Vec<Value>, Vec<Value>) = objs
             .into_iter()
-            .partition(|o| o["kind"] == "ServiceMonitor");
-        assert_eq!(monitors.len(), usize::from(name == "full"));
+            .partition(|o| o["kind"] == "ServiceMonitor" || o["kind"] == "PrometheusRule");
+        assert_eq!(monitoring.len(), 2 * usize::from(name == "full"));
         let warnings = dry_run_apply(&objs, &format!("the chart ({name})"));
         assert!(
             !warnings.contains("PodSecurity"),

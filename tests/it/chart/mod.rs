@@ -4,6 +4,7 @@
 //! Needs `APPAUTH_TESTBIN` (helm, kubectl; `cargo xtask test` sets it) and, for the tests that
 //! talk to the apiserver, `APPAUTH_TEST_KUBECONFIG`.
 
+pub(crate) mod alerts;
 mod apiserver;
 mod examples;
 mod files;

@@ -277,6 +277,8 @@ pub(super) fn full_values() -> Value {
         "leaderElection": {"id": "payments-operator", "leaseDuration": "20s"},
         "logging": {"format": "text", "level": "debug"},
         "serviceMonitor": {"enabled": true, "labels": {"release": "prometheus"}},
+        "prometheusRule": {"enabled": true, "labels": {"release": "prometheus"}},
+        "grafanaDashboard": {"enabled": true},
         "podDisruptionBudget": {"enabled": true},
         "networkPolicy": {
             "enabled": true,
