@@ -238,6 +238,26 @@ impl Operator {
         audit_lines(&self.logs())
     }
 
+    /// Scrapes `addr` until `accept` takes the page; a refused scrape (the operator not
+    /// listening yet) is tried again.
+    pub async fn metrics_until<T>(
+        addr: &str,
+        timeout: Duration,
+        what: &str,
+        accept: impl Fn(&str) -> Option<T>,
+    ) -> T {
+        super::wait::until(timeout, what, || async {
+            let page = reqwest::get(format!("http://{addr}/metrics"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            accept(&page)
+        })
+        .await
+    }
+
     /// The metrics page of the running process at `addr` (see `free_metrics_addr`).
     pub async fn metrics(addr: &str) -> String {
         reqwest::get(format!("http://{addr}/metrics"))

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use common::objects::setup;
 use common::operator::{Operator, free_metrics_addr};
-use common::wait;
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(60);
@@ -94,14 +93,10 @@ fn the_name_check_reads_types_and_their_sample_suffixes() {
 
 /// Scrapes until the page has a sample line starting with `prefix` (name and some labels).
 async fn until_sample(addr: &str, prefix: &str, what: &str) -> String {
-    wait::until(T, what, || async {
-        let page = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        page.lines().any(|l| l.starts_with(prefix)).then_some(page)
+    Operator::metrics_until(addr, T, what, |page| {
+        page.lines()
+            .any(|l| l.starts_with(prefix))
+            .then(|| page.to_string())
     })
     .await
 }

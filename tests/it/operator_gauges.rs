@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::objects::Ns;
 use common::operator::{Operator, free_metrics_addr};
 use common::sim::Sim;
-use common::{cluster, wait};
+use common::cluster;
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(60);
@@ -23,15 +23,8 @@ fn sample(page: &str, series: &str) -> Option<f64> {
 
 /// Scrapes until `accept` holds for the page's value of `series`.
 async fn until_value(addr: &str, series: &str, what: &str, accept: impl Fn(f64) -> bool) -> f64 {
-    wait::until(T, what, || async {
-        // The operator may not listen yet: a refused scrape is tried again.
-        let page = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        sample(&page, series).filter(|v| accept(*v))
+    Operator::metrics_until(addr, T, what, |page| {
+        sample(page, series).filter(|v| accept(*v))
     })
     .await
 }
