@@ -49,14 +49,12 @@ impl Reason {
         Self::NotPermitted,
     ];
 
-    /// The reasons a failed reconcile can end in (all but those of a reconcile that worked).
+    /// The reasons a failed reconcile can be counted under: all but those of a working one
+    /// (a deletion held up by a failure counts as `Deleting`).
     pub fn failures() -> impl Iterator<Item = Reason> {
-        Self::ALL.into_iter().filter(|r| {
-            !matches!(
-                r,
-                Self::Available | Self::Creating | Self::Paused | Self::Deleting
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .filter(|r| !matches!(r, Self::Available | Self::Creating | Self::Paused))
     }
 
     pub fn as_str(self) -> &'static str {

@@ -47,7 +47,16 @@ pub(crate) fn monitoring_queries() -> Vec<(String, String)> {
             queries.push((format!("alert {name}"), expr.to_string()));
         }
     }
-    for panel in dashboard()["panels"].as_array().expect("panels") {
+    let dashboard = dashboard();
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")
+    {
+        if let Some(query) = variable["query"]["query"].as_str() {
+            queries.push((format!("variable {}", variable["name"]), query.to_string()));
+        }
+    }
+    for panel in dashboard["panels"].as_array().expect("panels") {
         for target in panel["targets"].as_array().into_iter().flatten() {
             let expr = target["expr"].as_str().expect("expr");
             queries.push((format!("panel {}", panel["title"]), expr.to_string()));
@@ -94,7 +103,8 @@ fn alert_rules_pass_promtool_and_their_unit_tests() {
     );
     assert!(test.stdout.contains("SUCCESS"), "{}", test.stdout);
 
-    // Every alert the chart ships has unit tests, and the tests name no alert it lacks.
+    // Every alert the chart ships has a case where it fires and one where it must not, and
+    // the tests name no alert it lacks.
     let alerts: BTreeSet<String> = groups
         .as_array()
         .expect("groups")
@@ -103,7 +113,7 @@ fn alert_rules_pass_promtool_and_their_unit_tests() {
         .map(|r| r["alert"].as_str().expect("alert").to_string())
         .collect();
     let test_doc: Value = serde_yaml::from_str(&tests).expect("test YAML");
-    let tested: BTreeSet<String> = test_doc["tests"]
+    let cases: Vec<(String, bool)> = test_doc["tests"]
         .as_array()
         .expect("tests")
         .iter()
@@ -113,12 +123,27 @@ fn alert_rules_pass_promtool_and_their_unit_tests() {
                 .expect("alert_rule_test")
                 .iter()
         })
-        .map(|c| c["alertname"].as_str().expect("alertname").to_string())
+        .map(|c| {
+            let fires = c["exp_alerts"].as_array().is_some_and(|a| !a.is_empty());
+            (
+                c["alertname"].as_str().expect("alertname").to_string(),
+                fires,
+            )
+        })
         .collect();
-    assert_eq!(
-        alerts, tested,
-        "alerts without unit tests, or tests of no alert"
-    );
+    for fires in [true, false] {
+        let tested: BTreeSet<String> = cases
+            .iter()
+            .filter(|(_, f)| *f == fires)
+            .map(|(name, _)| name.clone())
+            .collect();
+        assert_eq!(
+            alerts,
+            tested,
+            "alerts without a case where they {}, or cases of no alert",
+            if fires { "fire" } else { "must not fire" }
+        );
+    }
     for wanted in [
         "AppauthObjectsStalled",
         "AppauthObjectNotReady",

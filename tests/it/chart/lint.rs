@@ -89,6 +89,18 @@ fn helm_template_refuses_bad_values() {
             "/cloud/errorCodes",
         ),
         (json!({"resyncPeriod": "ten minutes"}), "/resyncPeriod"),
+        (
+            json!({"prometheusRule": {"alertLabels": {"severity": "page"}}}),
+            "/prometheusRule/alertLabels",
+        ),
+        (
+            json!({"prometheusRule": {"reconcileErrorRatio": 2}}),
+            "/prometheusRule/reconcileErrorRatio",
+        ),
+        (
+            json!({"grafanaDashboard": {"sidecarLabel": "a b"}}),
+            "/grafanaDashboard/sidecarLabel",
+        ),
         (json!({"logging": {"format": "xml"}}), "/logging/format"),
         (json!({"watchNamespace": "Team_A"}), "/watchNamespace"),
         (
