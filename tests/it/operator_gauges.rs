@@ -6,10 +6,10 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::cluster;
 use common::objects::Ns;
 use common::operator::{Operator, free_metrics_addr};
 use common::sim::Sim;
-use common::cluster;
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(60);
