@@ -19,6 +19,10 @@ pub enum Mutation {
     Update,
     /// An app secret reset by the cloud (rotation, recovery of lost credentials).
     Reset,
+    /// A reset whose answer was lost (a crash, a timeout), found afterwards: the cloud's secret
+    /// is no longer the one delivered. After a crash between a reset and the Secret's write it
+    /// follows that reset's own line.
+    RecoverReset,
     /// A cloud resource deleted.
     Delete,
     /// An app bound to an inference API.
@@ -35,6 +39,7 @@ impl Mutation {
             Mutation::Adopt => "adopt",
             Mutation::Update => "update",
             Mutation::Reset => "reset",
+            Mutation::RecoverReset => "recover-reset",
             Mutation::Delete => "delete",
             Mutation::Bind => "bind",
             Mutation::Unbind => "unbind",

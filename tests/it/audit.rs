@@ -141,3 +141,57 @@ async fn every_cloud_mutation_of_a_gateway_app_has_one_audit_line_without_secret
         );
     }
 }
+
+/// A reset that took effect but whose answer was lost (the connection dropped after the cloud
+/// committed it): the retry reads the new secret back instead of resetting again, and the trail
+/// still has a line for that reset.
+#[tokio::test]
+async fn a_reset_whose_answer_was_lost_has_a_line() {
+    let (ns, sim) = setup("audit-lost-reset").await;
+    let op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create("app", json!({"roma": {"instanceId": "r1"}}))
+        .await;
+    let id = ns.ready_id("app", T).await;
+    let (_, before) = creds(&ns, "app").await;
+    sim.handle
+        .add_fault(
+            hwcloud_sim::FaultSpec::new("roma", "reset_secret")
+                .drop_after_commit()
+                .times(1),
+        )
+        .expect("fault");
+    ns.patch(
+        "app",
+        json!({"metadata": {"annotations": {"appauth.hwcloud.dev/rotate": "lost-1"}}}),
+    )
+    .await;
+    wait::until(T, "the rotation recorded", || async {
+        let app = ns.get("app").await?;
+        let token = app.status?.rotation?.last_token;
+        (token.as_deref() == Some("lost-1")).then_some(())
+    })
+    .await;
+    let (_, after) = creds(&ns, "app").await;
+    assert_ne!(before, after, "the Secret holds the new secret");
+    assert_eq!(
+        sim.handle.count("roma.reset_secret"),
+        1,
+        "one reset: the lost answer was read back, not repeated"
+    );
+    let lines = audited(&op, "a line for the lost reset", |l| {
+        has(l, "app", "recover-reset")
+    })
+    .await;
+    assert_eq!(
+        about(&lines, "app"),
+        [("create", "app"), ("recover-reset", "app")].map(|(a, r)| (
+            a.to_string(),
+            r.to_string(),
+            id.clone()
+        )),
+    );
+    assert!(
+        !op.logs().contains(after.as_str()),
+        "a credential reached the log"
+    );
+}

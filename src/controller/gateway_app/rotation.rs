@@ -178,7 +178,10 @@ pub(super) async fn rotate(
             delivered.as_ref().map(|(_, v)| v.expose_secret()),
             written_for_attempt,
         ) {
-            Resume::Deliver => new_secret = Some(now),
+            Resume::Deliver => {
+                audit::app(app, Mutation::RecoverReset, target, app_id);
+                new_secret = Some(now);
+            }
             Resume::Record => {
                 let secret_name = secret_step::secret_name(app);
                 return Ok(record(app, ctx, app_id, cloud.name, secret_name).await);
