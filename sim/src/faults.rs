@@ -32,6 +32,9 @@ pub struct FaultSpec {
     /// How many requests the fault applies to; `None` = unlimited.
     #[serde(default)]
     pub times: Option<u64>,
+    /// How many matching requests pass untouched before it applies (the second of two calls).
+    #[serde(default)]
+    pub skip: u64,
     /// Chance that a matching request is affected (seeded RNG).
     #[serde(default = "one")]
     pub probability: f64,
@@ -55,6 +58,7 @@ pub const FAULT_FIELDS: &[&str] = &[
     "retry_after",
     "drop_after_commit",
     "times",
+    "skip",
     "probability",
 ];
 
@@ -71,6 +75,7 @@ impl FaultSpec {
             retry_after: None,
             drop_after_commit: false,
             times: None,
+            skip: 0,
             probability: 1.0,
         }
     }
@@ -97,6 +102,11 @@ impl FaultSpec {
 
     pub fn drop_after_commit(mut self) -> Self {
         self.drop_after_commit = true;
+        self
+    }
+
+    pub fn skip(mut self, n: u64) -> Self {
+        self.skip = n;
         self
     }
 
@@ -160,6 +170,9 @@ pub struct Fault {
     pub spec: FaultSpec,
     /// How many requests it has affected so far.
     pub hits: u64,
+    /// How many matching requests it has let pass (`skip`).
+    #[serde(default)]
+    pub passed: u64,
 }
 
 impl Fault {
@@ -184,6 +197,10 @@ pub fn pick(state: &mut State, service: Svc, op: &str) -> Option<FaultAction> {
     } = state;
     for fault in faults.iter_mut() {
         if fault.exhausted() || !fault.spec.matches(service, op) {
+            continue;
+        }
+        if fault.passed < fault.spec.skip {
+            fault.passed += 1;
             continue;
         }
         let p = fault.spec.probability;
@@ -212,7 +229,12 @@ pub fn add(state: &mut State, spec: FaultSpec) -> Result<u64, String> {
     spec.validate()?;
     let id = state.next_fault_id;
     state.next_fault_id += 1;
-    state.faults.push(Fault { id, spec, hits: 0 });
+    state.faults.push(Fault {
+        id,
+        spec,
+        hits: 0,
+        passed: 0,
+    });
     Ok(id)
 }
 
@@ -238,6 +260,20 @@ mod tests {
         assert!(pick(&mut st, Svc::Apig, "create").is_some());
         assert!(pick(&mut st, Svc::Apig, "create").is_some());
         assert!(pick(&mut st, Svc::Apig, "create").is_none());
+        add(
+            &mut st,
+            spec(serde_json::json!({"service": "roma", "op": "*", "status": 500, "skip": 1, "times": 1})),
+        )
+        .expect("add");
+        assert!(
+            pick(&mut st, Svc::Roma, "list").is_none(),
+            "the first passes"
+        );
+        assert!(
+            pick(&mut st, Svc::Roma, "delete").is_some(),
+            "the second fails"
+        );
+        assert!(pick(&mut st, Svc::Roma, "list").is_none(), "and only it");
     }
 
     #[test]
@@ -286,6 +322,7 @@ mod tests {
             id: 1,
             spec: spec(serde_json::json!({"service": "apig", "status": 500})),
             hits: 2,
+            passed: 1,
         };
         let round: Fault =
             serde_json::from_value(serde_json::to_value(&fault).expect("ser")).expect("de");

@@ -172,34 +172,35 @@ impl Target {
     }
 
     /// Removes what would block deleting the app: ModelArts refuses to delete an app that is
-    /// authorized to APIs. Returns the names (or ids) of the APIs it was removed from; empty
-    /// elsewhere, and when the app is already gone.
+    /// authorized to APIs. Hands each API it was removed from to `released` as soon as the
+    /// cloud confirms it, so one that took effect is reported even when a later one fails;
+    /// nothing elsewhere, and when the app is already gone.
     pub async fn release_bindings(
         &self,
         client: &CloudClient,
         id: &str,
-    ) -> Result<Vec<Released>, CloudError> {
+        mut released: impl FnMut(Released),
+    ) -> Result<(), CloudError> {
         let Target::ModelArts { workspace } = self else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let ma = client.modelarts(workspace);
         let apis = match ma.app_apis(id).await {
             Ok(a) => a,
-            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         };
-        let mut released = Vec::with_capacity(apis.len());
         for api in apis {
             let service = api.service_id.unwrap_or_default();
             let results = ma.unbind(&service, &api.api_id, &[id]).await?;
             if results.iter().any(|r| r.success && r.app_id == id) {
-                released.push(Released {
+                released(Released {
                     name: api.api_name.unwrap_or_else(|| api.api_id.clone()),
                     api_id: api.api_id,
                 });
             }
         }
-        Ok(released)
+        Ok(())
     }
 
     /// Deletes the app; "already gone" is success, and said apart.

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use appauth_operator::cloud::apig::AppInput;
@@ -193,5 +193,64 @@ async fn a_reset_whose_answer_was_lost_has_a_line() {
     assert!(
         !op.logs().contains(after.as_str()),
         "a credential reached the log"
+    );
+}
+
+/// A bound ModelArts app deleted while the cloud fails the second of its two unbinds: the first
+/// unbind took effect and has its line, though that pass fails; the next pass unbinds the second
+/// API and deletes the app.
+#[tokio::test]
+async fn an_unbind_before_a_failed_one_has_its_line() {
+    use appauth_operator::cloud::modelarts::ApiInput;
+    let (ns, sim) = setup("audit-unbind").await;
+    let op = Operator::start(&ns.name, &sim.url(), &[]);
+    ns.create("app", json!({"modelarts": {}})).await;
+    let id = ns.ready_id("app", T).await;
+    let client = cloud::client(&sim.url());
+    let ma = client.modelarts("0");
+    let mut apis = Vec::new();
+    for service in ["svc-1", "svc-2"] {
+        let api = ma
+            .create_api(
+                service,
+                &ApiInput {
+                    workspace_id: "0".into(),
+                    auth_type: "APP".into(),
+                    api_method: "POST".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("create api");
+        ma.bind(service, &api.api_id, &[&id]).await.expect("bind");
+        apis.push(api.api_id);
+    }
+    sim.handle
+        .add_fault(
+            // Every attempt of the call (the client retries a 5xx itself, 4 attempts in all).
+            hwcloud_sim::FaultSpec::new("modelarts", "unbind")
+                .status(500)
+                .skip(1)
+                .times(4),
+        )
+        .expect("fault");
+    ns.delete("app").await;
+    ns.wait_gone("app", T).await;
+    assert!(sim.app(&id).is_none(), "the app deleted at last");
+    assert_eq!(
+        sim.handle.count("modelarts.unbind"),
+        6,
+        "the first, the second refused four times, the second again"
+    );
+    let lines = audited(&op, "the delete's line", |l| has(l, "app", "delete")).await;
+    let unbound: BTreeSet<String> = lines
+        .iter()
+        .filter(|l| l["name"] == "app" && l["action"] == "unbind")
+        .map(|l| l["related"].clone())
+        .collect();
+    assert_eq!(
+        unbound,
+        apis.iter().cloned().collect::<BTreeSet<_>>(),
+        "one unbind line per API, the one before the refusal too"
     );
 }

@@ -74,21 +74,22 @@ pub(super) async fn unbind_all(
     target: &Target,
     app_id: &str,
 ) -> Result<()> {
-    let released = target
-        .release_bindings(client, app_id)
+    let mut released = Vec::new();
+    target
+        .release_bindings(client, app_id, |api| {
+            // Logged as each takes effect: a later failure must not lose it.
+            audit::record(
+                app,
+                Mutation::Unbind,
+                target.service(),
+                "app",
+                app_id,
+                Some(&api.api_id),
+            );
+            released.push(api);
+        })
         .await
         .map_err(Error::cloud)?;
-    for api in &released {
-        let api_id = Some(api.api_id.as_str());
-        audit::record(
-            app,
-            Mutation::Unbind,
-            target.service(),
-            "app",
-            app_id,
-            api_id,
-        );
-    }
     let names: Vec<&str> = released.iter().map(|a| a.name.as_str()).collect();
     if names.is_empty() {
         return Ok(());
