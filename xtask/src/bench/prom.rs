@@ -115,7 +115,8 @@ pub fn reconciles(text: &str) -> Reconciles {
             .fold(0.0, |a, b| a + b)
     };
     let mut failed = BTreeMap::new();
-    for line in samples("appauth_reconcile_errors_total{") {
+    // The operator starts every reason's series at 0: only those that counted something.
+    for line in samples("appauth_reconcile_errors_total{").filter(|l| sample_value(l) != 0.0) {
         *failed
             .entry(label_value(line, "reason").to_string())
             .or_default() += sample_value(line);
@@ -271,6 +272,7 @@ appauth_reconcile_errors_total{kind="GatewayApp",reason="Transient"} 1
 appauth_reconcile_errors_total{kind="GatewayApp",reason="Transient"} 1
 appauth_reconcile_errors_total{kind="GatewayApp",reason="Throttled"} 5
 appauth_reconcile_errors_total{kind="InferenceApi",reason="Conflict"} 7
+appauth_reconcile_errors_total{kind="GatewayApp",reason="QuotaExceeded"} 0
 "#;
         for (text, want) in [
             ("", Reconciles::default()),
