@@ -1,9 +1,10 @@
 //! `spec.secret.template`: extra Secret keys rendered with minijinja from the credentials and the
 //! object. Pure.
 //!
-//! minijinja has no filesystem, environment or network access; this environment has no loader
-//! (no include, import or extends), undefined variables are errors, and a fuel budget bounds both
-//! the time a render takes and the memory it allocates. Each rendered value is capped too.
+//! minijinja has no filesystem, environment or network access; it is built without templates
+//! that name others or macros (include, import, extends and macro are syntax errors), undefined
+//! variables are errors, recursive loops stop at a depth of 32, and a fuel budget bounds both the
+//! time a render takes and the memory it allocates. Each rendered value is capped too.
 //!
 //! Templates are checked with placeholder values (`check`) before any cloud call, and rendered
 //! with the real values (`render`) when the Secret is written. Error text names the template key,

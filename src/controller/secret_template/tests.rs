@@ -166,3 +166,64 @@ fn no_templates_render_nothing() {
     assert_eq!(check(&a), Ok(()));
     assert!(render(&a, &vars()).expect("renders").is_empty());
 }
+
+#[test]
+fn templates_load_nothing_else_and_recursion_ends() {
+    // Built without minijinja's multi-template support: no other template can be named at all.
+    // (With real values only the error's kind is told: "invalid operation" for the recursion.)
+    let unknown = |tag| {
+        [
+            format!("unknown statement {tag}"),
+            "syntax error".to_string(),
+        ]
+    };
+    let cases: [(&str, &str, [String; 2]); 5] = [
+        ("include", r#"{% include "other" %}"#, unknown("include")),
+        (
+            "import",
+            r#"{% import "other" as o %}{{ o }}"#,
+            unknown("import"),
+        ),
+        (
+            "from import",
+            r#"{% from "other" import m %}{{ m() }}"#,
+            unknown("from"),
+        ),
+        (
+            "extends",
+            r#"{% extends "/etc/passwd" %}"#,
+            unknown("extends"),
+        ),
+        (
+            "recursion",
+            "{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}",
+            [
+                "recursion limit exceeded".to_string(),
+                "invalid operation".to_string(),
+            ],
+        ),
+    ];
+    for (name, source, [want_check, want_render]) in cases {
+        let a = app(&[("k", source)], false);
+        for (mode, result, want) in [
+            ("check", check(&a).map(|_| ()), &want_check),
+            ("render", render(&a, &vars()).map(|_| ()), &want_render),
+        ] {
+            let text = result.expect_err(name).to_string();
+            assert!(text.contains(want.as_str()), "{name} ({mode}): {text}");
+        }
+    }
+    // A recursive loop renders while its depth stays under the limit: the error above is the
+    // limit's. (Macros are not built in either.)
+    let a = app(
+        &[(
+            "k",
+            "{% for x in [[[1]], 2] recursive %}{% if x is iterable %}{{ loop(x) }}{% else %}{{ x }}{% endif %}{% endfor %}",
+        )],
+        false,
+    );
+    assert_eq!(render(&a, &vars()).expect("bounded recursion")["k"], "12");
+    let a = app(&[("k", "{% macro f() %}{% endmacro %}")], false);
+    let text = check(&a).expect_err("macro").to_string();
+    assert!(text.contains("unknown statement macro"), "{text}");
+}

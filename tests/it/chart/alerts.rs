@@ -37,6 +37,36 @@ fn dashboard() -> Value {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("the dashboard is not JSON: {e}"))
 }
 
+/// Every panel of the dashboard, those inside rows (collapsed rows keep theirs) included.
+fn all_panels(dashboard: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    let mut todo: Vec<&Value> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .rev()
+        .collect();
+    while let Some(panel) = todo.pop() {
+        out.push(panel);
+        todo.extend(panel["panels"].as_array().into_iter().flatten().rev());
+    }
+    out
+}
+
+#[test]
+fn panels_inside_collapsed_rows_are_walked() {
+    let d = json!({"panels": [
+        {"id": 1, "type": "timeseries"},
+        {"id": 2, "type": "row", "collapsed": true, "panels": [{"id": 3}, {"id": 4}]},
+        {"id": 5}
+    ]});
+    let ids: Vec<u64> = all_panels(&d)
+        .iter()
+        .filter_map(|p| p["id"].as_u64())
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+}
+
 /// Every PromQL expression of the rules and of the dashboard's panels, with where it is from.
 pub(crate) fn monitoring_queries() -> Vec<(String, String)> {
     let mut queries = Vec::new();
@@ -56,7 +86,7 @@ pub(crate) fn monitoring_queries() -> Vec<(String, String)> {
             queries.push((format!("variable {}", variable["name"]), query.to_string()));
         }
     }
-    for panel in dashboard["panels"].as_array().expect("panels") {
+    for panel in all_panels(&dashboard) {
         for target in panel["targets"].as_array().into_iter().flatten() {
             let expr = target["expr"].as_str().expect("expr");
             queries.push((format!("panel {}", panel["title"]), expr.to_string()));
@@ -256,10 +286,8 @@ fn dashboard_configmap_is_found_by_the_grafana_sidecar() {
         .filter_map(|v| v["name"].as_str())
         .collect();
     assert_eq!(variables, ["datasource", "namespace"]);
-    let panels: Vec<&Value> = d["panels"]
-        .as_array()
-        .expect("panels")
-        .iter()
+    let panels: Vec<&Value> = all_panels(&d)
+        .into_iter()
         .filter(|p| p["type"] != "row")
         .collect();
     assert!(panels.len() >= 12, "{} panels", panels.len());
