@@ -49,30 +49,15 @@ pub async fn client(
 
 /// Who the operator is to the apiserver (SelfSubjectReview): its ServiceAccount when it runs
 /// as one, so that no namespace can name it for federation.
-/// An apiserver that is restarting (refused connections, 5xx, 429) is asked again for up to
-/// `START_PATIENCE`, so a start during an apiserver restart does not end the process.
 pub async fn own_service_account(client: &Client) -> anyhow::Result<Option<(String, String)>> {
     use k8s_openapi::api::authentication::v1::SelfSubjectReview;
     let api: Api<SelfSubjectReview> = Api::all(client.clone());
-    let deadline = std::time::Instant::now() + START_PATIENCE;
-    let mut pause = std::time::Duration::from_millis(250);
-    let review = loop {
-        match api
-            .create(&PostParams::default(), &SelfSubjectReview::default())
-            .await
-        {
-            Ok(review) => break review,
-            Err(e) if transient(&e) && std::time::Instant::now() < deadline => {
-                tracing::warn!(error = %e, "the apiserver did not answer who the operator is; asking again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(5));
-            }
-            Err(e) => {
-                return Err(e)
-                    .context("asking the apiserver who the operator is (SelfSubjectReview)");
-            }
-        }
-    };
+    let (params, review) = (PostParams::default(), SelfSubjectReview::default());
+    let review = patiently("who the operator is", transient, || {
+        api.create(&params, &review)
+    })
+    .await
+    .context("asking the apiserver who the operator is (SelfSubjectReview)")?;
     let user = review
         .status
         .and_then(|s| s.user_info)
@@ -81,11 +66,37 @@ pub async fn own_service_account(client: &Client) -> anyhow::Result<Option<(Stri
     Ok(service_account_of(&user))
 }
 
+/// A request of the start, asked again while the apiserver is restarting (`is_transient`:
+/// refused connections, 5xx, 429) for up to `START_PATIENCE`, so a start during an apiserver
+/// restart does not end the process. Other errors end it at once.
+pub async fn patiently<T, E, Fut>(
+    what: &str,
+    is_transient: impl Fn(&E) -> bool,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = std::time::Instant::now() + START_PATIENCE;
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match attempt().await {
+            Err(e) if is_transient(&e) && std::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "the apiserver did not answer {what}; asking again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// How long a start waits for an apiserver that does not answer.
 const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Whether an apiserver error may pass by itself: no connection, a server error, throttling.
-fn transient(e: &kube::Error) -> bool {
+pub fn transient(e: &kube::Error) -> bool {
     match e {
         kube::Error::Api(status) => status.code == 429 || status.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,

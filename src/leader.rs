@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
 
 pub struct Election {
     pub namespace: String,
@@ -34,19 +34,28 @@ impl Leadership {
 
 const RELEASE_WAIT: Duration = Duration::from_secs(5);
 
+fn lease_error_is_transient(e: &LeaseManagerError) -> bool {
+    matches!(e, LeaseManagerError::KubeError(e) if crate::kube_client::transient(e))
+}
+
 /// Waits until this process holds the Lease; then watches it in the background and exits the
 /// process with status 1 the moment it is lost (unless it was given up with `release`).
 pub async fn acquire(client: Client, election: Election) -> anyhow::Result<Leadership> {
     let duration = election.duration.as_secs().max(2);
     // Renew well before expiry: a third of the lease, at least one second.
     let grace = (duration / 3).max(1);
-    let manager = LeaseManagerBuilder::new(client, &election.name)
-        .with_namespace(&election.namespace)
-        .with_identity(&election.identity)
-        .with_duration(duration)
-        .with_grace(grace)
-        .with_field_manager("appauth-operator")
-        .build()
+    // Reads (or creates) the Lease: the start's first request, so an apiserver that is
+    // restarting is waited for.
+    let manager =
+        crate::kube_client::patiently("the leader Lease", lease_error_is_transient, || {
+            LeaseManagerBuilder::new(client.clone(), &election.name)
+                .with_namespace(&election.namespace)
+                .with_identity(&election.identity)
+                .with_duration(duration)
+                .with_grace(grace)
+                .with_field_manager("appauth-operator")
+                .build()
+        })
         .await
         .context("setting up leader election")?;
     let (mut leader, mut task) = manager.watch().await;
@@ -87,4 +96,37 @@ pub async fn acquire(client: Client, election: Election) -> anyhow::Result<Leade
         }
     });
     Ok(Leadership { release })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_that_cannot_be_reached_is_asked_for_again() {
+        let api = |code: u16| {
+            LeaseManagerError::KubeError(kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                ..Default::default()
+            })))
+        };
+        let cases = [
+            (
+                "refused connection",
+                LeaseManagerError::KubeError(kube::Error::Service("client error (Connect)".into())),
+                true,
+            ),
+            ("apiserver 503", api(503), true),
+            ("throttled", api(429), true),
+            ("forbidden", api(403), false),
+            (
+                "no Lease",
+                LeaseManagerError::NonexistentLease("x".into()),
+                false,
+            ),
+        ];
+        for (name, error, want) in cases {
+            assert_eq!(lease_error_is_transient(&error), want, "{name}");
+        }
+    }
 }

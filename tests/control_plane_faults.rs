@@ -1,6 +1,7 @@
 //! Control-plane faults (issue 7): the kube-apiserver restarted mid-burst, and etcd restarted
 //! gracefully; the operator recovers without a restart of its own and converges: one working
-//! cloud app per object, and no secret in its logs, Events, statuses or metrics. One test in its
+//! cloud app per object, and no secret in its logs, Events, statuses or metrics. A replica with
+//! leader election started while the apiserver is down waits for it and leads. One test in its
 //! own binary: nothing else uses the control plane while it restarts.
 
 mod common;
@@ -48,7 +49,35 @@ async fn the_operator_rides_out_apiserver_and_etcd_restarts() {
         ns.create(name, json!({"apig": {"instanceId": "gw1"}}))
             .await;
     }
-    restart("apiserver");
+    // A second operator, with leader election, starts while the apiserver restarts: its first
+    // request (the Lease) meets a refused connection.
+    let leader_ns = Ns {
+        client: client.clone(),
+        name: cluster::namespace(&client, "cp-faults-leader").await,
+    };
+    leader_ns
+        .create("led", json!({"apig": {"instanceId": "gw1"}}))
+        .await;
+    let leader_sim = Sim::start();
+    let restarting = std::thread::spawn(|| restart("apiserver"));
+    wait::until(
+        Duration::from_secs(30),
+        "the apiserver refuses requests",
+        || async { client.apiserver_version().await.err().map(|_| ()) },
+    )
+    .await;
+    let mut leader = Operator::start(
+        &leader_ns.name,
+        &leader_sim.url(),
+        &[
+            "--leader-elect",
+            "--leader-election-namespace",
+            &leader_ns.name,
+            "--leader-election-id",
+            "cp-faults",
+        ],
+    );
+    restarting.join().expect("the restart");
     let client = cluster::client().await;
     let ns = Ns {
         client,
@@ -77,4 +106,27 @@ async fn the_operator_rides_out_apiserver_and_etcd_restarts() {
     let metrics = Operator::metrics(&metrics_addr).await;
     hygiene(&ns, &issued_secrets(&sim), &op.logs(), &metrics).await;
     op.kill();
+
+    let leader_ns = Ns {
+        client: ns.client.clone(),
+        name: leader_ns.name.clone(),
+    };
+    assert_converged(
+        &leader_ns,
+        &leader_sim,
+        &["led".to_string()],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(
+        leader.wait_exit(Duration::from_millis(10)),
+        None,
+        "the replica started during the outage did not exit"
+    );
+    let logs = leader.logs();
+    assert!(
+        logs.contains("asking again") && logs.contains("became leader"),
+        "it waited for the apiserver, then led"
+    );
+    leader.kill();
 }
