@@ -27,5 +27,21 @@ pub fn failpoint(name: &str) {
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
 pub fn failpoint(_name: &str) {}
+/// Test-only: with the `failpoints` feature, `APPAUTH_SECRET_WATCH_LAG_MS` delays each event
+/// of the operator's own Secrets watch, as a watch that lags behind the objects' does under load.
+#[cfg(feature = "failpoints")]
+pub fn secret_watch_lag() -> Option<std::time::Duration> {
+    std::env::var("APPAUTH_SECRET_WATCH_LAG_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis)
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn secret_watch_lag() -> Option<std::time::Duration> {
+    None
+}
+
 pub mod leader;
 pub mod metrics;

@@ -85,7 +85,12 @@ struct NewAppCost {
 }
 
 /// N new APIG apps in a fresh namespace, with the operator run with `extra`.
-async fn new_apps(client: &Client, test: &str, extra: &[&str]) -> (Ns, Sim, Operator, NewAppCost) {
+async fn new_apps(
+    client: &Client,
+    test: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Ns, Sim, Operator, NewAppCost) {
     let name = cluster::namespace(client, test).await;
     let ns = Ns {
         client: client.clone(),
@@ -94,7 +99,7 @@ async fn new_apps(client: &Client, test: &str, extra: &[&str]) -> (Ns, Sim, Oper
     let sim = Sim::start();
     let mut args = vec!["--resync-period", &*RESYNC];
     args.extend_from_slice(extra);
-    let op = Operator::start(&ns.name, &sim.url(), &args);
+    let op = Operator::start_with_env(&ns.name, &sim.url(), &args, env);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = requests(client).await;
     for i in 0..N {
@@ -150,15 +155,35 @@ const OPERATOR_RESOURCES: [&str; 5] = [
 async fn cost_of_a_new_app_and_of_a_quiet_resync() {
     let client = cluster::client().await;
     // With the app id mirrored into an annotation on request: one write more.
-    let (_mirror_ns, _mirror_sim, mirror_op, mirrored) =
-        new_apps(&client, "cost-mirror", &["--app-id-annotation", "true"]).await;
+    let (_mirror_ns, _mirror_sim, mirror_op, mirrored) = new_apps(
+        &client,
+        "cost-mirror",
+        &["--app-id-annotation", "true"],
+        &[],
+    )
+    .await;
     drop(mirror_op);
     assert_eq!(
         mirrored.writes, 4.0,
         "4 apiserver writes per new app with the mirror"
     );
     // The default: the marker with the finalizer, the Secret, the status; nothing read.
-    let (ns, sim, _op, cost) = new_apps(&client, "cost", &[]).await;
+    // The operator's own Secrets watch lagging behind the objects' (as under load): the
+    // reconciles that follow a create must not read the Secret they wrote moments ago.
+    let (_lag_ns, _lag_sim, lag_op, lagging) = new_apps(
+        &client,
+        "cost-lag",
+        &[],
+        &[("APPAUTH_SECRET_WATCH_LAG_MS", "20")],
+    )
+    .await;
+    drop(lag_op);
+    assert_eq!(
+        lagging.secret_gets, 0.0,
+        "no Secret read for a new app while the Secret watch lags"
+    );
+    assert_eq!(lagging.writes, 3.0, "3 apiserver writes per new app");
+    let (ns, sim, _op, cost) = new_apps(&client, "cost", &[], &[]).await;
     assert_eq!(cost.writes, 3.0, "3 apiserver writes per new app");
     assert_eq!(cost.secret_gets, 0.0, "no Secret read for a new app");
     assert_eq!(cost.events, 1.0, "one Event (Created) per new app");

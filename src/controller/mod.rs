@@ -14,6 +14,7 @@ pub mod marker;
 pub mod memory;
 pub mod pending;
 pub mod plan;
+pub mod recent_writes;
 mod rewake;
 pub mod secret;
 pub mod secret_template;

@@ -163,6 +163,12 @@ pub(super) fn managed_secrets(
     let indexed = owners == "GatewayApp";
     watcher(api::<PartialObjectMeta<Secret>>(client, ns), config)
         .default_backoff()
+        .then(|event| async move {
+            if let Some(lag) = crate::secret_watch_lag() {
+                tokio::time::sleep(lag).await;
+            }
+            event
+        })
         .filter_map(move |event| {
             // The GatewayApps' credentials Secrets are indexed as they pass (`watched_secrets`).
             if indexed {

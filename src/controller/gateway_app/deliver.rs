@@ -282,6 +282,13 @@ pub(super) async fn write_secret(
 /// What the Secret now holds, for the drift checks that do not read it.
 fn remember_delivered(app: &GatewayApp, ctx: &Context, creds: &secret_step::Credentials) {
     let key = super::known_secret::key_hash(&creds.app_key);
+    let (ns, name) = (
+        app.namespace().unwrap_or_default(),
+        secret_step::secret_name(app),
+    );
+    ctx.app_secrets
+        .recent
+        .wrote(&ns, &name, std::time::Instant::now());
     ctx.memory.with(&app.uid().unwrap_or_default(), |m| {
         m.delivered_key = Some(key);
         m.secret_conflict = false;

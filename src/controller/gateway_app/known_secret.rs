@@ -41,6 +41,18 @@ pub(super) fn as_secret(meta: &PartialObjectMeta<Secret>) -> Secret {
     }
 }
 
+/// Pure: whether this process knows what the Secret holds from the cache's view of it
+/// (`Some(Some(ours))`: a version, and whether this process wrote or read it; `Some(None)`: no
+/// Secret; `None`: the cache cannot tell). An absent Secret is known only while this process's
+/// create of moments ago has not reached the watch yet (`unseen_write`).
+pub(super) fn version_known(cached: Option<Option<bool>>, unseen_write: bool) -> bool {
+    match cached {
+        Some(Some(ours)) => ours,
+        Some(None) => unseen_write,
+        None => false,
+    }
+}
+
 /// What a reconcile of a bound app needs of its Secret.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum SecretNeed {
@@ -112,6 +124,34 @@ mod tests {
         ];
         for (name, known, key, values, want) in cases {
             assert_eq!(secret_need(known, key, values), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_secret_is_known_at_our_version_or_while_our_create_has_not_reached_the_watch() {
+        let cases = [
+            ("our version", Some(Some(true)), false, true),
+            (
+                "our version, also just written",
+                Some(Some(true)),
+                true,
+                true,
+            ),
+            ("someone else's version", Some(Some(false)), false, false),
+            // A write of ours does not hide another's change the watch has already shown.
+            (
+                "someone else's version after our write",
+                Some(Some(false)),
+                true,
+                false,
+            ),
+            ("absent, created moments ago", Some(None), true, true),
+            ("absent, no create of ours unseen", Some(None), false, false),
+            ("the cache cannot tell", None, true, false),
+            ("the cache cannot tell, nothing written", None, false, false),
+        ];
+        for (name, cached, unseen_write, want) in cases {
+            assert_eq!(version_known(cached, unseen_write), want, "{name}");
         }
     }
 

@@ -32,9 +32,14 @@ pub(super) async fn maintain(
     let rotation = rotation_due(app, Utc::now());
     // The Secret is read only when its values matter or the cache shows a version this
     // process does not know (someone else's write, or a restart).
-    let cached_known = matches!(
-        known_secret::cached(app, ctx, &name),
-        Some(Some(meta)) if !ctx.changed_by_others(meta.as_ref())
+    let cached_known = known_secret::version_known(
+        known_secret::cached(app, ctx, &name)
+            .map(|cached| cached.map(|meta| !ctx.changed_by_others(meta.as_ref()))),
+        ctx.app_secrets.recent.unseen_write(
+            &app.namespace().unwrap_or_default(),
+            &name,
+            std::time::Instant::now(),
+        ),
     );
     // FromSecret: the source and the delivered Secret compared again only when either has
     // changed since they were last found equal.

@@ -21,6 +21,7 @@ use kube::runtime::watcher;
 use crate::api::IN_USE_FINALIZER;
 use crate::api::annotations::{APP_ID, OWNER_UID};
 use crate::cloud::Account;
+use crate::controller::recent_writes::RecentWrites;
 use crate::controller::secret::OWNER_NAME;
 
 type Key = (Box<str>, Box<str>);
@@ -113,6 +114,8 @@ fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
 pub struct WatchedSecrets {
     index: Mutex<Index>,
     listed: AtomicBool,
+    /// Secrets this process created that the watch has not shown yet.
+    pub recent: RecentWrites,
 }
 
 impl WatchedSecrets {
@@ -123,6 +126,7 @@ impl WatchedSecrets {
     /// A Secret created or changed (or shown by a re-list).
     pub fn applied(&self, secret: &PartialObjectMeta<Secret>) {
         let key = key_of(secret);
+        self.recent.seen(&key.0, &key.1);
         let mut index = self.index();
         if let Some(relisted) = index.relisted.as_mut() {
             relisted.insert(key.clone());
@@ -132,8 +136,10 @@ impl WatchedSecrets {
     }
 
     pub fn deleted(&self, secret: &PartialObjectMeta<Secret>) {
+        let key = key_of(secret);
+        self.recent.seen(&key.0, &key.1);
         let mut index = self.index();
-        index.secrets.remove(&key_of(secret));
+        index.secrets.remove(&key);
         index.failed = None;
     }
 
@@ -270,135 +276,4 @@ impl ReadAccounts {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cloud::Credentials;
-
-    fn account(ak: &str) -> Account {
-        Account {
-            region: "r".into(),
-            project_id: "p".into(),
-            credentials: Credentials::AkSk {
-                access_key: ak.into(),
-                secret_key: crate::cloud::SecretString::from("sk".to_string()),
-                security_token: None,
-            },
-        }
-    }
-
-    #[test]
-    fn an_account_is_reused_only_at_the_version_it_was_read_at() {
-        let read = ReadAccounts::default();
-        read.remember("ns", "acct", "7", &account("AK1"));
-        let cases = [
-            ("same version", "ns", "acct", "7", Some("ak:AK1")),
-            ("changed since", "ns", "acct", "8", None),
-            ("another namespace", "other", "acct", "7", None),
-            ("another Secret", "ns", "acct2", "7", None),
-        ];
-        for (name, ns, secret, version, want) in cases {
-            let got = read.at(ns, secret, version).map(|a| a.principal());
-            assert_eq!(got.as_deref(), want, "{name}");
-        }
-        read.forget("ns", "acct");
-        assert!(
-            read.at("ns", "acct", "7").is_none(),
-            "forgotten when deleted"
-        );
-    }
-
-    fn secret(name: &str, version: &str) -> PartialObjectMeta<Secret> {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
-            "metadata": {
-                "name": name, "namespace": "ns", "uid": format!("uid-{name}"),
-                "resourceVersion": version,
-                "labels": {"app.kubernetes.io/managed-by": "appauth-operator"},
-                "finalizers": ["appauth.hwcloud.dev/in-use", "other"],
-                "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "o"}],
-                "annotations": {
-                    "appauth.hwcloud.dev/owner-uid": "o", "appauth.hwcloud.dev/owner": "app",
-                    "appauth.hwcloud.dev/app-id": "a", "appauth.hwcloud.dev/content-hash": "h",
-                },
-            },
-        }))
-        .expect("metadata")
-    }
-
-    #[test]
-    fn the_index_keeps_what_its_readers_use() {
-        let watched = WatchedSecrets::default();
-        watched.relist_started();
-        watched.applied(&secret("s", "7"));
-        watched.relist_done();
-        let got = watched.get("ns", "s").flatten().expect("kept");
-        let m = &got.metadata;
-        assert_eq!(
-            (
-                m.name.as_deref(),
-                m.namespace.as_deref(),
-                m.uid.as_deref(),
-                m.resource_version.as_deref()
-            ),
-            (Some("s"), Some("ns"), Some("uid-s"), Some("7"))
-        );
-        let annotations: Vec<&str> = m
-            .annotations
-            .iter()
-            .flatten()
-            .map(|(k, _)| k.as_str())
-            .collect();
-        assert_eq!(
-            annotations,
-            [APP_ID, OWNER_NAME, OWNER_UID],
-            "whose it is; not the content hash"
-        );
-        assert_eq!(m.finalizers, Some(vec![IN_USE_FINALIZER.to_string()]));
-        assert!(m.labels.is_none() && m.owner_references.is_none());
-    }
-
-    #[test]
-    fn the_index_follows_its_watch() {
-        let watched = WatchedSecrets::default();
-        let version = |w: &WatchedSecrets, name: &str| {
-            w.get("ns", name)
-                .map(|s| s.map(|m| m.metadata.resource_version.clone().unwrap_or_default()))
-        };
-        assert_eq!(version(&watched, "a"), None, "before the first list");
-        watched.relist_started();
-        watched.applied(&secret("a", "1"));
-        watched.applied(&secret("b", "1"));
-        assert_eq!(version(&watched, "a"), None, "during the first list");
-        watched.relist_done();
-        assert_eq!(version(&watched, "a"), Some(Some("1".into())));
-        watched.applied(&secret("a", "2"));
-        assert_eq!(version(&watched, "a"), Some(Some("2".into())), "changed");
-        watched.deleted(&secret("a", "3"));
-        assert_eq!(version(&watched, "a"), Some(None), "deleted");
-        watched.mark_failed();
-        assert_eq!(version(&watched, "b"), None, "its watch failed");
-        // A re-list after the failure: b is gone meanwhile, c is new.
-        watched.relist_started();
-        assert_eq!(version(&watched, "b"), None, "during the re-list");
-        watched.applied(&secret("c", "4"));
-        assert_eq!(version(&watched, "c"), None, "still during the re-list");
-        let gone = watched.relist_done();
-        assert_eq!(
-            gone,
-            vec![("ns".to_string(), "b".to_string())],
-            "not in the re-list"
-        );
-        assert_eq!(version(&watched, "b"), Some(None), "gone");
-        assert_eq!(version(&watched, "c"), Some(Some("4".into())));
-        // A watch that failed, then resumed without a re-list and has seen nothing since:
-        // trusted again after the hold.
-        watched.mark_failed();
-        assert_eq!(version(&watched, "c"), None, "failed just now");
-        watched.index().failed = Some(Instant::now() - FAILED_HOLD);
-        assert_eq!(
-            version(&watched, "c"),
-            Some(Some("4".into())),
-            "after the hold"
-        );
-    }
-}
+mod tests;
