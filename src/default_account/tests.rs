@@ -73,9 +73,33 @@ fn the_first_source_configured_wins() {
         ),
         (
             "Pod Identity",
-            pod,
+            pod.clone(),
             region.to_vec(),
             "Pod Identity at http://agent/credentials project=",
+        ),
+        (
+            "metadata is last: Pod Identity wins over it",
+            CredentialArgs {
+                instance_metadata: true,
+                ..pod.clone()
+            },
+            region.to_vec(),
+            "Pod Identity at http://agent/credentials project=",
+        ),
+        (
+            "metadata is last: keys win over it",
+            metadata.clone(),
+            [keys, region, project].concat(),
+            "aksk project=p1",
+        ),
+        (
+            "metadata is last: federation wins over it",
+            CredentialArgs {
+                instance_metadata: true,
+                ..federated.clone()
+            },
+            region.to_vec(),
+            "identity provider k8s (token file /var/run/token) project=",
         ),
         (
             "metadata only when asked",

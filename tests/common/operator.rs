@@ -110,6 +110,7 @@ impl Operator {
             "HWCLOUD_PROJECT_ID",
             "HUAWEICLOUD_SDK_IDP_ID",
             "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+            "HUAWEICLOUD_SDK_IAM_ENDPOINT",
             "HC_CONTAINER_CREDENTIALS_FULL_URI",
             "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
             "HTTPS_PROXY",
@@ -140,7 +141,15 @@ impl Operator {
                 cmd.args([flag, value]);
             }
         }
+        // The IAM endpoint may come from the SDKs' variable instead (naming it twice is refused).
+        let iam_elsewhere = self
+            .env
+            .iter()
+            .any(|(k, _)| k == "HUAWEICLOUD_SDK_IAM_ENDPOINT");
         for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
+            if service == "iam" && iam_elsewhere {
+                continue;
+            }
             cmd.arg("--endpoint")
                 .arg(format!("{service}={}", self.sim_url));
         }

@@ -125,20 +125,17 @@ async fn keyless_lifecycle_for_the_default_account_and_a_namespace_of_its_own() 
     let run = home.name.clone();
     let token_file = tokens.path.display().to_string();
     let metrics = free_metrics_addr();
+    // The default account as the official SDKs configure it: their environment variables.
+    let sim_url = sim.url();
     let op = Operator::start_keyless(
         &format!("all:{run}"),
-        &sim.url(),
+        &sim_url,
+        &["--token-audience", AUDIENCE, "--metrics-addr", &metrics],
         &[
-            "--idp-id",
-            &idp,
-            "--id-token-file",
-            &token_file,
-            "--token-audience",
-            AUDIENCE,
-            "--metrics-addr",
-            &metrics,
+            ("HUAWEICLOUD_SDK_IDP_ID", &idp),
+            ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", &token_file),
+            ("HUAWEICLOUD_SDK_IAM_ENDPOINT", &sim_url),
         ],
-        &[],
     );
     let acct: Secret = serde_json::from_value(json!({
         "metadata": {"name": "acct"},
@@ -277,11 +274,22 @@ async fn keyless_lifecycle_for_the_default_account_and_a_namespace_of_its_own() 
     );
     secrets.extend(temporary);
     secrets.extend(common::converge::issued_secrets(&sim));
+    // The tenant's tokens are requested by the operator itself, so the test cannot know them;
+    // every token this apiserver signs starts with the same JWT header, so look for that.
+    let own = tokens.tokens();
+    assert!(
+        !own.is_empty() && own.iter().all(|t| t.starts_with(JWT_HEADER)),
+        "the apiserver's tokens start with {JWT_HEADER}"
+    );
+    secrets.push(JWT_HEADER.to_string());
     let (logs, page) = (op.logs(), Operator::metrics(&metrics).await);
     for ns in [&home, &tenant] {
         common::converge::hygiene(ns, &secrets, &logs, &page).await;
     }
 }
+
+/// `{"alg":` base64url-encoded: how every ServiceAccount token (a JWS) begins.
+const JWT_HEADER: &str = "eyJhbGciOi";
 
 /// Credentials that last 12 s, renewed a quarter before expiry, over several lifetimes while
 /// drift checks keep calling the cloud: every call is accepted, every renewal reads the token
