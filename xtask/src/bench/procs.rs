@@ -132,15 +132,26 @@ pub fn usage(pid: u32) -> (f64, f64) {
     )
 }
 
+/// RSS now (MiB), from /proc (0 once it is gone): what stays resident once work has settled.
+pub fn resident(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status_kib(&status, "VmRSS:") / 1024.0
+}
+
+/// One `kB` field of /proc/PID/status; 0 when absent or unreadable.
+fn status_kib(status: &str, field: &str) -> f64 {
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 /// Peak RSS (`VmHWM`, MiB) from /proc/PID/status and utime + stime (seconds, at 100 ticks a
 /// second) from /proc/PID/stat; 0 for what cannot be read.
 fn parse_usage(status: &str, stat: &str) -> (f64, f64) {
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let hwm = status_kib(status, "VmHWM:");
     // The command name, in parentheses, may hold blanks: fields are counted after the last ')'.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -172,5 +183,7 @@ mod tests {
         ] {
             assert_eq!(parse_usage(status, stat), want, "{status:?} {stat:?}");
         }
+        assert_eq!(status_kib(status, "VmRSS:"), 20480.0);
+        assert_eq!(status_kib("VmHWM: 1 kB", "VmRSS:"), 0.0);
     }
 }

@@ -20,6 +20,8 @@ pub struct Measured {
     pub mode: Mode,
     pub cloud: CloudLimits,
     pub rss_mib: f64,
+    /// RSS once the burst's work has settled (runs with the idle phase only).
+    pub rest_mib: Option<f64>,
     pub quiet: Option<Quiet>,
 }
 
@@ -95,6 +97,20 @@ pub fn per_object(measured: &[Measured], rows: &mut Vec<Row>) {
             None,
         ));
     }
+    // The same line through the RSS at rest, where every run measured it: how much of the peak
+    // is the burst's work in flight rather than what the objects keep.
+    let at_rest: Option<Vec<(f64, f64)>> = alike
+        .iter()
+        .map(|m| m.rest_mib.map(|r| (m.n as f64, r)))
+        .collect();
+    if let Some((base, slope)) = at_rest.as_deref().and_then(fit) {
+        rows.push(row(
+            "memory at rest: fixed base + per object (RSS after the quiet resync)",
+            format!("{base:.1} MiB + {:.2} KiB", slope * 1024.0),
+            "- (the target is read on the peak)",
+            None,
+        ));
+    }
     let largest = measured
         .iter()
         .filter_map(|m| m.quiet.as_ref())
@@ -148,6 +164,34 @@ mod tests {
                 _ => assert_eq!(got, want, "{name}"),
             }
         }
+    }
+
+    #[test]
+    fn memory_at_rest_only_when_every_run_measured_it() {
+        let run = |n: usize, peak: f64, rest: Option<f64>| Measured {
+            n,
+            latency_ms: 0,
+            mode: Mode::Burst,
+            cloud: CloudLimits::Raised,
+            rss_mib: peak,
+            rest_mib: rest,
+            quiet: None,
+        };
+        let rest_row = |measured: &[Measured]| {
+            let mut rows = Vec::new();
+            per_object(measured, &mut rows);
+            rows.into_iter()
+                .find(|r| r.figure.starts_with("memory at rest"))
+                .map(|r| r.value)
+        };
+        // 20 MiB + 2 KiB per object at rest; the peak is higher and sloped differently.
+        let both = [
+            run(1_000, 30.0, Some(20.0 + 1_000.0 * 2.0 / 1024.0)),
+            run(10_000, 80.0, Some(20.0 + 10_000.0 * 2.0 / 1024.0)),
+        ];
+        assert_eq!(rest_row(&both).as_deref(), Some("20.0 MiB + 2.00 KiB"));
+        let one_missing = [both[0].clone(), run(10_000, 80.0, None)];
+        assert_eq!(rest_row(&one_missing), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::idle::{self, Idle};
 use super::{Env, Run};
 use crate::bench::Mode;
 use crate::bench::cluster::{apiserver_writes, create_all, reconciles, sim_counts, watch_ready};
-use crate::bench::procs::{start_operator, usage};
+use crate::bench::procs::{resident, start_operator, usage};
 use crate::bench::prom::{per_app_breakdown, writes_delta};
 use crate::bench::report::{Row, row};
 use crate::bench::scale::Measured;
@@ -162,6 +162,7 @@ pub async fn burst(
         mode,
         cloud,
         rss_mib: rss,
+        rest_mib: None,
         quiet: None,
     };
     if !idle {
@@ -180,6 +181,16 @@ pub async fn burst(
     };
     idle::latency(&idle_run, rows).await?;
     measured.quiet = Some(idle::quiet_resync(&idle_run, rows).await?);
+    // After minutes with nothing to do: what the objects themselves keep, without the burst's
+    // work in flight (jemalloc has returned what was freed by then).
+    let rest = resident(pid);
+    rows.push(row(
+        format!("[{tag}] operator RSS at rest (after the quiet resync)"),
+        format!("{rest:.1} MiB"),
+        "-",
+        None,
+    ));
+    measured.rest_mib = Some(rest);
     Ok(measured)
 }
 
