@@ -122,6 +122,56 @@ fn split(image: &images::Image) -> Result<(&str, &str)> {
         .with_context(|| format!("{} carries no tagged name", image.archive.display()))
 }
 
+/// Runs `cmd` with `input` on its stdin.
+fn apply_stdin(cmd: &mut Command, input: &str) -> Result<()> {
+    use std::io::Write;
+    let mut child = cmd.stdin(std::process::Stdio::piped()).spawn()?;
+    child
+        .stdin
+        .take()
+        .context("kubectl's stdin")?
+        .write_all(input.as_bytes())?;
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "{:?} failed: {status}", cmd.get_program());
+    Ok(())
+}
+
+/// The simulator's well-known test account: the demo's operator uses it as its default
+/// account, and the chart's simulator serves it.
+const SIM_ACCESS_KEY: &str = "HWSIMAK0000000000000";
+const SIM_SECRET_KEY: &str = "hwsim-secret-key-0000000000000000000000";
+const SIM_PROJECT: &str = "0833a5737480d53b2f250010d01a7b88";
+
+/// An example as the demo applies it. Examples hold placeholders where users put their own
+/// account's keys; against the simulator those become its test account.
+fn for_the_simulator(text: &str) -> String {
+    text.split("\n---")
+        .map(|doc| {
+            if !doc
+                .lines()
+                .any(|l| l.trim_start().starts_with("accessKey:"))
+            {
+                return doc.to_string();
+            }
+            doc.lines()
+                .map(|line| {
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    [
+                        ("accessKey:", SIM_ACCESS_KEY),
+                        ("secretKey:", SIM_SECRET_KEY),
+                        ("projectId:", SIM_PROJECT),
+                    ]
+                    .iter()
+                    .find(|(key, _)| line.trim_start().starts_with(key))
+                    .map_or_else(|| line.to_string(), |(key, v)| format!("{indent}{key} {v}"))
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join("\n---")
+}
+
 /// Applies `examples/` into the demo namespace, waits for Ready and shows the result.
 fn apply_examples(bin: &Path, dir: &Path) -> Result<()> {
     let examples = root().join("examples");
@@ -130,6 +180,7 @@ fn apply_examples(bin: &Path, dir: &Path) -> Result<()> {
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     files.sort();
+    println!("The account example's placeholder keys become the simulator's test account.");
     for path in &files {
         let name = path
             .file_name()
@@ -137,11 +188,12 @@ fn apply_examples(bin: &Path, dir: &Path) -> Result<()> {
             .to_string_lossy()
             .to_string();
         if name.ends_with(".yaml") && !name.starts_with("invalid") {
-            check(
-                kubectl(bin, dir)
-                    .args(["apply", "--server-side", "-n", DEMO_NS, "-f"])
-                    .arg(path),
-            )?;
+            let manifest = for_the_simulator(&std::fs::read_to_string(path)?);
+            apply_stdin(
+                kubectl(bin, dir).args(["apply", "--server-side", "-n", DEMO_NS, "-f", "-"]),
+                &manifest,
+            )
+            .with_context(|| format!("applying {name}"))?;
         }
     }
     println!("\nThe invalid example is rejected at admission:");
@@ -178,4 +230,39 @@ fn apply_examples(bin: &Path, dir: &Path) -> Result<()> {
             ])
             .arg(format!("go-template={template}")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every example as the demo applies it: an account Secret holds keys the simulator knows,
+    /// with their project (a key and a project of different accounts are refused).
+    #[test]
+    fn account_secrets_get_the_simulators_test_account() {
+        let mut accounts = 0;
+        for entry in std::fs::read_dir(root().join("examples")).expect("examples/") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("example");
+            for doc in for_the_simulator(&text).split("\n---") {
+                let value = |key: &str| {
+                    doc.lines()
+                        .find_map(|l| l.trim().strip_prefix(key))
+                        .map(|v| v.trim().trim_matches('"').to_string())
+                };
+                let Some(access_key) = value("accessKey:") else {
+                    continue;
+                };
+                accounts += 1;
+                let got = (access_key, value("secretKey:"), value("projectId:"));
+                let want = (
+                    SIM_ACCESS_KEY.to_string(),
+                    Some(SIM_SECRET_KEY.to_string()),
+                    Some(SIM_PROJECT.to_string()),
+                );
+                assert_eq!(got, want, "{}", path.display());
+            }
+        }
+        assert!(accounts >= 1, "an example brings an account Secret");
+    }
 }
