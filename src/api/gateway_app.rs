@@ -227,8 +227,8 @@ pub struct SecretTarget {
     pub keys: SecretKeys,
     /// Labels merged into the Secret's metadata.
     #[schemars(schema_with = "labels_schema")]
-    #[x_kube(validation = Rule::new("!('app.kubernetes.io/managed-by' in self)")
-        .message("spec.secret.labels: app.kubernetes.io/managed-by is set by the operator"))]
+    #[x_kube(validation = Rule::new("!('app.kubernetes.io/managed-by' in self) && !('appauth.hwcloud.dev/owner-kind' in self)")
+        .message("spec.secret.labels: app.kubernetes.io/managed-by and appauth.hwcloud.dev/owner-kind are set by the operator"))]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Annotations merged into the Secret's metadata.

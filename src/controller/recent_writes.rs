@@ -1,8 +1,9 @@
 //! Secrets this process created moments ago that its watch has not shown yet. Under load the
 //! Secrets watch can lag the objects' own by some milliseconds: a reconcile that follows a create
 //! (the status write's echo) would find the new Secret absent from the cache and read it back.
-//! A create the watch has not echoed is trusted for [`WATCH_LAG`]; the watch's own event for that
-//! Secret (applied or deleted) ends the trust at once, so a delete is never hidden.
+//! A write is noted just before it is sent and trusted for [`WATCH_LAG`] while the watch has not
+//! shown that Secret; the watch's own event for it (applied or deleted), a failed write or a
+//! re-list ends the trust at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,6 +46,11 @@ impl RecentWrites {
         self.map()
             .get(&(Box::<str>::from(namespace), Box::<str>::from(name)))
             .is_some_and(|at| now.saturating_duration_since(*at) < WATCH_LAG)
+    }
+
+    /// The watch starts over: its list shows what exists, so nothing written stands in for it.
+    pub fn clear(&self) {
+        self.map().clear();
     }
 
     pub fn len(&self) -> usize {

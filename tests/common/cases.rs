@@ -252,6 +252,12 @@ pub fn rejects() -> Vec<Reject> {
             true,
         ),
         gw(
+            "secret-label-owner-kind",
+            json!({"apig": apig, "secret": {"labels": {"appauth.hwcloud.dev/owner-kind": "InferenceApi"}}}),
+            "spec.secret.labels",
+            true,
+        ),
+        gw(
             "secret-annotation-reserved",
             json!({"apig": apig, "secret": {"annotations": {"appauth.hwcloud.dev/owner-uid": "x"}}}),
             "spec.secret.annotations",

@@ -59,20 +59,11 @@ fn start_processes(dir: &Path) -> Result<()> {
     )?;
     let mut operator = Command::new(target.join("appauth-operator"));
     operator
-        .args([
-            "run",
-            "--region",
-            "cn-north-4",
-            "--project-id",
-            "0833a5737480d53b2f250010d01a7b88",
-        ])
+        .args(["run", "--region", "cn-north-4", "--project-id", SIM_PROJECT])
         .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port()?)])
         .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env("HWCLOUD_ACCESS_KEY", "HWSIMAK0000000000000")
-        .env(
-            "HWCLOUD_SECRET_KEY",
-            "hwsim-secret-key-0000000000000000000000",
-        );
+        .env("HWCLOUD_ACCESS_KEY", SIM_ACCESS_KEY)
+        .env("HWCLOUD_SECRET_KEY", SIM_SECRET_KEY);
     for service in ["iam", "apig", "modelarts", "dataarts", "roma"] {
         operator
             .arg("--endpoint")

@@ -240,8 +240,12 @@ pub(super) async fn write_secret(
             .get_or_insert_default()
             .insert(ROTATION_ATTEMPT.to_string(), attempt.to_string());
     }
+    // Noted before the write: the watch may show the new Secret (or a quick delete of it)
+    // before the write returns, and that event must end the trust, not precede it.
+    let recent = &ctx.app_secrets.recent;
     let existing = match how.read_before {
         Some(None) => {
+            recent.wrote(&ns, &name, std::time::Instant::now());
             match ctx
                 .apply_secret(&ns, &desired, SecretApply::CreateOnly)
                 .await
@@ -250,8 +254,14 @@ pub(super) async fn write_secret(
                     remember_delivered(app, ctx, creds);
                     return Ok(name);
                 }
-                Err(kube::Error::Api(e)) if e.code == 409 => get_secret(app, ctx, &name).await?,
-                Err(e) => return Err(e.into()),
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    recent.seen(&ns, &name);
+                    get_secret(app, ctx, &name).await?
+                }
+                Err(e) => {
+                    recent.seen(&ns, &name);
+                    return Err(e.into());
+                }
             }
         }
         Some(existing) => existing,
@@ -274,7 +284,11 @@ pub(super) async fn write_secret(
         Some(version) => SecretApply::ForceAt(version),
         None => SecretApply::CreateOnly,
     };
-    ctx.apply_secret(&ns, &desired, how).await?;
+    recent.wrote(&ns, &name, std::time::Instant::now());
+    if let Err(e) = ctx.apply_secret(&ns, &desired, how).await {
+        recent.seen(&ns, &name);
+        return Err(e.into());
+    }
     remember_delivered(app, ctx, creds);
     Ok(name)
 }
@@ -282,13 +296,6 @@ pub(super) async fn write_secret(
 /// What the Secret now holds, for the drift checks that do not read it.
 fn remember_delivered(app: &GatewayApp, ctx: &Context, creds: &secret_step::Credentials) {
     let key = super::known_secret::key_hash(&creds.app_key);
-    let (ns, name) = (
-        app.namespace().unwrap_or_default(),
-        secret_step::secret_name(app),
-    );
-    ctx.app_secrets
-        .recent
-        .wrote(&ns, &name, std::time::Instant::now());
     ctx.memory.with(&app.uid().unwrap_or_default(), |m| {
         m.delivered_key = Some(key);
         m.secret_conflict = false;

@@ -145,6 +145,9 @@ impl WatchedSecrets {
 
     /// A (re-)list begins: until it ends, the index tells nothing (what it holds may be gone).
     pub fn relist_started(&self) {
+        // Writes the broken watch never showed: a delete during the outage would not show
+        // either, so the list speaks for them.
+        self.recent.clear();
         self.index().relisted = Some(HashSet::new());
     }
 

@@ -150,3 +150,18 @@ fn a_create_of_ours_is_trusted_until_the_watch_shows_that_secret() {
         );
     }
 }
+
+#[test]
+fn a_relist_ends_the_trust_in_every_write() {
+    let now = Instant::now();
+    let watched = WatchedSecrets::default();
+    watched.recent.wrote("ns", "a", now);
+    assert!(watched.recent.unseen_write("ns", "a", now));
+    // The watch broke before it showed "a": whatever happened to it since, the list says.
+    watched.relist_started();
+    assert!(!watched.recent.unseen_write("ns", "a", now));
+    // A write during the re-list is trusted again until the watch shows it.
+    watched.recent.wrote("ns", "b", now);
+    watched.relist_done();
+    assert!(watched.recent.unseen_write("ns", "b", now));
+}
