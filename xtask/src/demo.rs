@@ -11,8 +11,8 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::{
-    cargo_locked, check, free_port, images, kubectl, node, node_prerequisites, root,
-    start_recorded, up, up_with_node,
+    SIM_ACCESS_KEY, SIM_PROJECT, SIM_SECRET_KEY, cargo_locked, check, free_port, images, kubectl,
+    node, node_prerequisites, root, start_recorded, up, up_with_node,
 };
 
 const DEMO_NS: &str = "appauth-demo";
@@ -126,12 +126,6 @@ fn apply_stdin(cmd: &mut Command, input: &str) -> Result<()> {
     anyhow::ensure!(status.success(), "{:?} failed: {status}", cmd.get_program());
     Ok(())
 }
-
-/// The simulator's well-known test account: the demo's operator uses it as its default
-/// account, and the chart's simulator serves it.
-const SIM_ACCESS_KEY: &str = "HWSIMAK0000000000000";
-const SIM_SECRET_KEY: &str = "hwsim-secret-key-0000000000000000000000";
-const SIM_PROJECT: &str = "0833a5737480d53b2f250010d01a7b88";
 
 /// An example as the demo applies it. Examples hold placeholders where users put their own
 /// account's keys; against the simulator those become its test account.

@@ -399,6 +399,12 @@ fn path_with(bin: &Path) -> std::ffi::OsString {
     std::env::join_paths(paths).expect("PATH entries contain no separator")
 }
 
+/// The simulator's well-known test account: the demo's and the benchmark's operators use it as
+/// their default account, and the chart's simulator serves it.
+pub(crate) const SIM_ACCESS_KEY: &str = "HWSIMAK0000000000000";
+pub(crate) const SIM_SECRET_KEY: &str = "hwsim-secret-key-0000000000000000000000";
+pub(crate) const SIM_PROJECT: &str = "0833a5737480d53b2f250010d01a7b88";
+
 pub(crate) fn kubectl(bin: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(bin.join("kubectl"));
     cmd.arg("--kubeconfig").arg(dir.join("kubeconfig"));

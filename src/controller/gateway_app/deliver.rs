@@ -240,30 +240,15 @@ pub(super) async fn write_secret(
             .get_or_insert_default()
             .insert(ROTATION_ATTEMPT.to_string(), attempt.to_string());
     }
-    // Noted before the write: the watch may show the new Secret (or a quick delete of it)
-    // before the write returns, and that event must end the trust, not precede it.
-    let recent = &ctx.app_secrets.recent;
     let existing = match how.read_before {
-        Some(None) => {
-            recent.wrote(&ns, &name, std::time::Instant::now());
-            match ctx
-                .apply_secret(&ns, &desired, SecretApply::CreateOnly)
-                .await
-            {
-                Ok(_) => {
-                    remember_delivered(app, ctx, creds);
-                    return Ok(name);
-                }
-                Err(kube::Error::Api(e)) if e.code == 409 => {
-                    recent.seen(&ns, &name);
-                    get_secret(app, ctx, &name).await?
-                }
-                Err(e) => {
-                    recent.seen(&ns, &name);
-                    return Err(e.into());
-                }
+        Some(None) => match apply_noted(ctx, &ns, &desired, SecretApply::CreateOnly).await {
+            Ok(_) => {
+                remember_delivered(app, ctx, creds);
+                return Ok(name);
             }
-        }
+            Err(kube::Error::Api(e)) if e.code == 409 => get_secret(app, ctx, &name).await?,
+            Err(e) => return Err(e.into()),
+        },
         Some(existing) => existing,
         None => get_secret(app, ctx, &name).await?,
     };
@@ -284,13 +269,28 @@ pub(super) async fn write_secret(
         Some(version) => SecretApply::ForceAt(version),
         None => SecretApply::CreateOnly,
     };
-    recent.wrote(&ns, &name, std::time::Instant::now());
-    if let Err(e) = ctx.apply_secret(&ns, &desired, how).await {
-        recent.seen(&ns, &name);
-        return Err(e.into());
-    }
+    apply_noted(ctx, &ns, &desired, how).await?;
     remember_delivered(app, ctx, creds);
     Ok(name)
+}
+
+/// Applies the credentials Secret, noted as written just before: the watch may show the new
+/// Secret (or a quick delete of it) before the write returns, and that event must end the
+/// trust, not precede it. A failed write ends it too.
+async fn apply_noted(
+    ctx: &Context,
+    ns: &str,
+    desired: &Secret,
+    how: SecretApply<'_>,
+) -> Result<Secret, kube::Error> {
+    let recent = &ctx.app_secrets.recent;
+    let name = desired.metadata.name.as_deref().unwrap_or_default();
+    recent.wrote(ns, name, std::time::Instant::now());
+    let result = ctx.apply_secret(ns, desired, how).await;
+    if result.is_err() {
+        recent.seen(ns, name);
+    }
+    result
 }
 
 /// What the Secret now holds, for the drift checks that do not read it.

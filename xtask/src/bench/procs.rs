@@ -94,16 +94,13 @@ pub fn start_operator(
         "--region",
         "cn-north-4",
         "--project-id",
-        "0833a5737480d53b2f250010d01a7b88",
+        crate::SIM_PROJECT,
     ])
     .args(["--metrics-addr", &metrics])
     .args(extra)
     .env("KUBECONFIG", dir.join("kubeconfig"))
-    .env("HWCLOUD_ACCESS_KEY", "HWSIMAK0000000000000")
-    .env(
-        "HWCLOUD_SECRET_KEY",
-        "hwsim-secret-key-0000000000000000000000",
-    )
+    .env("HWCLOUD_ACCESS_KEY", crate::SIM_ACCESS_KEY)
+    .env("HWCLOUD_SECRET_KEY", crate::SIM_SECRET_KEY)
     // APPAUTH_BENCH_RUST_LOG: the operator's log filter, to look into a run.
     .env(
         "RUST_LOG",
