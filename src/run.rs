@@ -27,7 +27,7 @@ pub struct RunArgs {
     /// Objects reconciled at once.
     #[arg(long, env = "APPAUTH_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
-    /// Drift check period (jittered by ±10%).
+    /// Drift check period (the objects spread evenly over it).
     #[arg(long, env = "APPAUTH_RESYNC_PERIOD", default_value = "10m", value_parser = humantime::parse_duration)]
     pub resync_period: Duration,
     /// The default account's credentials.

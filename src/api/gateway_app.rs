@@ -88,13 +88,13 @@ pub struct GatewayAppSpec {
     pub apig: Option<ApigTarget>,
     /// ModelArts app authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modelarts: Option<ModelArtsTarget>,
+    pub modelarts: Option<Box<ModelArtsTarget>>,
     /// DataArts Studio DataService.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dataarts: Option<DataArtsTarget>,
+    pub dataarts: Option<Box<DataArtsTarget>>,
     /// ROMA Connect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub roma: Option<RomaTarget>,
+    pub roma: Option<Box<RomaTarget>>,
 
     /// Cloud-side app name; default: a cleaned `<namespace>_<name>` prefix plus a hash, computed once and kept in status.appName.
     #[schemars(length(min = 1, max = 64))]
@@ -113,7 +113,7 @@ pub struct GatewayAppSpec {
     /// With `credentials: FromSecret`: a Secret in this namespace with keys app_key and app_secret.
     /// Label it `appauth.hwcloud.dev/credentials-source: "true"` to have changes pushed at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_from: Option<LocalObjectReference>,
+    pub credentials_from: Option<Box<LocalObjectReference>>,
 
     /// Also create an AppCode (apig, modelarts) and deliver it under keys.appCode.
     #[serde(default)]
@@ -121,11 +121,11 @@ pub struct GatewayAppSpec {
 
     /// Where the credentials are delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<SecretTarget>,
+    pub secret: Option<Box<SecretTarget>>,
 
     /// Periodic rotation of the app secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotation: Option<RotationSpec>,
+    pub rotation: Option<Box<RotationSpec>>,
 
     /// Delete (default) removes the cloud app with the object; Retain keeps it and the Secret.
     #[serde(default)]
@@ -133,7 +133,7 @@ pub struct GatewayAppSpec {
 
     /// A Secret in this namespace with cloud credentials; default: the operator's account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_ref: Option<LocalObjectReference>,
+    pub account_ref: Option<Box<LocalObjectReference>>,
 }
 
 /// APIG dedicated gateway.
@@ -361,7 +361,7 @@ pub struct GatewayAppStatus {
     pub secret_name: Option<String>,
     /// Last completed rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotation: Option<RotationStatus>,
+    pub rotation: Option<Box<RotationStatus>>,
     /// The accountRef Secret the object last used; when the ref changes, that Secret's in-use
     /// finalizer is released (unless another object still uses it).
     #[schemars(length(max = 253))]

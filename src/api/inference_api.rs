@@ -125,7 +125,7 @@ pub struct InferenceApiSpec {
     pub deletion_policy: DeletionPolicy,
     /// A Secret in this namespace with cloud credentials; default: the operator's account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_ref: Option<LocalObjectReference>,
+    pub account_ref: Option<Box<LocalObjectReference>>,
 }
 
 /// HTTP method of an inference API.

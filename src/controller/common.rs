@@ -138,7 +138,8 @@ where
             }
             if on_change_only {
                 let generation = obj.meta().generation.unwrap_or_default();
-                ctx.memory.with(&uid, |m| m.rejected = Some(generation));
+                ctx.memory
+                    .with(&uid, |m| m.rare_mut(|r| r.rejected = Some(generation)));
                 return Ok((Action::await_change(), Some(reason.as_str())));
             }
             let wait = match retry_after {
@@ -161,7 +162,7 @@ where
 /// the spec changes).
 pub(crate) fn rejected_generation<K: Resource>(obj: &K, ctx: &Context) -> bool {
     let uid = obj.meta().uid.clone().unwrap_or_default();
-    let rejected = ctx.memory.get(&uid, |m| m.rejected).flatten();
+    let rejected = ctx.memory.get(&uid, |m| m.rare().rejected).flatten();
     rejected.is_some() && rejected == obj.meta().generation
 }
 

@@ -98,7 +98,7 @@ macro_rules! managed_fields {
             status.conditions = conditions;
         }
         fn account_ref(&self) -> Option<&$crate::api::LocalObjectReference> {
-            self.spec.account_ref.as_ref()
+            self.spec.account_ref.as_deref()
         }
         fn recorded_account(&self) -> Option<&str> {
             self.status

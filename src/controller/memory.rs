@@ -47,28 +47,35 @@ fn uid_key(uid: &str) -> UidKey {
 /// arrive within milliseconds of the write's response.
 const REMEMBERED: usize = 4;
 
-/// One object's record.
+/// One object's record: what every object has, and what few have (behind one box, absent while
+/// empty: the map holds a record for every object, so each byte here is paid per object).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Memory {
     /// The resourceVersions our latest writes left the object at (0: none).
     pub writes: [u64; REMEMBERED],
     /// When the cloud resource was last read (the drift check's clock).
     pub last_read: Option<Instant>,
-    /// Since when a create of ours has had no answer (timeout, dropped connection).
-    pub unresolved: Option<Instant>,
+    /// The generation whose spec last reached the cloud.
+    pub pushed: Option<i64>,
+    /// A hash of the app key in the credentials Secret as this process last wrote or read it:
+    /// with the Secret at a version it knows, drift is checked without reading it.
+    pub delivered_key: Option<u64>,
     /// Consecutive failures, for exponential backoff.
     pub failures: u32,
+    rare: Option<Box<Rare>>,
+}
+
+/// What few objects have at a time.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Rare {
+    /// Since when a create of ours has had no answer (timeout, dropped connection).
+    pub unresolved: Option<Instant>,
     /// The generation the cloud rejected as invalid: no cloud call until it changes.
     pub rejected: Option<i64>,
     /// Waiting (Creating, Deleting): for what, since when, and whether an Event said so.
     pub wait: Option<(Reason, Instant, bool)>,
-    /// The generation whose spec last reached the cloud.
-    pub pushed: Option<i64>,
     /// The rotation a Warning already said cannot happen (a service without a reset).
     pub rotation_warned: Option<String>,
-    /// A hash of the app key in the credentials Secret as this process last wrote or read it:
-    /// with the Secret at a version it knows, drift is checked without reading it.
-    pub delivered_key: Option<u64>,
     /// A Secret the operator did not write holds the credentials Secret's name: until a create
     /// succeeds, look before creating (the cache of our own Secrets cannot see it).
     pub secret_conflict: bool,
@@ -77,7 +84,31 @@ pub struct Memory {
     pub source_compared: Option<u64>,
 }
 
+const NOTHING_RARE: Rare = Rare {
+    unresolved: None,
+    rejected: None,
+    wait: None,
+    rotation_warned: None,
+    secret_conflict: false,
+    source_compared: None,
+};
+
 impl Memory {
+    /// What few objects have.
+    pub fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NOTHING_RARE)
+    }
+
+    /// Changes what few objects have; the box goes once it is empty again.
+    pub fn rare_mut<R>(&mut self, f: impl FnOnce(&mut Rare) -> R) -> R {
+        let rare = self.rare.get_or_insert_with(Box::default);
+        let out = f(rare);
+        if **rare == NOTHING_RARE {
+            self.rare = None;
+        }
+        out
+    }
+
     /// Records that our write left the object at `rv`, replacing the oldest remembered one.
     pub fn wrote(&mut self, rv: u64) {
         if rv == 0 || self.writes.contains(&rv) {
@@ -184,9 +215,11 @@ mod tests {
         m.with("u", |r| {
             r.wrote(3);
             r.failures = 2;
-            r.unresolved = Some(Instant::now());
             r.pushed = Some(1);
-            r.rotation_warned = Some("token:a".into());
+            r.rare_mut(|r| {
+                r.unresolved = Some(Instant::now());
+                r.rotation_warned = Some("token:a".into());
+            });
         });
         m.with("v", |r| r.failures = 1);
         assert_eq!(m.len(), 2);
@@ -216,5 +249,20 @@ mod tests {
         assert_ne!(uid_key("u"), 0);
         // Too long, or not hex: hashed, not truncated.
         assert_ne!(uid_key(&format!("{a}0")), uid_key(a));
+    }
+
+    #[test]
+    fn what_few_objects_have_costs_nothing_once_it_is_gone() {
+        let mut r = Memory::default();
+        r.rare_mut(|r| r.unresolved = Some(Instant::now()));
+        assert!(r.rare.is_some());
+        assert!(r.rare().unresolved.is_some());
+        r.rare_mut(|r| r.unresolved = None);
+        assert_eq!(r.rare, None, "an empty box is dropped");
+        // Clearing what was never set makes no box.
+        r.rare_mut(|r| r.wait = None);
+        assert_eq!(r.rare, None);
+        // Every object has a record: it stays within a cache line and a half.
+        assert!(std::mem::size_of::<Memory>() <= 96);
     }
 }

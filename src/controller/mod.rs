@@ -15,6 +15,7 @@ pub mod memory;
 pub mod pending;
 pub mod plan;
 pub mod recent_writes;
+pub mod resync;
 mod rewake;
 pub mod secret;
 pub mod secret_template;
@@ -53,7 +54,7 @@ pub struct Settings {
     pub grants_name: String,
     /// Mirror new app ids into the app-id annotation (a fourth write per new app).
     pub mirror_app_id: bool,
-    /// Period of the drift check (jittered).
+    /// Period of the drift check and resync (`resync.rs` spreads the objects over it).
     pub resync: Duration,
     /// Request timeout plus lease duration: how long a foreign pending marker must age before a
     /// create may run again.
@@ -275,30 +276,36 @@ impl Context {
             .with(uid, |m| m.last_read = Some(std::time::Instant::now()));
     }
 
-    /// Whether the object's drift check is due (a resync period since its last read).
+    /// Whether the object's drift check is due: a resync period since its last read, less one
+    /// tick of the resync sweep (which comes back a period after the tick that brought the read,
+    /// a moment less than a period after the read itself).
     pub fn read_due(&self, uid: &str) -> bool {
+        let period = self.settings.resync;
         self.memory
-            .get(uid, |m| m.read_due(self.settings.resync))
+            .get(uid, |m| {
+                m.read_due(period.saturating_sub(resync::tick(period)))
+            })
             .unwrap_or(true)
     }
 
     /// How long a create of ours for the object has gone unanswered, if one has.
     pub fn unresolved_for(&self, uid: &str) -> Option<Duration> {
         self.memory
-            .get(uid, |m| m.unresolved.map(|t| t.elapsed()))
+            .get(uid, |m| m.rare().unresolved.map(|t| t.elapsed()))
             .flatten()
     }
 
     /// A create of ours is about to be sent (`true`), or its outcome is known (`false`).
     pub fn set_unresolved(&self, uid: &str, unresolved: bool) {
         let since = unresolved.then(std::time::Instant::now);
-        self.memory.with(uid, |m| m.unresolved = since);
+        self.memory
+            .with(uid, |m| m.rare_mut(|r| r.unresolved = since));
     }
 
     pub fn succeeded(&self, uid: &str) {
         self.memory.update(uid, |m| {
             m.failures = 0;
-            m.wait = None;
+            m.rare_mut(|r| r.wait = None);
         });
     }
 
@@ -307,7 +314,7 @@ impl Context {
         crate::naming::Fingerprint::new(&self.settings.cluster_name, uid)
     }
 
-    /// The resync period with ±10% jitter.
+    /// The resync period with ±10% jitter: the retry of an object stalled on a terminal reason.
     pub fn resync(&self) -> Duration {
         let base = self.settings.resync.as_millis() as u64;
         let jitter = base / 10;

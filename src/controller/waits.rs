@@ -81,13 +81,15 @@ pub(crate) async fn warn_if_long<K>(
     K: Resource<DynamicType = ()>,
 {
     let long = ctx.memory.with(uid, |m| {
-        let entry = match &mut m.wait {
-            Some(wait) if wait.0 == reason => wait,
-            other => other.insert((reason, std::time::Instant::now(), false)),
-        };
-        let long = !entry.2 && entry.1.elapsed() >= LONG_WAIT;
-        entry.2 |= long;
-        long
+        m.rare_mut(|r| {
+            let entry = match &mut r.wait {
+                Some(wait) if wait.0 == reason => wait,
+                other => other.insert((reason, std::time::Instant::now(), false)),
+            };
+            let long = !entry.2 && entry.1.elapsed() >= LONG_WAIT;
+            entry.2 |= long;
+            long
+        })
     });
     if long {
         let note = format!("waiting for more than a minute: {message}");

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::rewake::rewoken;
 use super::watches::*;
-use super::{Context, driver, gateway_app, watched_secrets};
+use super::{Context, driver, gateway_app, resync, watched_secrets};
 use crate::api::{ACCOUNT_LABEL, CREDENTIALS_SOURCE_LABEL, GatewayApp, InferenceApi};
 
 /// Runs the controllers until a shutdown signal.
@@ -140,6 +140,11 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
     )
     .with_config(config.clone())
     .reconcile_all_on(all_queued(apps_on, apps_listed.clone(), ctx.clone()))
+    .reconcile_on(resync::sweep(
+        apps_listed.clone(),
+        ctx.settings.resync,
+        ctx.clone(),
+    ))
     // The credentials Secrets, indexed on the way (what a reconcile asks before it reads one).
     .watches_stream(
         managed_secrets(&client, &ns, ctx.clone(), "GatewayApp"),
@@ -175,7 +180,8 @@ pub async fn run_controllers(client: Client, ctx: Arc<Context>, ready: Arc<Atomi
         apis_store.clone(),
     )
     .with_config(config)
-    .reconcile_all_on(all_queued(apis_on, apis_store, ctx.clone()))
+    .reconcile_all_on(all_queued(apis_on, apis_store.clone(), ctx.clone()))
+    .reconcile_on(resync::sweep(apis_store, ctx.settings.resync, ctx.clone()))
     .watches_stream(
         managed_secrets(&client, &ns, ctx.clone(), "InferenceApi"),
         queued_by(ctx.clone(), |s: PartialObjectMeta<Secret>| {

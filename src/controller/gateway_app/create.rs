@@ -45,7 +45,10 @@ pub(super) async fn create_or_recover(
     // when the first write of ours fails (then the new app is deleted again, and from then on
     // this object reads before creating).
     let secret_name = secret_step::secret_name(app);
-    let conflict_seen = ctx.memory.get(&uid, |m| m.secret_conflict).unwrap_or(false);
+    let conflict_seen = ctx
+        .memory
+        .get(&uid, |m| m.rare().secret_conflict)
+        .unwrap_or(false);
     let existing = match known_secret::cached(app, ctx, &secret_name) {
         Some(cached) if !conflict_seen => cached.map(|m| known_secret::as_secret(&m)),
         _ => get_secret(app, ctx, &secret_name).await?,
@@ -299,7 +302,8 @@ async fn undo_create(
     app_id: &str,
 ) {
     let uid = app.uid().unwrap_or_default();
-    ctx.memory.with(&uid, |m| m.secret_conflict = true);
+    ctx.memory
+        .with(&uid, |m| m.rare_mut(|r| r.secret_conflict = true));
     match target.delete(client, app_id).await {
         Ok(deleted) => {
             audit::app_deleted(app, target, app_id, deleted);

@@ -298,7 +298,7 @@ fn remember_delivered(app: &GatewayApp, ctx: &Context, creds: &secret_step::Cred
     let key = super::known_secret::key_hash(&creds.app_key);
     ctx.memory.with(&app.uid().unwrap_or_default(), |m| {
         m.delivered_key = Some(key);
-        m.secret_conflict = false;
+        m.rare_mut(|r| r.secret_conflict = false);
     });
 }
 

@@ -48,7 +48,7 @@ pub(super) async fn maintain(
     let source_unchanged = from_secret
         && cached_known
         && source_version.is_some()
-        && source_version == ctx.memory.get(&uid, |m| m.source_compared).flatten();
+        && source_version == ctx.memory.get(&uid, |m| m.rare().source_compared).flatten();
     let needs_values = spec_changed
         || resuming_rotation
         || rotation.is_some()
@@ -86,7 +86,7 @@ pub(super) async fn maintain(
         }
         // The version seen before the read: a change since then is read next time.
         ctx.memory
-            .with(&uid, |m| m.source_compared = source_version);
+            .with(&uid, |m| m.rare_mut(|r| r.source_compared = source_version));
     }
     let unchanged = |app_name: String| Delivered {
         app_id: app_id.to_string(),

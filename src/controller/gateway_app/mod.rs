@@ -162,7 +162,11 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
         region: Some(account.region.clone()),
         instance: Some(target.instance().to_string()),
         secret_name: Some(delivered.secret_name.clone()),
-        rotation: delivered.rotated.clone().or(st.rotation.clone()),
+        rotation: delivered
+            .rotated
+            .clone()
+            .map(Box::new)
+            .or(st.rotation.clone()),
         account_secret: app.spec.account_ref.as_ref().map(|r| r.name.clone()),
         ..st.clone()
     };
@@ -214,29 +218,28 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
     }
     // A service that cannot reset has no rotation to schedule (it warns at its resyncs).
     let rotation_at = next_rotation(app, delivered.rotated.as_ref()).filter(|_| target.can_reset());
-    Ok(Action::requeue(requeue_after(
-        ctx.resync(),
-        rotation_at,
-        Utc::now(),
-    )))
+    Ok(
+        match requeue_after(ctx.settings.resync, rotation_at, Utc::now()) {
+            Some(after) => Action::requeue(after),
+            None => Action::await_change(),
+        },
+    )
 }
 
-/// The next reconcile: at the resync, or sooner when a rotation falls due (at least a second
-/// away, so that a due rotation is not spun on).
+/// A reconcile of its own before the next resync (the resync sweep brings every object back
+/// once a period): when a rotation falls due sooner, at least a second away so that a due
+/// rotation is not spun on.
 fn requeue_after(
     resync: Duration,
     rotation_at: Option<chrono::DateTime<Utc>>,
     now: chrono::DateTime<Utc>,
-) -> Duration {
-    match rotation_at {
-        Some(at) => resync.min(
-            (at - now)
-                .to_std()
-                .unwrap_or_default()
-                .max(Duration::from_secs(1)),
-        ),
-        None => resync,
-    }
+) -> Option<Duration> {
+    let at = rotation_at?;
+    let after = (at - now)
+        .to_std()
+        .unwrap_or_default()
+        .max(Duration::from_secs(1));
+    (after < resync).then_some(after)
 }
 
 #[cfg(test)]
@@ -244,22 +247,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_next_reconcile_is_the_resync_or_a_rotation_falling_due() {
+    fn a_reconcile_of_its_own_only_for_a_rotation_due_before_the_resync() {
         let now = Utc::now();
         let resync = Duration::from_secs(600);
         let secs = chrono::Duration::seconds;
         let cases = [
-            ("no rotation", None, resync),
-            ("rotation after the resync", Some(now + secs(900)), resync),
+            ("no rotation: the sweep's resync", None, None),
+            ("rotation after the resync", Some(now + secs(900)), None),
             (
                 "rotation before the resync",
                 Some(now + secs(60)),
-                Duration::from_secs(60),
+                Some(Duration::from_secs(60)),
             ),
             (
                 "rotation overdue",
                 Some(now - secs(60)),
-                Duration::from_secs(1),
+                Some(Duration::from_secs(1)),
             ),
         ];
         for (name, at, want) in cases {

@@ -45,7 +45,7 @@ fn interval_since(
     let interval = humantime::parse_duration(&app.spec.rotation.as_ref()?.interval).ok()?;
     let last = just_rotated
         .cloned()
-        .or_else(|| status(app).rotation)
+        .or_else(|| status(app).rotation.map(|r| *r))
         .and_then(|r| r.last_time);
     let since = last
         .and_then(|t| {
@@ -75,9 +75,11 @@ pub(super) async fn warn_rotation_unsupported(
         (None, None) => "interval".to_string(),
     };
     let first = ctx.memory.with(&app.uid().unwrap_or_default(), |m| {
-        let first = m.rotation_warned.as_deref() != Some(which.as_str());
-        m.rotation_warned = Some(which);
-        first
+        m.rare_mut(|r| {
+            let first = r.rotation_warned.as_deref() != Some(which.as_str());
+            r.rotation_warned = Some(which);
+            first
+        })
     });
     if first {
         let note = format!(

@@ -268,7 +268,8 @@ async fn apply(api: &InferenceApi, ctx: &Context) -> Result<Action> {
         driver::annotate(api, ctx, mirror).await?;
     }
     if bound.waiting.is_empty() {
-        Ok(Action::requeue(ctx.resync()))
+        // The resync sweep brings it back once a period.
+        Ok(Action::await_change())
     } else {
         // Apps becoming Ready trigger a reconcile through the GatewayApp watch; this is a backstop.
         Ok(Action::requeue(

@@ -96,13 +96,13 @@ fn classification() {
     );
     // Custom keys.
     let mut custom = a.clone();
-    custom.spec.secret = Some(SecretTarget {
+    custom.spec.secret = Some(Box::new(SecretTarget {
         keys: SecretKeys {
             app_key: "k".into(),
             ..Default::default()
         },
         ..Default::default()
-    });
+    }));
     assert_eq!(classify(&custom, Some(&s), "id1"), Existing::Stale);
 }
 
@@ -110,13 +110,13 @@ fn classification() {
 fn templates_are_rendered_kept_current_and_removed() {
     let with = |templates: &[(&str, &str)]| {
         let mut a = app(DeletionPolicy::Delete);
-        a.spec.secret = Some(SecretTarget {
+        a.spec.secret = Some(Box::new(SecretTarget {
             template: templates
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             ..Default::default()
-        });
+        }));
         a
     };
     let a = with(&[(".env", "KEY={{ appKey }}"), ("url", "x/{{ appId }}")]);
@@ -164,15 +164,15 @@ fn intact_credentials_survive_everything_but_an_edit_of_their_values() {
     let a = app(DeletionPolicy::Delete);
     let written = desired(&a, &creds()).expect("renders");
     let mut templated = a.clone();
-    templated.spec.secret = Some(SecretTarget {
+    templated.spec.secret = Some(Box::new(SecretTarget {
         template: [(".env".to_string(), "K={{ appKey }}".to_string())].into(),
         ..Default::default()
-    });
+    }));
     let mut relabelled = a.clone();
-    relabelled.spec.secret = Some(SecretTarget {
+    relabelled.spec.secret = Some(Box::new(SecretTarget {
         labels: [("team".to_string(), "x".to_string())].into(),
         ..Default::default()
-    });
+    }));
     let edit = |key: &str| {
         let mut s = written.clone();
         s.data

@@ -12,13 +12,13 @@ fn app(templates: &[(&str, &str)], app_code: bool) -> GatewayApp {
                 instance_id: "gw1".into(),
             }),
             app_code,
-            secret: Some(SecretTarget {
+            secret: Some(Box::new(SecretTarget {
                 template: templates
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         },
     );

@@ -120,6 +120,16 @@ pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
         "-",
         None,
     ));
+    let mix_aps = scenarios::raw_mix_limit(&client, raw_objects, opts.concurrency, writes).await?;
+    rows.push(row(
+        format!(
+            "apiserver limit for a burst's whole mix: apps/s ({raw_objects} x create, {writes} writes, Event; concurrency {})",
+            2 * opts.concurrency
+        ),
+        format!("{mix_aps:.1}"),
+        "-",
+        None,
+    ));
     rows.push(row(
         "app-id annotation mirror (--app-id-annotation)",
         opts.app_id_annotation.to_string(),
@@ -132,6 +142,7 @@ pub async fn run(dir: &Path, target: &Path, opts: &Options) -> Result<()> {
         target,
         operator: &operator,
         opts,
+        mix_aps,
     };
     let mut measured = Vec::new();
     for &n in &opts.objects {

@@ -12,7 +12,7 @@ use std::path::Path;
 use kube::Client;
 
 pub use burst::burst;
-pub use raw_limit::raw_limit;
+pub use raw_limit::{raw_limit, raw_mix_limit};
 pub use split::split;
 pub use startup::startup;
 
@@ -38,6 +38,9 @@ pub struct Env<'a> {
     /// The operator binary measured.
     pub operator: &'a Path,
     pub opts: &'a Options,
+    /// The apiserver's apps/s for the whole request mix of a new app in a burst
+    /// ([`raw_mix_limit`]).
+    pub mix_aps: f64,
 }
 
 /// A fresh namespace `ns` and a simulator (logging under `tag`) answering after `latency_ms`,
