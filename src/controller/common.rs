@@ -144,7 +144,12 @@ where
             }
             let wait = match retry_after {
                 Some(d) => d,
-                None if reason.is_terminal() => ctx.resync(),
+                None if reason.is_terminal() => {
+                    // Tried again at the resync sweep, with the backoff of earlier failures
+                    // over (the sweep leaves an object backing off to its own retry).
+                    ctx.memory.update(&uid, |m| m.failures = 0);
+                    return Ok((Action::await_change(), Some(reason.as_str())));
+                }
                 None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),
             };
             // A deletion held up retries at least once a minute: someone is waiting for it.

@@ -101,12 +101,25 @@ impl Memory {
 
     /// Changes what few objects have; the box goes once it is empty again.
     pub fn rare_mut<R>(&mut self, f: impl FnOnce(&mut Rare) -> R) -> R {
-        let rare = self.rare.get_or_insert_with(Box::default);
-        let out = f(rare);
-        if **rare == NOTHING_RARE {
-            self.rare = None;
+        match &mut self.rare {
+            Some(rare) => {
+                let out = f(rare);
+                if **rare == NOTHING_RARE {
+                    self.rare = None;
+                }
+                out
+            }
+            // Boxed only if something was set: clearing (every successful reconcile clears
+            // its wait) allocates nothing.
+            None => {
+                let mut rare = NOTHING_RARE;
+                let out = f(&mut rare);
+                if rare != NOTHING_RARE {
+                    self.rare = Some(Box::new(rare));
+                }
+                out
+            }
         }
-        out
     }
 
     /// Records that our write left the object at `rv`, replacing the oldest remembered one.

@@ -313,13 +313,6 @@ impl Context {
     pub fn fingerprint(&self, uid: &str) -> crate::naming::Fingerprint {
         crate::naming::Fingerprint::new(&self.settings.cluster_name, uid)
     }
-
-    /// The resync period with ±10% jitter: the retry of an object stalled on a terminal reason.
-    pub fn resync(&self) -> Duration {
-        let base = self.settings.resync.as_millis() as u64;
-        let jitter = base / 10;
-        Duration::from_millis(base - jitter + rand::random_range(0..=2 * jitter.max(1)))
-    }
 }
 
 /// Events waiting to be published; beyond this a reconcile waits for room. During a burst the

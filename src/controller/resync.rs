@@ -25,14 +25,22 @@ pub fn slice_of(uid: &str) -> u64 {
     h.finish() % SLICES
 }
 
+/// Pure: whether the sweep's tick for `slice` reconciles this object: its uid falls in the
+/// slice, and it is not backing off after failures (its own retry is scheduled, and a visit
+/// would cut that backoff short: kube-runtime keeps the earlier of two requests).
+pub fn swept(slice: u64, uid: &str, backing_off: bool) -> bool {
+    !backing_off && slice_of(uid) == slice
+}
+
 /// Pure: the time between two ticks of the sweep.
 pub fn tick(period: Duration) -> Duration {
     (period / SLICES as u32).max(Duration::from_millis(10))
 }
 
-/// The objects of `store` whose resync is due, slice after slice, one slice per tick; each is
-/// noted in the kind's work queue. The first tick comes a whole tick after the start: the watch's
-/// first list has just reconciled everything.
+/// The objects of `store` whose resync is due, slice after slice, one slice per tick. Not noted
+/// in the kind's work queue: like the per-object requeue before it, a timed re-check is not a
+/// change waiting. The first tick comes a whole tick after the start: the watch's first list
+/// has just reconciled everything.
 pub fn sweep<K: driver::Managed>(
     store: Store<K>,
     period: Duration,
@@ -50,10 +58,14 @@ pub fn sweep<K: driver::Managed>(
         let due: Vec<ObjectRef<K>> = store
             .state()
             .iter()
-            .filter(|o| slice_of(o.meta().uid.as_deref().unwrap_or_default()) == slice)
+            .filter(|o| {
+                let uid = o.meta().uid.as_deref().unwrap_or_default();
+                let backing_off = ctx.memory.get(uid, |m| m.failures > 0) == Some(true);
+                swept(slice, uid, backing_off)
+            })
             .map(|o| ObjectRef::from(o.as_ref()))
             .collect();
-        futures::stream::iter(K::work_queue(&ctx).queued_all(due))
+        futures::stream::iter(due)
     })
 }
 
@@ -76,6 +88,20 @@ mod tests {
             per_slice.iter().max().copied().unwrap_or_default(),
         );
         assert!(min > 850 && max < 1150, "{min}..{max}");
+    }
+
+    #[test]
+    fn an_object_backing_off_is_left_to_its_own_retry() {
+        let uid = "4f6e1c2a-0001-4b7d-9a1e-000000000001";
+        let mine = slice_of(uid);
+        let cases = [
+            ("its slice", mine, false, true),
+            ("another slice", (mine + 1) % SLICES, false, false),
+            ("its slice, backing off", mine, true, false),
+        ];
+        for (name, slice, backing_off, want) in cases {
+            assert_eq!(swept(slice, uid, backing_off), want, "{name}");
+        }
     }
 
     #[test]
