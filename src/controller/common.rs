@@ -145,9 +145,12 @@ where
             let wait = match retry_after {
                 Some(d) => d,
                 None if reason.is_terminal() => {
-                    // Tried again at the resync sweep, with the backoff of earlier failures
-                    // over (the sweep leaves an object backing off to its own retry).
-                    ctx.memory.update(&uid, |m| m.failures = 0);
+                    // Tried again at the resync sweep, with the backoff of earlier failures and
+                    // any wait over (the sweep leaves an object retrying on its own alone).
+                    ctx.memory.update(&uid, |m| {
+                        m.failures = 0;
+                        m.rare_mut(|r| r.wait = None);
+                    });
                     return Ok((Action::await_change(), Some(reason.as_str())));
                 }
                 None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),

@@ -26,10 +26,12 @@ pub fn slice_of(uid: &str) -> u64 {
 }
 
 /// Pure: whether the sweep's tick for `slice` reconciles this object: its uid falls in the
-/// slice, and it is not backing off after failures (its own retry is scheduled, and a visit
-/// would cut that backoff short: kube-runtime keeps the earlier of two requests).
-pub fn swept(slice: u64, uid: &str, backing_off: bool) -> bool {
-    !backing_off && slice_of(uid) == slice
+/// slice, and it has no retry of its own scheduled (backing off after failures, or waiting for a
+/// create's outcome or a deletion): kube-runtime keeps the earlier of two requests, so a visit
+/// would cut a backoff short, and would move a wait's next look past the minute after which
+/// the wait is told in an Event.
+pub fn swept(slice: u64, uid: &str, retrying: bool) -> bool {
+    !retrying && slice_of(uid) == slice
 }
 
 /// Pure: the time between two ticks of the sweep.
@@ -60,8 +62,11 @@ pub fn sweep<K: driver::Managed>(
             .iter()
             .filter(|o| {
                 let uid = o.meta().uid.as_deref().unwrap_or_default();
-                let backing_off = ctx.memory.get(uid, |m| m.failures > 0) == Some(true);
-                swept(slice, uid, backing_off)
+                let retrying = ctx
+                    .memory
+                    .get(uid, |m| m.failures > 0 || m.rare().wait.is_some())
+                    == Some(true);
+                swept(slice, uid, retrying)
             })
             .map(|o| ObjectRef::from(o.as_ref()))
             .collect();
@@ -97,10 +102,10 @@ mod tests {
         let cases = [
             ("its slice", mine, false, true),
             ("another slice", (mine + 1) % SLICES, false, false),
-            ("its slice, backing off", mine, true, false),
+            ("its slice, retrying on its own", mine, true, false),
         ];
-        for (name, slice, backing_off, want) in cases {
-            assert_eq!(swept(slice, uid, backing_off), want, "{name}");
+        for (name, slice, retrying, want) in cases {
+            assert_eq!(swept(slice, uid, retrying), want, "{name}");
         }
     }
 
