@@ -1,5 +1,6 @@
 //! Types and schema helpers shared by both kinds.
 
+use compact_str::CompactString;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
@@ -28,32 +29,35 @@ pub enum DeletionPolicy {
     Retain,
 }
 
+// Every cached object holds four conditions: the short fields are inline strings (up to 24
+// bytes without a heap allocation), and the message a boxed str, so that a condition is 128
+// bytes and the four fill one 512-byte allocation (a unit test keeps them there).
 /// A `metav1.Condition`-shaped condition with bounded fields.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// Type of the condition: Ready, Synced, Reconciling, Stalled or AppsBound.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(with = "String", length(min = 1, max = 64))]
     #[serde(rename = "type")]
-    pub type_: String,
+    pub type_: CompactString,
     /// "True", "False" or "Unknown".
-    #[schemars(length(min = 1, max = 16))]
-    pub status: String,
+    #[schemars(with = "String", length(min = 1, max = 16))]
+    pub status: CompactString,
     /// A CamelCase reason from the documented set.
-    #[schemars(length(max = 64))]
+    #[schemars(with = "String", length(max = 64))]
     #[serde(default)]
-    pub reason: String,
+    pub reason: CompactString,
     /// Human-readable detail. Never carries secret material.
     #[schemars(length(max = 1024))]
     #[serde(default)]
-    pub message: String,
+    pub message: Box<str>,
     /// The metadata.generation this condition was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// When the status last changed (RFC 3339).
-    #[schemars(length(max = 64))]
+    #[schemars(with = "String", length(max = 64))]
     #[serde(default)]
-    pub last_transition_time: String,
+    pub last_transition_time: CompactString,
 }
 
 /// Schema of the conditions list: a list-map keyed by type, so server-side apply merges it.

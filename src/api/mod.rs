@@ -54,4 +54,21 @@ mod tests {
         let size = std::mem::size_of::<GatewayApp>() + 2 * std::mem::size_of::<usize>();
         assert!(size <= 768, "{size} bytes");
     }
+
+    /// The four conditions of each cached object are one allocation: 4 x 128 bytes is exactly
+    /// jemalloc's 512-byte class (with a String message, 136 bytes each took the 640 class), and
+    /// the short fields are inline (a type, a status, a reason and a time of up to 24 bytes
+    /// allocate nothing).
+    #[test]
+    fn four_conditions_fill_one_size_class_and_their_short_fields_are_inline() {
+        assert_eq!(std::mem::size_of::<Condition>(), 128);
+        let c: Condition = serde_json::from_value(serde_json::json!({
+            "type": "Reconciling", "status": "False", "reason": "ReconcileSucceeded",
+            "message": "", "lastTransitionTime": "2026-12-06T20:10:17Z"
+        }))
+        .expect("a condition");
+        for s in [&c.type_, &c.status, &c.reason, &c.last_transition_time] {
+            assert!(!s.is_heap_allocated(), "{s} is on the heap");
+        }
+    }
 }

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use kube::Resource;
 use kube::runtime::reflector::Store;
 
+use super::memory::{IdKey, id_key};
+
 /// One object's claim on an app id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -23,12 +25,14 @@ pub struct Claim {
     pub bound: bool,
 }
 
+/// Keyed by 128-bit ids (uids, app ids) rather than strings: the index holds every object, and
+/// almost every app id has one claim, kept without slack.
 #[derive(Default)]
 struct Index {
-    by_id: HashMap<String, Vec<Claim>>,
-    id_of: HashMap<String, String>,
+    by_id: HashMap<IdKey, Vec<Claim>>,
+    id_of: HashMap<IdKey, IdKey>,
     /// During a re-list of the watch: the objects it has listed so far.
-    relisted: Option<HashSet<String>>,
+    relisted: Option<HashSet<IdKey>>,
     /// Apps an object is taking over (adoption, a restore) before its status binds them: the
     /// first to ask keeps it for a while, so two objects never adopt one app at once. After
     /// that the status it wrote holds the app; if it failed, another may try.
@@ -48,16 +52,18 @@ pub struct Claims {
 impl Claims {
     /// What the watch says of an object now: the id it claims (None: none, or deleted).
     pub fn observe(&self, claim: Claim, id: Option<&str>) {
+        let uid = id_key(&claim.uid);
+        let id = id.map(id_key);
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(seen) = index.relisted.as_mut() {
-            seen.insert(claim.uid.clone());
+            seen.insert(uid);
         }
-        let previous = index.id_of.get(&claim.uid).cloned();
-        if previous.as_deref() == id {
+        let previous = index.id_of.get(&uid).copied();
+        if previous == id {
             if let Some(id) = id
                 && let Some(c) = index
                     .by_id
-                    .get_mut(id)
+                    .get_mut(&id)
                     .and_then(|v| v.iter_mut().find(|c| c.uid == claim.uid))
             {
                 *c = claim;
@@ -65,17 +71,15 @@ impl Claims {
             return;
         }
         if let Some(old) = previous {
-            index.id_of.remove(&claim.uid);
-            if let Some(v) = index.by_id.get_mut(&old) {
-                v.retain(|c| c.uid != claim.uid);
-                if v.is_empty() {
-                    index.by_id.remove(&old);
-                }
-            }
+            index.id_of.remove(&uid);
+            index.unclaim(old, &claim.uid);
         }
         if let Some(id) = id {
-            index.id_of.insert(claim.uid.clone(), id.to_string());
-            index.by_id.entry(id.to_string()).or_default().push(claim);
+            index.id_of.insert(uid, id);
+            let claims = index.by_id.entry(id).or_default();
+            // Nearly always the only one: no room kept for more.
+            claims.reserve_exact(1);
+            claims.push(claim);
         }
     }
 
@@ -94,20 +98,15 @@ impl Claims {
         let Some(seen) = index.relisted.take() else {
             return;
         };
-        let gone: Vec<String> = index
+        let gone: Vec<IdKey> = index
             .id_of
-            .keys()
-            .filter(|uid| !seen.contains(*uid))
-            .cloned()
+            .iter()
+            .filter(|(uid, _)| !seen.contains(*uid))
+            .map(|(uid, _)| *uid)
             .collect();
         for uid in gone {
-            if let Some(id) = index.id_of.remove(&uid)
-                && let Some(v) = index.by_id.get_mut(&id)
-            {
-                v.retain(|c| c.uid != uid);
-                if v.is_empty() {
-                    index.by_id.remove(&id);
-                }
+            if let Some(id) = index.id_of.remove(&uid) {
+                index.unclaim_key(id, uid);
             }
         }
     }
@@ -148,9 +147,29 @@ impl Claims {
         let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         index
             .by_id
-            .get(id)
+            .get(&id_key(id))
             .map(|v| v.iter().filter(|c| c.uid != uid).cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+impl Index {
+    /// `uid` no longer claims `id`.
+    fn unclaim(&mut self, id: IdKey, uid: &str) {
+        self.unclaim_where(id, |c| c.uid == uid);
+    }
+
+    fn unclaim_key(&mut self, id: IdKey, uid: IdKey) {
+        self.unclaim_where(id, |c| id_key(&c.uid) == uid);
+    }
+
+    fn unclaim_where(&mut self, id: IdKey, gone: impl Fn(&Claim) -> bool) {
+        if let Some(v) = self.by_id.get_mut(&id) {
+            v.retain(|c| !gone(c));
+            if v.is_empty() {
+                self.by_id.remove(&id);
+            }
+        }
     }
 }
 

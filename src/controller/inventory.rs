@@ -9,6 +9,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::memory::{IdKey, id_key};
 use crate::backend::CloudApp;
 use crate::cloud::CloudError;
 
@@ -36,7 +37,8 @@ impl Listed {
 
 struct Listing {
     taken: Instant,
-    apps: HashMap<Box<str>, Listed>,
+    /// By app id as a 128-bit key (no string per app).
+    apps: HashMap<IdKey, Listed>,
 }
 
 /// One account and place: its latest listing, and what decides when to take the next.
@@ -132,7 +134,7 @@ impl Inventory {
                         taken: now,
                         apps: apps
                             .iter()
-                            .map(|a| (a.id.as_str().into(), Listed::of(a)))
+                            .map(|a| (id_key(&a.id), Listed::of(a)))
                             .collect(),
                     });
                 }
@@ -147,7 +149,12 @@ impl Inventory {
             }
         }
         place.asks += 1;
-        Lookup::Listed(place.listing.as_ref().and_then(|l| l.apps.get(id).copied()))
+        Lookup::Listed(
+            place
+                .listing
+                .as_ref()
+                .and_then(|l| l.apps.get(&id_key(id)).copied()),
+        )
     }
 }
 

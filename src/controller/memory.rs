@@ -12,35 +12,37 @@ use std::time::{Duration, Instant};
 
 use super::status::Reason;
 
-/// An object uid as a map key: the apiserver's uids are UUIDs, 16 bytes without a heap copy
-/// per entry (the map holds every object). Anything else is hashed.
-type UidKey = u128;
+/// An id as a map key: the apiserver's uids are UUIDs and most cloud ids 32 hex digits, 16
+/// bytes without a heap copy per entry (these maps hold every object). Only lowercase hex, as
+/// 32 digits or a UUID's 8-4-4-4-12, is read as a number (a UUID and its 32 digits without
+/// dashes are one key); anything else is hashed.
+pub(crate) type IdKey = u128;
 
-fn uid_key(uid: &str) -> UidKey {
+pub(crate) fn id_key(id: &str) -> IdKey {
+    let uuid = id.len() == 36
+        && id
+            .char_indices()
+            .all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23));
+    let digits = if uuid { 32 } else { id.len() };
     let mut value: u128 = 0;
-    let mut digits = 0;
-    for c in uid.chars().filter(|c| *c != '-') {
-        match c.to_digit(16) {
-            Some(d) if digits < 32 => {
-                value = (value << 4) | u128::from(d);
-                digits += 1;
+    let mut hex = digits == 32;
+    for c in id.chars().filter(|c| !(uuid && *c == '-')) {
+        match c {
+            '0'..='9' | 'a'..='f' if hex => {
+                value = (value << 4) | u128::from(c.to_digit(16).unwrap_or(0));
             }
             _ => {
-                digits = 0;
+                hex = false;
                 break;
             }
         }
     }
-    match digits {
-        32 => value,
-        _ => {
-            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-            let h = |salt: u8| {
-                BuildHasherDefault::<DefaultHasher>::default().hash_one((salt, uid)) as u128
-            };
-            (h(0) << 64) | h(1)
-        }
+    if hex {
+        return value;
     }
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let h = |salt: u8| BuildHasherDefault::<DefaultHasher>::default().hash_one((salt, id)) as u128;
+    (h(0) << 64) | h(1)
 }
 
 /// How many recent writes per object are remembered: a create costs three or four, and echoes
@@ -150,19 +152,19 @@ impl Memory {
 
 /// Every object's record, by uid.
 #[derive(Debug, Default)]
-pub struct Memories(Mutex<HashMap<UidKey, Memory>>);
+pub struct Memories(Mutex<HashMap<IdKey, Memory>>);
 
 impl Memories {
     /// Reads or changes one object's record (created empty on first use).
     pub fn with<R>(&self, uid: &str, f: impl FnOnce(&mut Memory) -> R) -> R {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        f(map.entry(uid_key(uid)).or_default())
+        f(map.entry(id_key(uid)).or_default())
     }
 
     /// Changes one object's record if it has one (nothing to reset is not worth an entry).
     pub fn update(&self, uid: &str, f: impl FnOnce(&mut Memory)) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(m) = map.get_mut(&uid_key(uid)) {
+        if let Some(m) = map.get_mut(&id_key(uid)) {
             f(m);
         }
     }
@@ -170,7 +172,7 @@ impl Memories {
     /// Reads one object's record without creating it.
     pub fn get<R>(&self, uid: &str, f: impl FnOnce(&Memory) -> R) -> Option<R> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&uid_key(uid)).map(f)
+        map.get(&id_key(uid)).map(f)
     }
 
     /// The object is gone: nothing more to remember.
@@ -178,7 +180,7 @@ impl Memories {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&uid_key(uid));
+            .remove(&id_key(uid));
     }
 
     pub fn len(&self) -> usize {
@@ -256,12 +258,16 @@ mod tests {
     #[test]
     fn uuid_keys_are_exact_and_other_uids_still_distinct() {
         let a = "0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e6f";
-        assert_eq!(uid_key(a), 0x0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f);
-        assert_ne!(uid_key(a), uid_key("0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e60"));
-        assert_ne!(uid_key("u"), uid_key("v"));
-        assert_ne!(uid_key("u"), 0);
+        assert_eq!(id_key(a), 0x0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f);
+        assert_ne!(id_key(a), id_key("0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e60"));
+        assert_ne!(id_key("u"), id_key("v"));
+        assert_ne!(id_key("u"), 0);
         // Too long, or not hex: hashed, not truncated.
-        assert_ne!(uid_key(&format!("{a}0")), uid_key(a));
+        assert_ne!(id_key(&format!("{a}0")), id_key(a));
+        // Exact: another case or dashes elsewhere are other ids.
+        assert_ne!(id_key(&a.to_uppercase()), id_key(a));
+        assert_ne!(id_key("0b9f2c1e4-d3a-4f6b-9e2d-1a2b3c4d5e6f"), id_key(a));
+        assert_eq!(id_key("0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f"), id_key(a));
     }
 
     #[test]

@@ -146,12 +146,12 @@ fn condition(
     now: &str,
 ) -> Condition {
     Condition {
-        type_: type_.to_string(),
-        status: if status { "True" } else { "False" }.to_string(),
-        reason: reason.as_str().to_string(),
+        type_: type_.into(),
+        status: if status { "True" } else { "False" }.into(),
+        reason: reason.as_str().into(),
         message: message.chars().take(1024).collect(),
         observed_generation: generation,
-        last_transition_time: now.to_string(),
+        last_transition_time: now.into(),
     }
 }
 
@@ -277,11 +277,11 @@ pub fn extra_condition(
     let transition = previous
         .iter()
         .find(|c| c.type_ == type_ && c.status == status)
-        .map_or_else(|| now.to_string(), |c| c.last_transition_time.clone());
+        .map_or_else(|| now.into(), |c| c.last_transition_time.clone());
     Condition {
-        type_: type_.to_string(),
-        status: status.to_string(),
-        reason: reason.to_string(),
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
         message: message.chars().take(1024).collect(),
         observed_generation: generation,
         last_transition_time: transition,
@@ -294,7 +294,7 @@ pub fn same_conditions(a: &[Condition], b: &[Condition]) -> bool {
         let mut v: Vec<Condition> = cs
             .iter()
             .map(|c| Condition {
-                last_transition_time: String::new(),
+                last_transition_time: Default::default(),
                 ..c.clone()
             })
             .collect();

@@ -121,7 +121,7 @@ impl Ns {
             .conditions
             .iter()
             .find(|c| c.type_ == "Ready")
-            .map(|c| (c.status.clone(), c.reason.clone()))
+            .map(|c| (c.status.to_string(), c.reason.to_string()))
     }
 
     /// Waits for Ready=True at the current generation; returns the object.

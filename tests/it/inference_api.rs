@@ -44,7 +44,13 @@ fn condition(api: &InferenceApi, type_: &str) -> Option<(String, String, String)
         .conditions
         .iter()
         .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        .map(|c| {
+            (
+                c.status.to_string(),
+                c.reason.to_string(),
+                c.message.to_string(),
+            )
+        })
 }
 
 async fn wait_api<F: Fn(&InferenceApi) -> bool>(

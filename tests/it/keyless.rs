@@ -70,7 +70,13 @@ fn ready_message(app: &GatewayApp) -> (String, String, String) {
     app.status
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        .map(|c| {
+            (
+                c.status.to_string(),
+                c.reason.to_string(),
+                c.message.to_string(),
+            )
+        })
         .unwrap_or_default()
 }
 

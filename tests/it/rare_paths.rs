@@ -32,7 +32,7 @@ fn condition(app: &appauth_operator::api::GatewayApp, type_: &str) -> Option<(St
         .conditions
         .iter()
         .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone()))
+        .map(|c| (c.status.to_string(), c.reason.to_string()))
 }
 
 /// The secret the simulator holds for an app now.

@@ -60,7 +60,13 @@ async fn namespace(ns: &Ns, test: &str, labels: Value) -> Ns {
 
 fn condition(app: &GatewayApp, type_: &str) -> Option<(String, String, String)> {
     app.status.as_ref()?.conditions.iter().find_map(|c| {
-        (c.type_ == type_).then(|| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        (c.type_ == type_).then(|| {
+            (
+                c.status.to_string(),
+                c.reason.to_string(),
+                c.message.to_string(),
+            )
+        })
     })
 }
 

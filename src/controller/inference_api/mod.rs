@@ -307,6 +307,6 @@ mod tests {
             ("AppsBound", "False", "WaitingForApps"),
             "its reason stays (it used to be rewritten to Available)"
         );
-        assert_eq!(kept[0].message, "g: not Ready");
+        assert_eq!(&*kept[0].message, "g: not Ready");
     }
 }

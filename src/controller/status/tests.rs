@@ -121,7 +121,7 @@ fn a_failed_rotation_keeps_ready_and_unsyncs() {
     let cs = conditions(&ready, &failed, Some(2), "t2");
     assert_eq!(find(&cs, "Ready").last_transition_time, "t1");
     assert_eq!(find(&cs, "Synced").reason, "RotationFailed");
-    assert_eq!(find(&cs, "Synced").message, "reset refused: 403");
+    assert_eq!(&*find(&cs, "Synced").message, "reset refused: 403");
     assert!(Reason::RotationFailed.warns() && !Reason::RotationFailed.is_terminal());
 }
 
