@@ -20,6 +20,7 @@ mod rewake;
 pub mod secret;
 pub mod secret_template;
 pub mod service_account_token;
+pub mod shard;
 pub mod status;
 pub mod tenancy;
 pub mod waits;
@@ -62,6 +63,8 @@ pub struct Settings {
     /// This process: written into pending markers.
     pub instance: String,
     pub namespace: Option<String>,
+    /// Only objects matching it (objects split between deployments); their Secrets carry the
+    /// owners' values of its keys (`shard.rs`).
     pub label_selector: Option<String>,
     pub concurrency: u16,
     /// First wait after QuotaExceeded.
@@ -70,6 +73,16 @@ pub struct Settings {
     pub token_audience: String,
     /// Lifetime asked for federated temporary credentials.
     pub credential_duration: Duration,
+}
+
+impl Settings {
+    /// The label keys of `label_selector` an owned Secret carries.
+    pub fn shard_keys(&self) -> Vec<String> {
+        self.label_selector
+            .as_deref()
+            .map(shard::selector_keys)
+            .unwrap_or_default()
+    }
 }
 
 impl Default for Settings {

@@ -139,15 +139,19 @@ where
 }
 
 /// Our own Secrets, by label: `owners` GatewayApps' credentials, or InferenceApis' connection
-/// Secrets.
-pub(super) fn managed_secrets_config(owners: &str) -> watcher::Config {
+/// Secrets; with a selector, only those of the objects it selects (they carry its keys).
+pub(super) fn managed_secrets_config(owners: &str, selector: Option<&str>) -> watcher::Config {
     let owner_kind = if owners == "InferenceApi" {
         format!("{OWNER_KIND_LABEL}=InferenceApi")
     } else {
         format!("!{OWNER_KIND_LABEL}")
     };
+    let shard = selector
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| format!(",{s}"))
+        .unwrap_or_default();
     watcher::Config::default().labels(&format!(
-        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{owner_kind}"
+        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{owner_kind}{shard}"
     ))
 }
 
@@ -159,7 +163,7 @@ pub(super) fn managed_secrets(
     ctx: Arc<Context>,
     owners: &str,
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static {
-    let config = managed_secrets_config(owners);
+    let config = managed_secrets_config(owners, ctx.settings.label_selector.as_deref());
     let indexed = owners == "GatewayApp";
     watcher(api::<PartialObjectMeta<Secret>>(client, ns), config)
         .default_backoff()

@@ -46,6 +46,7 @@ mod proxy;
 mod rare_paths;
 mod restore;
 mod secret_template;
+mod shards;
 mod signer_sdk;
 mod tenancy;
 mod tenancy_admission;

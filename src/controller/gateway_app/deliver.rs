@@ -233,6 +233,11 @@ pub(super) async fn write_secret(
     let name = secret_step::secret_name(app);
     let ns = app.namespace().unwrap_or_default();
     let mut desired = secret_step::desired(app, creds).map_err(template_failed)?;
+    crate::controller::shard::label(
+        desired.metadata.labels.get_or_insert_default(),
+        app.labels(),
+        &ctx.settings.shard_keys(),
+    );
     if let Some(attempt) = how.rotation_attempt {
         desired
             .metadata

@@ -49,6 +49,11 @@ pub(super) async fn write_connection_secret(
             )
             && wants_ref == has_ref
             && existing.labels().get(OWNER_KIND_LABEL).map(String::as_str) == Some("InferenceApi")
+            && crate::controller::shard::carries(
+                Some(existing.labels()),
+                api.labels(),
+                &ctx.settings.shard_keys(),
+            )
             && existing
                 .annotations()
                 .get(crate::controller::secret::OWNER_NAME)
@@ -76,17 +81,17 @@ pub(super) async fn write_connection_secret(
             block_owner_deletion: Some(true),
         }]
     });
+    let mut labels: std::collections::BTreeMap<String, String> = [
+        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+        (OWNER_KIND_LABEL.to_string(), "InferenceApi".to_string()),
+    ]
+    .into();
+    crate::controller::shard::label(&mut labels, api.labels(), &ctx.settings.shard_keys());
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
             namespace: api.namespace(),
-            labels: Some(
-                [
-                    (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
-                    (OWNER_KIND_LABEL.to_string(), "InferenceApi".to_string()),
-                ]
-                .into(),
-            ),
+            labels: Some(labels),
             annotations: Some(
                 [
                     (annotations::OWNER_UID.to_string(), uid),
