@@ -33,14 +33,15 @@ where
 const MAX_PAGES: usize = 2000;
 
 impl Target {
-    /// Every app of this instance or workspace, without secrets (dropped as they arrive).
-    pub async fn list_all(&self, client: &CloudClient) -> Result<Vec<CloudApp>, CloudError> {
-        let strip = |apps: Vec<CloudApp>| -> Vec<CloudApp> {
-            apps.into_iter()
-                .map(|a| CloudApp { secret: None, ..a })
-                .collect()
-        };
-        Ok(strip(match self {
+    /// Every app of this instance or workspace, each as `keep` makes it as its page arrives
+    /// (a page's apps, secrets and all, are dropped before the next page is read).
+    pub async fn list_all<U>(
+        &self,
+        client: &CloudClient,
+        keep: impl Fn(CloudApp) -> U,
+    ) -> Result<Vec<U>, CloudError> {
+        let keep = &keep;
+        Ok(match self {
             Target::Apig { instance } => {
                 let apig = client.apig(instance);
                 pages(500, MAX_PAGES, |offset, limit| {
@@ -53,7 +54,10 @@ impl Target {
                                 ..Default::default()
                             })
                             .await?;
-                        Ok((page.apps.into_iter().map(Into::into).collect(), page.total))
+                        Ok((
+                            page.apps.into_iter().map(Into::into).map(keep).collect(),
+                            page.total,
+                        ))
                     }
                 })
                 .await?
@@ -64,6 +68,7 @@ impl Target {
                 .await?
                 .into_iter()
                 .map(Into::into)
+                .map(keep)
                 .collect(),
             Target::DataArts {
                 workspace,
@@ -74,7 +79,10 @@ impl Target {
                     let dataarts = &dataarts;
                     async move {
                         let page = dataarts.list(None, offset, limit).await?;
-                        Ok((page.apps.into_iter().map(Into::into).collect(), page.total))
+                        Ok((
+                            page.apps.into_iter().map(Into::into).map(keep).collect(),
+                            page.total,
+                        ))
                     }
                 })
                 .await?
@@ -85,12 +93,15 @@ impl Target {
                     let roma = &roma;
                     async move {
                         let page = roma.list(None, offset, limit).await?;
-                        Ok((page.apps.into_iter().map(Into::into).collect(), page.total))
+                        Ok((
+                            page.apps.into_iter().map(Into::into).map(keep).collect(),
+                            page.total,
+                        ))
                     }
                 })
                 .await?
             }
-        }))
+        })
     }
 
     /// Apps per page of [`Target::list_all`] (what one listing call returns at most).

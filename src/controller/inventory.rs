@@ -26,6 +26,12 @@ pub struct Listed {
     pub key: Option<u64>,
 }
 
+/// What a listing keeps of an app, as its pages arrive (not the apps themselves: a listing of a
+/// large instance would hold every app's strings at once).
+pub fn listed(app: CloudApp) -> (IdKey, Listed) {
+    (id_key(&app.id), Listed::of(&app))
+}
+
 impl Listed {
     fn of(app: &CloudApp) -> Self {
         Self {
@@ -111,7 +117,7 @@ impl Inventory {
     ) -> Lookup
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<CloudApp>, CloudError>>,
+        Fut: Future<Output = Result<Vec<(IdKey, Listed)>, CloudError>>,
     {
         let slot = self.slot(key, max_age);
         let mut place = slot.lock().await;
@@ -132,10 +138,7 @@ impl Inventory {
                     place.failed = None;
                     place.listing = Some(Listing {
                         taken: now,
-                        apps: apps
-                            .iter()
-                            .map(|a| (id_key(&a.id), Listed::of(a)))
-                            .collect(),
+                        apps: apps.into_iter().collect(),
                     });
                 }
                 Err(e) => {
@@ -216,7 +219,10 @@ mod tests {
         let lists = AtomicUsize::new(0);
         let list = || async {
             lists.fetch_add(1, Ordering::SeqCst);
-            Ok(vec![app("a", "r", Some("k")), app("b", "r", Some("k"))])
+            Ok(vec![
+                super::listed(app("a", "r", Some("k"))),
+                super::listed(app("b", "r", Some("k"))),
+            ])
         };
         let hour = Duration::from_secs(3600);
         let lookup = |key: &'static str, id: &'static str, age: Duration| {
@@ -267,7 +273,7 @@ mod tests {
             1,
             "held off after one failure"
         );
-        let ok = || async { Ok(vec![app("a", "r", Some("k"))]) };
+        let ok = || async { Ok(vec![super::listed(app("a", "r", Some("k")))]) };
         assert_eq!(
             inventory.lookup("p", "a", Duration::ZERO, 500, ok).await,
             listed(true),

@@ -245,7 +245,7 @@ async fn listed_as_delivered(
             app_id,
             ctx.settings.resync / 2,
             target.listing_page(),
-            || target.list_all(client),
+            || target.list_all(client, crate::controller::inventory::listed),
         )
         .await;
     matches!(found, Lookup::Listed(Some(l)) if as_delivered(&l, remark, key))
