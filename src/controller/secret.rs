@@ -205,6 +205,17 @@ pub enum Existing {
 /// Compares the Secret in the cluster with what this object would write (without knowing the
 /// credential values: the content hash tells hand edits apart).
 pub fn classify(app: &GatewayApp, existing: Option<&Secret>, app_id: &str) -> Existing {
+    classify_in_shard(app, existing, app_id, &[])
+}
+
+/// [`classify`] for a deployment whose `--label-selector` reads `shard_keys`: the Secret must
+/// carry the object's values of those keys (they override the template's, see `shard.rs`).
+pub fn classify_in_shard(
+    app: &GatewayApp,
+    existing: Option<&Secret>,
+    app_id: &str,
+    shard_keys: &[String],
+) -> Existing {
     let Some(secret) = existing else {
         return Existing::Missing;
     };
@@ -232,12 +243,13 @@ pub fn classify(app: &GatewayApp, existing: Option<&Secret>, app_id: &str) -> Ex
         return Existing::Stale;
     }
     // Metadata the spec controls: labels, annotations, ownership, stale keys from an old mapping.
-    let want_labels = app
+    let mut want_labels = app
         .spec
         .secret
         .as_ref()
         .map(|s| s.labels.clone())
         .unwrap_or_default();
+    want_labels.retain(|k, _| !shard_keys.contains(k));
     let have_labels = secret.metadata.labels.clone().unwrap_or_default();
     let want_annots = app
         .spec
@@ -252,6 +264,11 @@ pub fn classify(app: &GatewayApp, existing: Option<&Secret>, app_id: &str) -> Ex
             .any(|(k, v)| have_labels.get(k) != Some(v))
         || want_annots.iter().any(|(k, v)| annots.get(k) != Some(v))
         || wants_ref != owned_by_ref
+        || !super::shard::carries(
+            secret.metadata.labels.as_ref(),
+            app.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()),
+            shard_keys,
+        )
     {
         return Existing::Stale;
     }

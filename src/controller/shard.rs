@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-/// The label keys a selector reads, sorted (`a=b,c!=d,e in (f,g),h notin (i),j,!k`: a, c, e,
-/// h, j, k).
+/// The label keys a selector reads, sorted (`a=b,c!=d,e in (f,g),h notin (i),j,!k,l>1`: a, c,
+/// e, h, j, k, l).
 pub fn selector_keys(selector: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut depth = 0usize;
@@ -32,7 +32,7 @@ fn key_of(requirement: &str) -> Option<String> {
     let r = requirement.trim();
     let r = r.strip_prefix('!').unwrap_or(r).trim_start();
     let end = r
-        .find(|c: char| c == '=' || c == '!' || c.is_whitespace())
+        .find(|c: char| matches!(c, '=' | '!' | '<' | '>') || c.is_whitespace())
         .unwrap_or(r.len());
     (end > 0).then(|| r[..end].to_string())
 }
@@ -93,6 +93,7 @@ mod tests {
                 &["example.com/shard", "shard"],
             ),
             ("shard=a,shard!=b", &["shard"]),
+            ("gen>1,gen<5, size > 2", &["gen", "size"]),
         ];
         for (selector, want) in cases {
             assert_eq!(selector_keys(selector), *want, "{selector:?}");

@@ -59,22 +59,15 @@ pub(super) async fn maintain(
             known_secret::SecretNeed::Known { key } => (None, Existing::UpToDate, Some(key)),
             known_secret::SecretNeed::Read => {
                 let existing = get_secret(app, ctx, &name).await?;
-                let state = match secret_step::classify(app, existing.as_ref(), app_id) {
-                    // Written before the objects were split (or relabelled by hand): written
-                    // again, so that this deployment's Secret watch sees it.
-                    Existing::UpToDate
-                        if !existing.as_ref().is_some_and(|s| {
-                            crate::controller::shard::carries(
-                                s.metadata.labels.as_ref(),
-                                app.labels(),
-                                &ctx.settings.shard_keys(),
-                            )
-                        }) =>
-                    {
-                        Existing::Stale
-                    }
-                    state => state,
-                };
+                // Against the shard's keys too: a Secret written before the objects were split
+                // (or relabelled by hand) is written again, so that this deployment's Secret
+                // watch sees it.
+                let state = secret_step::classify_in_shard(
+                    app,
+                    existing.as_ref(),
+                    app_id,
+                    &ctx.settings.shard_keys(),
+                );
                 let key = existing
                     .as_ref()
                     .and_then(|s| secret_step::read_credentials(app, s))

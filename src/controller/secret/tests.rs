@@ -207,3 +207,45 @@ fn intact_credentials_survive_everything_but_an_edit_of_their_values() {
         }
     }
 }
+
+#[test]
+fn in_a_shard_the_secret_carries_the_objects_values_of_the_selectors_keys() {
+    let keys = crate::controller::shard::selector_keys("shard=a");
+    let mut a = app(DeletionPolicy::Delete);
+    a.metadata.labels = Some([("shard".to_string(), "a".to_string())].into());
+    // A template that sets the selector's key too: the object's value wins, and the Secret
+    // written so is up to date (not rewritten at every read).
+    a.spec.secret = Some(Box::new(SecretTarget {
+        labels: [
+            ("shard".to_string(), "x".to_string()),
+            ("team".to_string(), "t".to_string()),
+        ]
+        .into(),
+        ..Default::default()
+    }));
+    let unlabelled = desired(&a, &creds()).expect("renders");
+    let mut written = unlabelled.clone();
+    crate::controller::shard::label(
+        written.metadata.labels.get_or_insert_default(),
+        a.metadata.labels.as_ref().unwrap(),
+        &keys,
+    );
+    assert_eq!(written.metadata.labels.as_ref().unwrap()["shard"], "a");
+    assert_eq!(
+        classify_in_shard(&a, Some(&written), "id1", &keys),
+        Existing::UpToDate
+    );
+    // Written before the split (the template's value, or none): written again.
+    assert_eq!(
+        classify_in_shard(&a, Some(&unlabelled), "id1", &keys),
+        Existing::Stale
+    );
+    let mut none = written.clone();
+    none.metadata.labels.as_mut().unwrap().remove("shard");
+    assert_eq!(
+        classify_in_shard(&a, Some(&none), "id1", &keys),
+        Existing::Stale
+    );
+    // Without a selector the template's labels are what counts, as before.
+    assert_eq!(classify(&a, Some(&unlabelled), "id1"), Existing::UpToDate);
+}
