@@ -72,7 +72,7 @@ impl Claims {
         }
         if let Some(old) = previous {
             index.id_of.remove(&uid);
-            index.unclaim(old, &claim.uid);
+            index.unclaim(old, uid);
         }
         if let Some(id) = id {
             index.id_of.insert(uid, id);
@@ -106,7 +106,7 @@ impl Claims {
             .collect();
         for uid in gone {
             if let Some(id) = index.id_of.remove(&uid) {
-                index.unclaim_key(id, uid);
+                index.unclaim(id, uid);
             }
         }
     }
@@ -154,18 +154,10 @@ impl Claims {
 }
 
 impl Index {
-    /// `uid` no longer claims `id`.
-    fn unclaim(&mut self, id: IdKey, uid: &str) {
-        self.unclaim_where(id, |c| c.uid == uid);
-    }
-
-    fn unclaim_key(&mut self, id: IdKey, uid: IdKey) {
-        self.unclaim_where(id, |c| id_key(&c.uid) == uid);
-    }
-
-    fn unclaim_where(&mut self, id: IdKey, gone: impl Fn(&Claim) -> bool) {
+    /// The object `uid` no longer claims `id`.
+    fn unclaim(&mut self, id: IdKey, uid: IdKey) {
         if let Some(v) = self.by_id.get_mut(&id) {
-            v.retain(|c| !gone(c));
+            v.retain(|c| id_key(&c.uid) != uid);
             if v.is_empty() {
                 self.by_id.remove(&id);
             }
