@@ -7,6 +7,7 @@
 //! pending marker written before it.
 
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -47,24 +48,80 @@ pub(crate) fn id_key(id: &str) -> IdKey {
 
 /// How many recent writes per object are remembered: a create costs three or four, and echoes
 /// arrive within milliseconds of the write's response.
-const REMEMBERED: usize = 4;
+pub(crate) const REMEMBERED: usize = 4;
+
+/// The resourceVersions our latest `N` writes left an object at (0: none): a watch event at one
+/// of them is the echo of our own write.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Writes<const N: usize>([u64; N]);
+
+impl<const N: usize> Default for Writes<N> {
+    fn default() -> Self {
+        Self([0; N])
+    }
+}
+
+impl<const N: usize> Writes<N> {
+    /// Records that our write left the object at `rv`, replacing the oldest remembered one.
+    pub fn wrote(&mut self, rv: u64) {
+        if rv == 0 || self.0.contains(&rv) {
+            return;
+        }
+        if let Some(slot) = self.0.iter_mut().min_by_key(|v| **v) {
+            *slot = rv;
+        }
+    }
+
+    /// Whether `rv` is exactly a version one of our writes produced.
+    pub fn is_own_write(&self, rv: u64) -> bool {
+        rv != 0 && self.0.contains(&rv)
+    }
+
+    /// The newest version our writes produced, if any.
+    pub fn latest_write(&self) -> Option<u64> {
+        self.0.iter().copied().max().filter(|v| *v != 0)
+    }
+
+    /// The versions remembered.
+    pub fn versions(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().copied().filter(|v| *v != 0)
+    }
+}
+
+/// What is remembered of one of the operator's Secrets: its versions our latest two writes (or
+/// reads that found it up to date) left it at. A Secret gets one write per reconcile of its
+/// owner; a second remembered one covers an echo that arrives after the next write.
+pub type SecretWrites = Writes<2>;
 
 /// One object's record: what every object has, and what few have (behind one box, absent while
 /// empty: the map holds a record for every object, so each byte here is paid per object).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Memory {
-    /// The resourceVersions our latest writes left the object at (0: none).
-    pub writes: [u64; REMEMBERED],
-    /// When the cloud resource was last read (the drift check's clock).
-    pub last_read: Option<Instant>,
-    /// The generation whose spec last reached the cloud.
-    pub pushed: Option<i64>,
+    /// The resourceVersions our latest writes left the object at.
+    pub writes: Writes<REMEMBERED>,
+    /// The generation whose spec last reached the cloud (0: none; generations start at 1).
+    pushed: i64,
     /// A hash of the app key in the credentials Secret as this process last wrote or read it:
     /// with the Secret at a version it knows, drift is checked without reading it.
-    pub delivered_key: Option<u64>,
+    delivered_key: Option<NonZeroU64>,
+    /// When the cloud resource was last read (the drift check's clock), in seconds since the
+    /// process's first record; 0: never.
+    last_read: u32,
     /// Consecutive failures, for exponential backoff.
     pub failures: u32,
     rare: Option<Box<Rare>>,
+}
+
+/// The clock `last_read` counts from: seconds fit 32 bits for 136 years, and save 12 bytes a
+/// record against an `Instant`.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn seconds_since_epoch() -> u32 {
+    // 1 at least: 0 means never.
+    u32::try_from(epoch().elapsed().as_secs().saturating_add(1)).unwrap_or(u32::MAX)
 }
 
 /// What few objects have at a time.
@@ -124,45 +181,59 @@ impl Memory {
         }
     }
 
-    /// Records that our write left the object at `rv`, replacing the oldest remembered one.
-    pub fn wrote(&mut self, rv: u64) {
-        if rv == 0 || self.writes.contains(&rv) {
-            return;
-        }
-        if let Some(slot) = self.writes.iter_mut().min_by_key(|v| **v) {
-            *slot = rv;
-        }
-    }
-
-    /// Whether `rv` is exactly a version one of our writes produced.
-    pub fn is_own_write(&self, rv: u64) -> bool {
-        rv != 0 && self.writes.contains(&rv)
-    }
-
-    /// The newest version our writes produced, if any.
-    pub fn latest_write(&self) -> Option<u64> {
-        self.writes.iter().copied().max().filter(|v| *v != 0)
-    }
-
     /// Whether the last cloud read is at least `period` ago, or there was none.
     pub fn read_due(&self, period: Duration) -> bool {
-        self.last_read.is_none_or(|t| t.elapsed() >= period)
+        self.last_read == 0
+            || u64::from(seconds_since_epoch().saturating_sub(self.last_read)) >= period.as_secs()
+    }
+
+    /// The cloud resource was read (or made) just now.
+    pub fn mark_read(&mut self) {
+        self.last_read = seconds_since_epoch();
+    }
+
+    /// The generation whose spec last reached the cloud.
+    pub fn pushed(&self) -> Option<i64> {
+        (self.pushed != 0).then_some(self.pushed)
+    }
+
+    pub fn set_pushed(&mut self, generation: Option<i64>) {
+        self.pushed = generation.unwrap_or(0);
+    }
+
+    /// The hash of the app key last delivered (see the field).
+    pub fn delivered_key(&self) -> Option<u64> {
+        self.delivered_key.map(NonZeroU64::get)
+    }
+
+    pub fn set_delivered_key(&mut self, hash: u64) {
+        // A hash of 0 (one in 2^64) is kept as 1: a false match then needs another such hash.
+        self.delivered_key = NonZeroU64::new(hash.max(1));
     }
 }
 
-/// Every object's record, by uid.
-#[derive(Debug, Default)]
-pub struct Memories(Mutex<HashMap<IdKey, Memory>>);
+/// Every object's record, by uid: one map for the GatewayApps and InferenceApis, another, of
+/// smaller records, for their Secrets.
+#[derive(Debug)]
+pub struct Records<T>(Mutex<HashMap<IdKey, T>>);
 
-impl Memories {
+pub type Memories = Records<Memory>;
+
+impl<T> Default for Records<T> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<T: Default> Records<T> {
     /// Reads or changes one object's record (created empty on first use).
-    pub fn with<R>(&self, uid: &str, f: impl FnOnce(&mut Memory) -> R) -> R {
+    pub fn with<R>(&self, uid: &str, f: impl FnOnce(&mut T) -> R) -> R {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         f(map.entry(id_key(uid)).or_default())
     }
 
     /// Changes one object's record if it has one (nothing to reset is not worth an entry).
-    pub fn update(&self, uid: &str, f: impl FnOnce(&mut Memory)) {
+    pub fn update(&self, uid: &str, f: impl FnOnce(&mut T)) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = map.get_mut(&id_key(uid)) {
             f(m);
@@ -170,7 +241,7 @@ impl Memories {
     }
 
     /// Reads one object's record without creating it.
-    pub fn get<R>(&self, uid: &str, f: impl FnOnce(&Memory) -> R) -> Option<R> {
+    pub fn get<R>(&self, uid: &str, f: impl FnOnce(&T) -> R) -> Option<R> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&id_key(uid)).map(f)
     }
@@ -200,37 +271,37 @@ mod tests {
     fn only_exact_versions_of_our_writes_are_ours() {
         let m = Memories::default();
         m.with("u", |r| {
-            r.wrote(10);
-            r.wrote(12);
+            r.writes.wrote(10);
+            r.writes.wrote(12);
         });
-        let ours = |uid: &str, rv| m.get(uid, |r| r.is_own_write(rv)).unwrap_or(false);
+        let ours = |uid: &str, rv| m.get(uid, |r| r.writes.is_own_write(rv)).unwrap_or(false);
         assert!(ours("u", 10));
         assert!(ours("u", 12));
         // A user's edit between our two writes is not ours.
         assert!(!ours("u", 11));
         assert!(!ours("other", 10));
         assert!(!ours("u", 0));
-        assert_eq!(m.get("u", Memory::latest_write), Some(Some(12)));
+        assert_eq!(m.get("u", |r| r.writes.latest_write()), Some(Some(12)));
     }
 
     #[test]
     fn the_oldest_write_is_forgotten_first() {
         let mut r = Memory::default();
         for rv in [5, 6, 7, 8, 9] {
-            r.wrote(rv);
+            r.writes.wrote(rv);
         }
-        assert!(!r.is_own_write(5));
-        assert!((6..=9).all(|rv| r.is_own_write(rv)));
-        assert_eq!(r.latest_write(), Some(9));
+        assert!(!r.writes.is_own_write(5));
+        assert!((6..=9).all(|rv| r.writes.is_own_write(rv)));
+        assert_eq!(r.writes.latest_write(), Some(9));
     }
 
     #[test]
     fn forgetting_an_object_is_one_removal_of_everything() {
         let m = Memories::default();
         m.with("u", |r| {
-            r.wrote(3);
+            r.writes.wrote(3);
             r.failures = 2;
-            r.pushed = Some(1);
+            r.set_pushed(Some(1));
             r.rare_mut(|r| {
                 r.unresolved = Some(Instant::now());
                 r.rotation_warned = Some("token:a".into());
@@ -250,9 +321,15 @@ mod tests {
     fn a_read_is_due_after_the_period_or_when_there_was_none() {
         let mut r = Memory::default();
         assert!(r.read_due(Duration::from_secs(60)));
-        r.last_read = Some(Instant::now());
+        r.mark_read();
         assert!(!r.read_due(Duration::from_secs(60)));
         assert!(r.read_due(Duration::ZERO));
+        // A read a minute ago (on the record's clock) is due with a period of a minute, not
+        // with one of two.
+        r.last_read = r.last_read.saturating_sub(60).max(1);
+        let ago = seconds_since_epoch() - r.last_read;
+        assert!(r.read_due(Duration::from_secs(ago.into())));
+        assert!(!r.read_due(Duration::from_secs(u64::from(ago) + 60)));
     }
 
     #[test]
@@ -268,6 +345,27 @@ mod tests {
         assert_ne!(id_key(&a.to_uppercase()), id_key(a));
         assert_ne!(id_key("0b9f2c1e4-d3a-4f6b-9e2d-1a2b3c4d5e6f"), id_key(a));
         assert_eq!(id_key("0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f"), id_key(a));
+    }
+
+    #[test]
+    fn records_are_64_and_16_bytes() {
+        // The maps hold one per object (and one per Secret), with a 16-byte key, in tables
+        // that double.
+        assert_eq!(std::mem::size_of::<Memory>(), 64);
+        assert_eq!(std::mem::size_of::<SecretWrites>(), 16);
+    }
+
+    #[test]
+    fn a_secret_remembers_its_last_two_versions() {
+        let mut w = SecretWrites::default();
+        assert_eq!(w.latest_write(), None);
+        for rv in [3, 5, 4] {
+            w.wrote(rv);
+        }
+        assert!(!w.is_own_write(3), "the oldest of three is forgotten");
+        assert!(w.is_own_write(4) && w.is_own_write(5));
+        assert_eq!(w.latest_write(), Some(5));
+        assert_eq!(w.versions().collect::<Vec<_>>().len(), 2);
     }
 
     #[test]

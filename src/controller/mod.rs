@@ -132,6 +132,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// What is remembered about each object between reconciles (`memory.rs`).
     pub memory: memory::Memories,
+    /// What is remembered of the operator's Secrets (the versions it wrote or checked).
+    pub secret_writes: memory::Records<memory::SecretWrites>,
     /// Events go out from a background task, so that a reconcile never waits on one.
     events: tokio::sync::mpsc::Sender<(Event, ObjectReference)>,
     /// Events queued and not yet taken by the publisher.
@@ -191,6 +193,7 @@ impl Context {
             inference_apis: OnceLock::new(),
             metrics,
             memory: memory::Memories::default(),
+            secret_writes: memory::Records::default(),
             claims: claims::Claims::default(),
             tenancy: OnceLock::new(),
             inference_apis_listed: Default::default(),
@@ -280,13 +283,13 @@ impl Context {
     /// The object is gone from the apiserver: drop everything remembered about it.
     pub fn forget(&self, uid: &str) {
         self.memory.forget(uid);
+        self.secret_writes.forget(uid);
         self.claims.release(uid);
     }
 
     /// The object's cloud resource was read (or made) just now: the drift check's clock.
     pub fn mark_read(&self, uid: &str) {
-        self.memory
-            .with(uid, |m| m.last_read = Some(std::time::Instant::now()));
+        self.memory.with(uid, memory::Memory::mark_read);
     }
 
     /// Whether the object's drift check is due: a resync period since its last read, less one

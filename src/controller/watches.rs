@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use kube::core::PartialObjectMeta;
+use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -44,6 +44,22 @@ pub(super) enum Seen<'a, K> {
     /// The watch failed (it retries with backoff): until it reports again, its cache may miss
     /// changes.
     Failed,
+}
+
+/// What no reader of a cache looks at, and together as large as the rest of the object.
+fn strip(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
+/// A BTreeMap emptied by removals keeps its node (544 bytes for one of strings, more than the
+/// rest of the metadata): a map left empty by the trims goes.
+fn drop_emptied_maps(meta: &mut ObjectMeta) {
+    if meta.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        meta.annotations = None;
+    }
 }
 
 /// Keeps all of it.
@@ -87,14 +103,10 @@ where
             move |event| before(&ctx, event)
         })
         .modify(move |o: &mut K| {
-            // Never read, and together as large as the rest of the object: not cached.
-            let meta = o.meta_mut();
-            meta.managed_fields = None;
-            if let Some(a) = meta.annotations.as_mut() {
-                a.remove(LAST_APPLIED);
-            }
+            strip(o.meta_mut());
             // And what this cache's readers never look at.
             trim(o);
+            drop_emptied_maps(o.meta_mut());
         })
         .reflect_shared(writer);
     let driver = async move {
@@ -272,4 +284,41 @@ pub(super) fn all_queued<K: driver::Managed, S: Stream<Item = ()> + Send + 'stat
             .collect();
         K::work_queue(&ctx).queued_all(all);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn annotations_the_trims_empty_are_dropped_and_the_rest_kept() {
+        let annotations = |keys: &[&str]| -> Option<BTreeMap<String, String>> {
+            Some(keys.iter().map(|k| (k.to_string(), "v".into())).collect())
+        };
+        let cases = [
+            ("only kubectl's copy", annotations(&[LAST_APPLIED]), None),
+            (
+                "kubectl's copy and a user's",
+                annotations(&[LAST_APPLIED, "team"]),
+                annotations(&["team"]),
+            ),
+            (
+                "a user's only",
+                annotations(&["team"]),
+                annotations(&["team"]),
+            ),
+            ("none", None, None),
+        ];
+        for (name, before, after) in cases {
+            let mut meta = ObjectMeta {
+                annotations: before,
+                ..Default::default()
+            };
+            strip(&mut meta);
+            drop_emptied_maps(&mut meta);
+            assert_eq!(meta.annotations, after, "{name}");
+        }
+    }
 }

@@ -302,7 +302,7 @@ async fn apply_noted(
 fn remember_delivered(app: &GatewayApp, ctx: &Context, creds: &secret_step::Credentials) {
     let key = super::known_secret::key_hash(&creds.app_key);
     ctx.memory.with(&app.uid().unwrap_or_default(), |m| {
-        m.delivered_key = Some(key);
+        m.set_delivered_key(key);
         m.rare_mut(|r| r.secret_conflict = false);
     });
 }

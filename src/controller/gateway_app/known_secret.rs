@@ -80,10 +80,10 @@ pub(super) fn secret_need(
 /// Records that the Secret at its current version was read and found up to date: later
 /// reconciles that see the same version in the cache need not read it again.
 pub(super) fn checked_version(ctx: &Context, secret: &Secret) {
-    if let Some(secret_uid) = secret.metadata.uid.as_deref() {
-        let version = crate::controller::writes::version_of(&secret.metadata);
-        ctx.memory.with(secret_uid, |m| m.wrote(version));
-    }
+    ctx.wrote(
+        secret,
+        crate::controller::writes::version_of(&secret.metadata),
+    );
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub(super) async fn maintain(
     // A spec change (description, ROMA's favorite) reaches the cloud in the reconcile it
     // triggers, not at the next drift read.
     // Not status.observedGeneration: failures and pause advance that without pushing anything.
-    let pushed = ctx.memory.get(&uid, |m| m.pushed).flatten();
+    let pushed = ctx.memory.get(&uid, |m| m.pushed()).flatten();
     let spec_changed = app.metadata.generation.is_none() || pushed != app.metadata.generation;
     let read_due = spec_changed || ctx.read_due(&uid);
     let app_name = cloud_name(app, ctx);
@@ -53,7 +53,7 @@ pub(super) async fn maintain(
         || resuming_rotation
         || rotation.is_some()
         || (from_secret && !source_unchanged);
-    let delivered_key = ctx.memory.get(&uid, |m| m.delivered_key).flatten();
+    let delivered_key = ctx.memory.get(&uid, |m| m.delivered_key()).flatten();
     let (existing, state, secret_key) =
         match known_secret::secret_need(cached_known, delivered_key, needs_values) {
             known_secret::SecretNeed::Known { key } => (None, Existing::UpToDate, Some(key)),
@@ -168,7 +168,7 @@ pub(super) async fn maintain(
         }
     }
     if let Some(generation) = app.metadata.generation {
-        ctx.memory.with(&uid, |m| m.pushed = Some(generation));
+        ctx.memory.with(&uid, |m| m.set_pushed(Some(generation)));
     }
     let secret_key_matches =
         secret_key.is_some() && secret_key == cloud.key.as_deref().map(known_secret::key_hash);
@@ -177,7 +177,7 @@ pub(super) async fn maintain(
             known_secret::checked_version(ctx, secret);
         }
         if let Some(key) = secret_key {
-            ctx.memory.with(&uid, |m| m.delivered_key = Some(key));
+            ctx.memory.with(&uid, |m| m.set_delivered_key(key));
         }
         cleanup_old_secret(app, ctx, &name).await?;
         return Ok(Delivered {

@@ -149,7 +149,7 @@ async fn apply(app: &GatewayApp, ctx: &Context) -> Result<Action> {
             let made = create_or_recover(app, ctx, &client, &target).await?;
             // The create (or the adoption) sent this generation's description.
             ctx.memory
-                .with(&uid, |m| m.pushed = app.metadata.generation);
+                .with(&uid, |m| m.set_pushed(app.metadata.generation));
             made
         }
     };

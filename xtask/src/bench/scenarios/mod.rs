@@ -26,6 +26,9 @@ pub struct Run {
     pub mode: Mode,
     pub cloud: CloudLimits,
     pub idle: bool,
+    /// The whole mix's limit measured with `n` objects, where `n` is larger than the objects
+    /// [`Env::mix_aps`] was measured with.
+    pub mix_aps_at_n: Option<f64>,
 }
 
 /// What every measurement needs.

@@ -93,11 +93,11 @@ async fn app_writes(
 /// operator each keep `concurrency` requests in flight.
 pub async fn raw_mix_limit(
     client: &Client,
+    ns: &str,
     objects: usize,
     concurrency: usize,
     writes: usize,
 ) -> Result<f64> {
-    let ns = "bench-raw-mix";
     namespace(client, ns).await?;
     let apps: Api<GatewayApp> = Api::namespaced(client.clone(), ns);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
