@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use kube::Resource;
 use kube::runtime::reflector::Store;
 
-use super::memory::{IdKey, id_key};
+use super::ids::{IdKey, id_key};
 
 /// One object's claim on an app id.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::memory::{IdKey, id_key};
+use super::ids::{IdKey, id_key};
 use crate::backend::CloudApp;
 use crate::cloud::CloudError;
 

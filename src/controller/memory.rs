@@ -11,40 +11,8 @@ use std::num::NonZeroU64;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::ids::{IdKey, id_key};
 use super::status::Reason;
-
-/// An id as a map key: the apiserver's uids are UUIDs and most cloud ids 32 hex digits, 16
-/// bytes without a heap copy per entry (these maps hold every object). Only lowercase hex, as
-/// 32 digits or a UUID's 8-4-4-4-12, is read as a number (a UUID and its 32 digits without
-/// dashes are one key); anything else is hashed.
-pub(crate) type IdKey = u128;
-
-pub(crate) fn id_key(id: &str) -> IdKey {
-    let uuid = id.len() == 36
-        && id
-            .char_indices()
-            .all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23));
-    let digits = if uuid { 32 } else { id.len() };
-    let mut value: u128 = 0;
-    let mut hex = digits == 32;
-    for c in id.chars().filter(|c| !(uuid && *c == '-')) {
-        match c {
-            '0'..='9' | 'a'..='f' if hex => {
-                value = (value << 4) | u128::from(c.to_digit(16).unwrap_or(0));
-            }
-            _ => {
-                hex = false;
-                break;
-            }
-        }
-    }
-    if hex {
-        return value;
-    }
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    let h = |salt: u8| BuildHasherDefault::<DefaultHasher>::default().hash_one((salt, id)) as u128;
-    (h(0) << 64) | h(1)
-}
 
 /// How many recent writes per object are remembered: a create costs three or four, and echoes
 /// arrive within milliseconds of the write's response.
@@ -330,21 +298,6 @@ mod tests {
         let ago = seconds_since_epoch() - r.last_read;
         assert!(r.read_due(Duration::from_secs(ago.into())));
         assert!(!r.read_due(Duration::from_secs(u64::from(ago) + 60)));
-    }
-
-    #[test]
-    fn uuid_keys_are_exact_and_other_uids_still_distinct() {
-        let a = "0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e6f";
-        assert_eq!(id_key(a), 0x0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f);
-        assert_ne!(id_key(a), id_key("0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e60"));
-        assert_ne!(id_key("u"), id_key("v"));
-        assert_ne!(id_key("u"), 0);
-        // Too long, or not hex: hashed, not truncated.
-        assert_ne!(id_key(&format!("{a}0")), id_key(a));
-        // Exact: another case or dashes elsewhere are other ids.
-        assert_ne!(id_key(&a.to_uppercase()), id_key(a));
-        assert_ne!(id_key("0b9f2c1e4-d3a-4f6b-9e2d-1a2b3c4d5e6f"), id_key(a));
-        assert_eq!(id_key("0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f"), id_key(a));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use compact_str::CompactString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::watcher;
@@ -21,37 +22,44 @@ use kube::runtime::watcher;
 use crate::api::IN_USE_FINALIZER;
 use crate::api::annotations::{APP_ID, OWNER_UID};
 use crate::cloud::Account;
+use crate::controller::ids::ExactId;
 use crate::controller::recent_writes::RecentWrites;
 use crate::controller::secret::OWNER_NAME;
 
-type Key = (Box<str>, Box<str>);
+/// `namespace/name` (neither can hold a slash): one allocation per Secret, not two.
+type Key = Box<str>;
 
-/// What the index keeps of one Secret.
+fn key(namespace: &str, name: &str) -> Key {
+    format!("{namespace}/{name}").into()
+}
+
+fn namespace_and_name(key: &str) -> (String, String) {
+    let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+    (namespace.to_string(), name.to_string())
+}
+
+/// What the index keeps of one Secret: its uids and app id as 16-byte numbers where they are
+/// UUIDs or hex (they are, nearly always), its version inline (up to 24 digits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Kept {
-    uid: Box<str>,
-    version: Box<str>,
-    owner_uid: Option<Box<str>>,
+    uid: ExactId,
+    version: CompactString,
+    owner_uid: Option<ExactId>,
     owner_name: Option<Box<str>>,
-    app_id: Option<Box<str>>,
+    app_id: Option<ExactId>,
     in_use: bool,
 }
 
 impl Kept {
     fn of(secret: &PartialObjectMeta<Secret>) -> Self {
         let meta = &secret.metadata;
-        let annotation = |k: &str| {
-            meta.annotations
-                .as_ref()
-                .and_then(|a| a.get(k))
-                .map(|v| v.as_str().into())
-        };
+        let annotation = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k));
         Self {
-            uid: meta.uid.as_deref().unwrap_or_default().into(),
+            uid: ExactId::new(meta.uid.as_deref().unwrap_or_default()),
             version: meta.resource_version.as_deref().unwrap_or_default().into(),
-            owner_uid: annotation(OWNER_UID),
-            owner_name: annotation(OWNER_NAME),
-            app_id: annotation(APP_ID),
+            owner_uid: annotation(OWNER_UID).map(|v| ExactId::new(v)),
+            owner_name: annotation(OWNER_NAME).map(|v| v.as_str().into()),
+            app_id: annotation(APP_ID).map(|v| ExactId::new(v)),
             in_use: meta
                 .finalizers
                 .iter()
@@ -63,12 +71,12 @@ impl Kept {
     /// The Secret's metadata as far as it was kept.
     fn metadata(&self, namespace: &str, name: &str) -> PartialObjectMeta<Secret> {
         let annotations: BTreeMap<String, String> = [
-            (OWNER_UID, &self.owner_uid),
-            (OWNER_NAME, &self.owner_name),
-            (APP_ID, &self.app_id),
+            (OWNER_UID, self.owner_uid.as_ref().map(ExactId::to_string)),
+            (OWNER_NAME, self.owner_name.as_deref().map(str::to_string)),
+            (APP_ID, self.app_id.as_ref().map(ExactId::to_string)),
         ]
         .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.to_string())))
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
         .collect();
         let metadata = ObjectMeta {
             name: Some(name.into()),
@@ -103,9 +111,9 @@ const FAILED_HOLD: Duration = Duration::from_secs(120);
 
 fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
     let meta = &secret.metadata;
-    (
-        meta.namespace.as_deref().unwrap_or_default().into(),
-        meta.name.as_deref().unwrap_or_default().into(),
+    key(
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
     )
 }
 
@@ -126,7 +134,7 @@ impl WatchedSecrets {
     /// A Secret created or changed (or shown by a re-list).
     pub fn applied(&self, secret: &PartialObjectMeta<Secret>) {
         let key = key_of(secret);
-        self.recent.seen(&key.0, &key.1);
+        self.seen(secret);
         let mut index = self.index();
         if let Some(relisted) = index.relisted.as_mut() {
             relisted.insert(key.clone());
@@ -137,10 +145,19 @@ impl WatchedSecrets {
 
     pub fn deleted(&self, secret: &PartialObjectMeta<Secret>) {
         let key = key_of(secret);
-        self.recent.seen(&key.0, &key.1);
+        self.seen(secret);
         let mut index = self.index();
         index.secrets.remove(&key);
         index.failed = None;
+    }
+
+    /// The watch has shown the Secret: no longer one of the recent writes it has not shown.
+    fn seen(&self, secret: &PartialObjectMeta<Secret>) {
+        let meta = &secret.metadata;
+        self.recent.seen(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        );
     }
 
     /// A (re-)list begins: until it ends, the index tells nothing (what it holds may be gone).
@@ -165,7 +182,7 @@ impl WatchedSecrets {
                 .collect();
             for k in keys {
                 index.secrets.remove(&k);
-                gone.push((k.0.to_string(), k.1.to_string()));
+                gone.push(namespace_and_name(&k));
             }
         }
         index.failed = None;
@@ -188,8 +205,11 @@ impl WatchedSecrets {
             Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => self.applied(s),
             Ok(watcher::Event::Delete(s)) => {
                 self.deleted(s);
-                let (namespace, name) = key_of(s);
-                return vec![(namespace.to_string(), name.to_string())];
+                let meta = &s.metadata;
+                return vec![(
+                    meta.namespace.clone().unwrap_or_default(),
+                    meta.name.clone().unwrap_or_default(),
+                )];
             }
             Ok(watcher::Event::Init) => self.relist_started(),
             Ok(watcher::Event::InitDone) => return self.relist_done(),
@@ -214,11 +234,10 @@ impl WatchedSecrets {
         if failed || index.relisted.is_some() {
             return None;
         }
-        let key: Key = (namespace.into(), name.into());
         Some(
             index
                 .secrets
-                .get(&key)
+                .get(key(namespace, name).as_ref())
                 .map(|kept| Arc::new(kept.metadata(namespace, name))),
         )
     }

@@ -165,3 +165,25 @@ fn a_relist_ends_the_trust_in_every_write() {
     watched.relist_done();
     assert!(watched.recent.unseen_write("ns", "b", now));
 }
+
+#[test]
+fn uuids_and_hex_app_ids_come_back_exactly_as_they_were() {
+    let uid = "0b9f2c1e-4d3a-4f6b-9e2d-1a2b3c4d5e6f";
+    let owner = "00000000-4d3a-4f6b-9e2d-0000000000a1";
+    let app = "0833a5737480d53b2f250010d01a7b88";
+    let mut s = secret("s", "12");
+    s.metadata.uid = Some(uid.into());
+    let annotations = s.metadata.annotations.get_or_insert_default();
+    annotations.insert(OWNER_UID.into(), owner.into());
+    annotations.insert(APP_ID.into(), app.into());
+    let watched = WatchedSecrets::default();
+    watched.relist_started();
+    watched.applied(&s);
+    watched.relist_done();
+    let got = watched.get("ns", "s").flatten().expect("kept");
+    let m = &got.metadata;
+    assert_eq!(m.uid.as_deref(), Some(uid));
+    let a = m.annotations.as_ref().expect("annotations");
+    assert_eq!(a.get(OWNER_UID).map(String::as_str), Some(owner));
+    assert_eq!(a.get(APP_ID).map(String::as_str), Some(app));
+}
