@@ -10,12 +10,13 @@ use crate::cloud::{CloudClient, CloudError};
 
 /// Pages of `size` from `fetch(offset, size)` (each answers its items and the total), until
 /// the total is reached, a page comes back empty, or `max_pages` were read.
-async fn pages<T, F, Fut>(size: i64, max_pages: usize, mut fetch: F) -> Result<Vec<T>, CloudError>
+async fn pages<T, C, F, Fut>(size: i64, max_pages: usize, mut fetch: F) -> Result<C, CloudError>
 where
+    C: Default + Extend<T>,
     F: FnMut(i64, i64) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, i64), CloudError>>,
 {
-    let mut all = Vec::new();
+    let mut all = C::default();
     let mut offset = 0i64;
     for _ in 0..max_pages {
         let (items, total) = fetch(offset, size).await?;
@@ -35,11 +36,15 @@ const MAX_PAGES: usize = 2000;
 impl Target {
     /// Every app of this instance or workspace, each as `keep` makes it as its page arrives
     /// (a page's apps, secrets and all, are dropped before the next page is read).
-    pub async fn list_all<U>(
+    /// Collected straight into `C` (a map, for the drift listing: no list of every app first).
+    pub async fn list_all<U, C>(
         &self,
         client: &CloudClient,
         keep: impl Fn(CloudApp) -> U,
-    ) -> Result<Vec<U>, CloudError> {
+    ) -> Result<C, CloudError>
+    where
+        C: Default + Extend<U>,
+    {
         let keep = &keep;
         Ok(match self {
             Target::Apig { instance } => {
@@ -69,7 +74,10 @@ impl Target {
                 .into_iter()
                 .map(Into::into)
                 .map(keep)
-                .collect(),
+                .fold(C::default(), |mut all, app| {
+                    all.extend([app]);
+                    all
+                }),
             Target::DataArts {
                 workspace,
                 dlm_type,
@@ -148,14 +156,18 @@ mod tests {
                 }
             }
         };
-        assert_eq!(pages(3, 10, fetch(7)).await.unwrap(), items, "to the total");
         assert_eq!(
-            pages(3, 10, fetch(100)).await.unwrap(),
+            pages::<_, Vec<_>, _, _>(3, 10, fetch(7)).await.unwrap(),
+            items,
+            "to the total"
+        );
+        assert_eq!(
+            pages::<_, Vec<_>, _, _>(3, 10, fetch(100)).await.unwrap(),
             items,
             "a total that overstates: stops at the empty page"
         );
         assert_eq!(
-            pages(3, 2, fetch(7)).await.unwrap(),
+            pages::<_, Vec<_>, _, _>(3, 2, fetch(7)).await.unwrap(),
             items[..6].to_vec(),
             "at most the bound"
         );

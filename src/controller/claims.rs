@@ -8,14 +8,14 @@ use std::sync::Mutex;
 use kube::Resource;
 use kube::runtime::reflector::Store;
 
-use super::ids::{IdKey, id_key};
+use super::ids::{ExactId, IdKey, id_key};
 
 /// One object's claim on an app id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    pub uid: String,
+    pub uid: ExactId,
     /// namespace/name, for messages.
-    pub object: String,
+    pub object: Box<str>,
     /// Creation time (seconds since the epoch), when known.
     pub created: Option<i64>,
     /// Being deleted: it lets go of the app.
@@ -52,7 +52,7 @@ pub struct Claims {
 impl Claims {
     /// What the watch says of an object now: the id it claims (None: none, or deleted).
     pub fn observe(&self, claim: Claim, id: Option<&str>) {
-        let uid = id_key(&claim.uid);
+        let uid = claim.uid.key();
         let id = id.map(id_key);
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(seen) = index.relisted.as_mut() {
@@ -122,7 +122,7 @@ impl Claims {
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         match index.taking.get(id) {
             Some((other, since)) if other.uid != claim.uid && now - *since < TAKING => {
-                Err(other.object.clone())
+                Err(other.object.to_string())
             }
             _ => {
                 index.taking.insert(id.to_string(), (claim.clone(), now));
@@ -134,7 +134,7 @@ impl Claims {
     /// The object is gone: what it was taking over is free.
     pub fn release(&self, uid: &str) {
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
-        index.taking.retain(|_, (c, _)| c.uid != uid);
+        index.taking.retain(|_, (c, _)| !c.uid.is(uid));
     }
 
     /// Whether the watch has listed every object once.
@@ -148,7 +148,7 @@ impl Claims {
         index
             .by_id
             .get(&id_key(id))
-            .map(|v| v.iter().filter(|c| c.uid != uid).cloned().collect())
+            .map(|v| v.iter().filter(|c| !c.uid.is(uid)).cloned().collect())
             .unwrap_or_default()
     }
 }
@@ -157,7 +157,7 @@ impl Index {
     /// The object `uid` no longer claims `id`.
     fn unclaim(&mut self, id: IdKey, uid: IdKey) {
         if let Some(v) = self.by_id.get_mut(&id) {
-            v.retain(|c| id_key(&c.uid) != uid);
+            v.retain(|c| c.uid.key() != uid);
             if v.is_empty() {
                 self.by_id.remove(&id);
             }
@@ -170,12 +170,13 @@ impl Claim {
     pub fn of<K: Resource>(obj: &K, bound: bool) -> Claim {
         let meta = obj.meta();
         Claim {
-            uid: meta.uid.clone().unwrap_or_default(),
+            uid: ExactId::new(meta.uid.as_deref().unwrap_or_default()),
             object: format!(
                 "{}/{}",
                 meta.namespace.as_deref().unwrap_or_default(),
                 meta.name.as_deref().unwrap_or_default()
-            ),
+            )
+            .into(),
             created: meta.creation_timestamp.as_ref().map(|t| t.0.as_second()),
             deleting: meta.deletion_timestamp.is_some(),
             bound,
@@ -202,8 +203,8 @@ where
             .state()
             .iter()
             .map(|o| Claim::of(o.as_ref(), false))
-            .find(|c| crate::naming::names_object(&object, &c.uid))
-            .map(|c| c.object),
+            .find(|c| crate::naming::names_object(&object, &c.uid.to_string()))
+            .map(|c| c.object.into()),
     }
 }
 
@@ -211,15 +212,17 @@ where
 /// fingerprint names, else one whose status binds it, else the oldest (by creation time, then
 /// uid, so every process agrees).
 pub fn owner(claims: &[Claim], fingerprinted: impl Fn(&str) -> bool) -> Option<&Claim> {
-    claims.iter().find(|c| fingerprinted(&c.uid)).or_else(|| {
-        claims.iter().min_by(|a, b| {
-            (!a.bound, a.created.unwrap_or(i64::MAX), &a.uid).cmp(&(
-                !b.bound,
-                b.created.unwrap_or(i64::MAX),
-                &b.uid,
-            ))
+    claims
+        .iter()
+        .find(|c| fingerprinted(&c.uid.to_string()))
+        .or_else(|| {
+            claims.iter().min_by(|a, b| {
+                (!a.bound, a.created.unwrap_or(i64::MAX))
+                    .cmp(&(!b.bound, b.created.unwrap_or(i64::MAX)))
+                    // The uids' text, as every process compares them.
+                    .then_with(|| a.uid.to_string().cmp(&b.uid.to_string()))
+            })
         })
-    })
 }
 
 #[cfg(test)]
@@ -228,8 +231,8 @@ mod tests {
 
     fn claim(uid: &str, created: Option<i64>) -> Claim {
         Claim {
-            uid: uid.into(),
-            object: format!("ns/{uid}"),
+            uid: ExactId::new(uid),
+            object: format!("ns/{uid}").into(),
             created,
             deleting: false,
             bound: false,
@@ -277,8 +280,8 @@ mod tests {
             ),
         ];
         for (name, claims, fingerprinted, want) in cases {
-            let got = owner(&claims, |uid| Some(uid) == fingerprinted).map(|c| c.uid.as_str());
-            assert_eq!(got, Some(want), "{name}");
+            let got = owner(&claims, |uid| Some(uid) == fingerprinted).map(|c| c.uid.to_string());
+            assert_eq!(got.as_deref(), Some(want), "{name}");
         }
     }
 

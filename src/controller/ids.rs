@@ -26,9 +26,9 @@ fn hex128(id: &str) -> Option<(u128, bool)> {
 /// An id as a map key: 16 bytes without a heap copy per entry (these maps hold every object).
 /// Only lowercase hex, as 32 digits or a UUID's 8-4-4-4-12, is read as a number (a UUID and its
 /// 32 digits without dashes are one key); anything else is hashed.
-pub(crate) type IdKey = u128;
+pub type IdKey = u128;
 
-pub(crate) fn id_key(id: &str) -> IdKey {
+pub fn id_key(id: &str) -> IdKey {
     if let Some((value, _)) = hex128(id) {
         return value;
     }
@@ -40,20 +40,40 @@ pub(crate) fn id_key(id: &str) -> IdKey {
 /// An id kept exactly: a UUID or 32 hex digits (lowercase) as its 16 bytes, anything else as
 /// its text. Displays as it was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ExactId {
+pub enum ExactId {
     // Two u64s rather than a u128: 8-byte alignment keeps the whole id at 24 bytes.
     Uuid([u64; 2]),
     Hex([u64; 2]),
     Text(Box<str>),
 }
 
+fn halves(v: u128) -> [u64; 2] {
+    [(v >> 64) as u64, v as u64]
+}
+
 impl ExactId {
     pub fn new(id: &str) -> Self {
-        let halves = |v: u128| [(v >> 64) as u64, v as u64];
         match hex128(id) {
             Some((v, true)) => Self::Uuid(halves(v)),
             Some((v, false)) => Self::Hex(halves(v)),
             None => Self::Text(id.into()),
+        }
+    }
+
+    /// Whether this is `id`, exactly (without making an `ExactId` of it).
+    pub fn is(&self, id: &str) -> bool {
+        match (self, hex128(id)) {
+            (Self::Uuid(h), Some((v, true))) | (Self::Hex(h), Some((v, false))) => *h == halves(v),
+            (Self::Text(t), None) => **t == *id,
+            _ => false,
+        }
+    }
+
+    /// The same key [`id_key`] makes of its text.
+    pub fn key(&self) -> IdKey {
+        match self {
+            Self::Uuid([hi, lo]) | Self::Hex([hi, lo]) => (u128::from(*hi) << 64) | u128::from(*lo),
+            Self::Text(t) => id_key(t),
         }
     }
 }
@@ -120,6 +140,11 @@ mod tests {
             let exact = ExactId::new(id);
             assert_eq!(exact.to_string(), id, "{name}");
             assert_eq!(!matches!(exact, ExactId::Text(_)), compact, "{name}");
+            assert_eq!(exact.key(), id_key(id), "{name}: the same key");
+            assert!(exact.is(id), "{name}");
+            for (other_name, other, _) in cases {
+                assert_eq!(exact.is(other), id == other, "{name} is not {other_name}");
+            }
         }
         assert_eq!(std::mem::size_of::<ExactId>(), 24);
         assert_eq!(std::mem::size_of::<Option<ExactId>>(), 24);

@@ -117,7 +117,7 @@ impl Inventory {
     ) -> Lookup
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<(IdKey, Listed)>, CloudError>>,
+        Fut: Future<Output = Result<HashMap<IdKey, Listed>, CloudError>>,
     {
         let slot = self.slot(key, max_age);
         let mut place = slot.lock().await;
@@ -131,15 +131,15 @@ impl Inventory {
             return Lookup::Unlisted;
         }
         if !fresh {
+            // Gone whether the listing succeeds or fails, and nobody reads it meanwhile (this
+            // lock is held): not kept beside the new one while that is taken.
+            place.listing = None;
             match list().await {
                 Ok(apps) => {
                     place.pages = apps.len().div_ceil(page.max(1)).max(1);
                     place.asks = 0;
                     place.failed = None;
-                    place.listing = Some(Listing {
-                        taken: now,
-                        apps: apps.into_iter().collect(),
-                    });
+                    place.listing = Some(Listing { taken: now, apps });
                 }
                 Err(e) => {
                     // The key's account part is a hash of credentials: only the place is logged.
@@ -219,10 +219,10 @@ mod tests {
         let lists = AtomicUsize::new(0);
         let list = || async {
             lists.fetch_add(1, Ordering::SeqCst);
-            Ok(vec![
+            Ok(HashMap::from([
                 super::listed(app("a", "r", Some("k"))),
                 super::listed(app("b", "r", Some("k"))),
-            ])
+            ]))
         };
         let hour = Duration::from_secs(3600);
         let lookup = |key: &'static str, id: &'static str, age: Duration| {
@@ -273,7 +273,7 @@ mod tests {
             1,
             "held off after one failure"
         );
-        let ok = || async { Ok(vec![super::listed(app("a", "r", Some("k")))]) };
+        let ok = || async { Ok(HashMap::from([super::listed(app("a", "r", Some("k")))])) };
         assert_eq!(
             inventory.lookup("p", "a", Duration::ZERO, 500, ok).await,
             listed(true),

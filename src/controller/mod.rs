@@ -8,7 +8,7 @@ pub mod common;
 pub mod driver;
 pub mod gateway_app;
 mod gauges;
-mod ids;
+pub mod ids;
 pub mod inference_api;
 pub mod inventory;
 pub mod marker;

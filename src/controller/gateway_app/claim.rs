@@ -52,7 +52,7 @@ pub(super) fn held_elsewhere(
         .find(|c| c.bound)
         .filter(|_| ctx.claims.listed())
     {
-        return Ok(Some(other.object));
+        return Ok(Some(other.object.into()));
     }
     fingerprinted_elsewhere(app, ctx, cloud.remark.as_deref())
 }
@@ -145,7 +145,7 @@ pub(super) async fn check_claims(
     app_id: &str,
 ) -> Result<()> {
     let (me, _) = claim_of(app);
-    let mut contest = ctx.claims.others(&me.uid, app_id);
+    let mut contest = ctx.claims.others(&app.uid().unwrap_or_default(), app_id);
     if contest.is_empty() {
         return Ok(());
     }
