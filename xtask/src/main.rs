@@ -79,9 +79,13 @@ enum Task {
         /// Concurrency of the operator and of the raw-limit client.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
-        /// Resync period for the steady-state measurement, seconds.
+        /// Resync period for the steady-state measurement, seconds (the operator is restarted
+        /// with it after the burst).
         #[arg(long, default_value_t = 20)]
         resync_secs: u64,
+        /// Resync period during the burst, seconds (default: the operator's own default).
+        #[arg(long, default_value_t = 600)]
+        burst_resync_secs: u64,
         /// Also write the table as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -255,6 +259,7 @@ fn run(task: Task) -> Result<()> {
             latency_ms,
             concurrency,
             resync_secs,
+            burst_resync_secs,
             json,
             modes,
             app_id_annotation,
@@ -267,6 +272,7 @@ fn run(task: Task) -> Result<()> {
                 latencies_ms: latency_ms,
                 concurrency,
                 resync_secs,
+                burst_resync_secs,
                 json,
                 modes,
                 app_id_annotation,

@@ -24,6 +24,9 @@ pub struct Options {
     pub latencies_ms: Vec<u64>,
     pub concurrency: usize,
     pub resync_secs: u64,
+    /// The resync period of the operator that makes the burst (the idle phase after it runs a
+    /// restarted operator with `resync_secs`).
+    pub burst_resync_secs: u64,
     pub json: Option<PathBuf>,
     pub modes: Vec<Mode>,
     pub app_id_annotation: bool,

@@ -45,22 +45,29 @@ pub async fn burst(
     let ns = format!("bench-{n}-{latency_ms}-{mode_name}-{cloud_name}");
     let (_sim, sim, http) = super::namespace_and_sim(env, &ns, &tag, latency_ms, n).await?;
     let conc = opts.concurrency.to_string();
+    let burst_resync = format!("{}s", opts.burst_resync_secs);
     let resync = format!("{}s", opts.resync_secs);
     let mirror = opts.app_id_annotation.to_string();
-    let mut operator_args = vec![
-        "--concurrency",
-        &conc,
-        "--resync-period",
-        &resync,
-        "--app-id-annotation",
-        &mirror,
-    ];
-    operator_args.extend(cloud.args());
+    let operator_args = |resync: &str| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--concurrency",
+            &conc,
+            "--resync-period",
+            resync,
+            "--app-id-annotation",
+            &mirror,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(cloud.args().into_iter().map(String::from));
+        args
+    };
+    let burst_args = operator_args(&burst_resync);
     let apps: Api<GatewayApp> = Api::namespaced(client.clone(), &ns);
     let mut ready = watch_ready(apps.clone());
     let (op, before, started) = match mode {
         Mode::Burst => {
-            let op = start_operator(operator, dir, &ns, &sim, &operator_args, &tag)?;
+            let op = start_operator(operator, dir, &ns, &sim, &strs(&burst_args), &tag)?;
             tokio::time::sleep(Duration::from_secs(1)).await;
             let before = apiserver_writes(client).await?;
             let started = Instant::now();
@@ -71,7 +78,7 @@ pub async fn burst(
             create_all(&apps, n, opts.concurrency).await?;
             let before = apiserver_writes(client).await?;
             let started = Instant::now();
-            let op = start_operator(operator, dir, &ns, &sim, &operator_args, &tag)?;
+            let op = start_operator(operator, dir, &ns, &sim, &strs(&burst_args), &tag)?;
             (op, before, started)
         }
     };
@@ -197,6 +204,37 @@ pub async fn burst(
     if !idle {
         return Ok(measured);
     }
+    // The idle phase needs a short resync period to see two of them; the burst ran with the
+    // operator's default. A restarted operator takes over, once it has reconciled every object.
+    drop(op);
+    let idle_tag = format!("{tag}-idle");
+    let op = start_operator(
+        operator,
+        dir,
+        &ns,
+        &sim,
+        &strs(&operator_args(&resync)),
+        &idle_tag,
+    )?;
+    let pid = op.proc.id();
+    let restarted = Instant::now();
+    tokio::time::timeout(Duration::from_secs(300 + n as u64 / 20), async {
+        loop {
+            let counted = reconciles(&http, &op.metrics).await.unwrap_or_default();
+            if counted.all >= n as f64 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the restarted operator did not reconcile {n} objects ({tag})"))?;
+    rows.push(row(
+        format!("[{tag}] restart with --resync-period {resync}: every object reconciled"),
+        format!("{:.1} s", restarted.elapsed().as_secs_f64()),
+        "-",
+        None,
+    ));
     let idle_run = Idle {
         client,
         apps: &apps,
@@ -214,7 +252,7 @@ pub async fn burst(
     // work in flight (jemalloc has returned what was freed by then).
     let rest = resident(pid);
     rows.push(row(
-        format!("[{tag}] operator RSS at rest (after the quiet resync)"),
+        format!("[{tag}] operator RSS at rest (restarted, after the quiet resync)"),
         format!("{rest:.1} MiB"),
         "-",
         None,
@@ -249,4 +287,8 @@ fn report_progress(
             );
         }
     })
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }

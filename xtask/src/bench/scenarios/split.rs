@@ -29,7 +29,8 @@ pub async fn split(env: &Env<'_>, n: usize, limit_wps: f64, rows: &mut Vec<Row>)
     let ns = format!("bench-split-{n}");
     let (_sim, sim, _) = namespace_and_sim(env, &ns, &tag, 0, n).await?;
     let conc = opts.concurrency.to_string();
-    let resync = format!("{}s", opts.resync_secs);
+    // A burst, as in the single operator's: the operator's default resync period.
+    let resync = format!("{}s", opts.burst_resync_secs);
     let shards = ["0", "1"];
     let mut operators = Vec::new();
     for shard in shards {
