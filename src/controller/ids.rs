@@ -125,6 +125,7 @@ mod tests {
                 true,
             ),
             ("an app id", "0833a5737480d53b2f250010d01a7b88", true),
+            ("a uid's digits", "0b9f2c1e4d3a4f6b9e2d1a2b3c4d5e6f", true),
             ("upper case", "0B9F2C1E-4D3A-4F6B-9E2D-1A2B3C4D5E6F", false),
             (
                 "dashes elsewhere",

@@ -96,6 +96,9 @@ pub struct Reconciles {
     pub all: f64,
     pub stale: f64,
     pub settled: f64,
+    /// Objects queued for a reconcile that has not started (the operator's work-queue gauge,
+    /// refreshed every few seconds).
+    pub queued: f64,
     /// Failed reconciles by reason.
     pub failed: BTreeMap<String, f64>,
 }
@@ -126,6 +129,9 @@ pub fn reconciles(text: &str) -> Reconciles {
         all: samples("appauth_reconciles_total{").map(sample_value).sum(),
         stale: skipped("stale"),
         settled: skipped("settled"),
+        queued: samples("appauth_workqueue_depth{")
+            .map(sample_value)
+            .fold(0.0, |a, b| a + b),
     }
 }
 
@@ -273,6 +279,8 @@ appauth_reconcile_errors_total{kind="GatewayApp",reason="Transient"} 1
 appauth_reconcile_errors_total{kind="GatewayApp",reason="Throttled"} 5
 appauth_reconcile_errors_total{kind="InferenceApi",reason="Conflict"} 7
 appauth_reconcile_errors_total{kind="GatewayApp",reason="QuotaExceeded"} 0
+appauth_workqueue_depth{kind="GatewayApp"} 6
+appauth_workqueue_depth{kind="InferenceApi"} 8
 "#;
         for (text, want) in [
             ("", Reconciles::default()),
@@ -282,6 +290,7 @@ appauth_reconcile_errors_total{kind="GatewayApp",reason="QuotaExceeded"} 0
                     all: 10.0,
                     stale: 2.0,
                     settled: 3.0,
+                    queued: 6.0,
                     failed: map(&[("Transient", 2.0), ("Throttled", 5.0)]),
                 },
             ),

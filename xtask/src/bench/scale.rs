@@ -97,15 +97,15 @@ pub fn per_object(measured: &[Measured], rows: &mut Vec<Row>) {
             None,
         ));
     }
-    // The same line through the RSS at rest, where every run measured it: how much of the peak
-    // is the burst's work in flight rather than what the objects keep.
+    // The same line through the RSS at rest, where every run measured it: what a process that
+    // did not make the burst (restarted for the idle phase) keeps per object.
     let at_rest: Option<Vec<(f64, f64)>> = alike
         .iter()
         .map(|m| m.rest_mib.map(|r| (m.n as f64, r)))
         .collect();
     if let Some((base, slope)) = at_rest.as_deref().and_then(fit) {
         rows.push(row(
-            "memory at rest: fixed base + per object (RSS after the quiet resync)",
+            "memory at rest: fixed base + per object (restarted operator, RSS after the quiet resync)",
             format!("{base:.1} MiB + {:.2} KiB", slope * 1024.0),
             "- (the target is read on the peak)",
             None,

@@ -218,11 +218,20 @@ pub async fn burst(
     )?;
     let pid = op.proc.id();
     let restarted = Instant::now();
+    // Every object reconciled, and nothing queued for two readings of the queue gauge (it is
+    // refreshed every 5 s): the sweep's cheap passes count as reconciles too, and a restarted
+    // process reads each app once.
     tokio::time::timeout(Duration::from_secs(300 + n as u64 / 20), async {
+        let mut empty_since: Option<Instant> = None;
         loop {
             let counted = reconciles(&http, &op.metrics).await.unwrap_or_default();
-            if counted.all >= n as f64 {
-                return;
+            if counted.all >= n as f64 && counted.queued == 0.0 {
+                let since = *empty_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_secs(6) {
+                    return;
+                }
+            } else {
+                empty_since = None;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
