@@ -13,6 +13,7 @@ pub mod inference_api;
 pub mod inventory;
 pub mod marker;
 pub mod memory;
+mod own_writes;
 pub mod pending;
 pub mod plan;
 pub mod recent_writes;
