@@ -67,17 +67,19 @@ impl Target {
                 })
                 .await?
             }
-            Target::ModelArts { workspace } => client
-                .modelarts(workspace)
-                .list_apps(None, false)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .map(keep)
-                .fold(C::default(), |mut all, app| {
-                    all.extend([app]);
-                    all
-                }),
+            Target::ModelArts { workspace } => {
+                let mut all = C::default();
+                all.extend(
+                    client
+                        .modelarts(workspace)
+                        .list_apps(None, false)
+                        .await?
+                        .into_iter()
+                        .map(Into::into)
+                        .map(keep),
+                );
+                all
+            }
             Target::DataArts {
                 workspace,
                 dlm_type,
