@@ -54,11 +54,12 @@ pub fn writes_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64
 }
 
 /// Every request but watches on GatewayApps (and their status), Secrets and Events between two
-/// [`request_counts`]: what the operator could be asking of the apiserver.
+/// [`request_counts`], by "VERB resource" (those that did not move left out): what the operator
+/// asked of the apiserver.
 pub fn operator_requests_delta(
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
-) -> f64 {
+) -> BTreeMap<String, f64> {
     after
         .iter()
         .filter(|(k, _)| {
@@ -68,8 +69,9 @@ pub fn operator_requests_delta(
                         .contains(&resource)
             })
         })
-        .map(|(k, v)| v - before.get(k).copied().unwrap_or(0.0))
-        .sum()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d != 0.0)
+        .collect()
 }
 
 /// Requests per app by "VERB resource" between two [`request_counts`], WATCH left out (a watch
@@ -210,7 +212,12 @@ apiserver_request_duration_seconds{resource="secrets",verb="PUT"} 9
             ("PUT leases", 5.0),
             ("secrets", 7.0),
         ]);
-        assert_eq!(operator_requests_delta(&before, &after), 5.0);
+        let want = map(&[
+            ("GET secrets", 3.0),
+            ("APPLY gatewayapps/status", 1.0),
+            ("POST events", 1.0),
+        ]);
+        assert_eq!(operator_requests_delta(&before, &after), want);
     }
 
     #[test]

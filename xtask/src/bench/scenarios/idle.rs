@@ -1,6 +1,7 @@
 //! After a burst, with the operator idle: apply -> Secret latency one object at a time, then
 //! one resync period with nothing changed (which must write nothing).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -90,6 +91,7 @@ pub async fn quiet_resync(run: &Idle<'_>, rows: &mut Vec<Row>) -> Result<Quiet> 
         client,
         http,
         sim,
+        metrics,
         n,
         tag,
         resync_secs,
@@ -99,9 +101,11 @@ pub async fn quiet_resync(run: &Idle<'_>, rows: &mut Vec<Row>) -> Result<Quiet> 
     tokio::time::sleep(Duration::from_secs(resync_secs + resync_secs / 10 + 2)).await;
     http.delete(format!("{sim}/_sim/counts")).send().await?;
     let quiet_before = apiserver_writes(client).await?;
+    let failed_before = reconciles(http, metrics).await?.failed;
     let periods = 2;
     tokio::time::sleep(Duration::from_secs(periods * resync_secs)).await;
     let quiet_after = apiserver_writes(client).await?;
+    let failed_after = reconciles(http, metrics).await?.failed;
     let counts = sim_counts(http, sim).await?;
     let objects = n + IDLE_OBJECTS;
     let count = |op: &str| counts.get(op).copied().unwrap_or(0) as f64;
@@ -117,9 +121,10 @@ pub async fn quiet_resync(run: &Idle<'_>, rows: &mut Vec<Row>) -> Result<Quiet> 
         .filter(|(k, _)| !k.ends_with(".show") && !k.ends_with(".list"))
         .map(|(_, v)| *v)
         .sum();
+    let requests = operator_requests_delta(&quiet_before, &quiet_after);
     rows.push(row(
         format!("[{tag}] quiet resync ({periods} periods): apiserver requests on GatewayApps, Secrets, Events"),
-        format!("{}", operator_requests_delta(&quiet_before, &quiet_after)),
+        quiet_requests(&requests, &failed_before, &failed_after),
         "0",
         None,
     ));
@@ -140,4 +145,67 @@ pub async fn quiet_resync(run: &Idle<'_>, rows: &mut Vec<Row>) -> Result<Quiet> 
         Some(0.05 / per_object.max(0.0001)),
     ));
     Ok(quiet)
+}
+
+/// The quiet resync's request count and, when it is not 0, what they were and the reconciles
+/// that failed meanwhile (by reason): "0", or "4 (APPLY gatewayapps/status 2, POST events 2;
+/// failed CloudUnavailable 2)".
+fn quiet_requests(
+    requests: &BTreeMap<String, f64>,
+    failed_before: &BTreeMap<String, f64>,
+    failed_after: &BTreeMap<String, f64>,
+) -> String {
+    let total: f64 = requests.values().sum();
+    if total == 0.0 {
+        return "0".into();
+    }
+    let by_kind: Vec<String> = requests.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let failed: Vec<String> = failed_after
+        .iter()
+        .map(|(k, v)| (k, v - failed_before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d != 0.0)
+        .map(|(k, d)| format!("{k} {d}"))
+        .collect();
+    let failed = if failed.is_empty() {
+        "none".to_string()
+    } else {
+        failed.join(", ")
+    };
+    format!("{total} ({}; failed {failed})", by_kind.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn quiet_request_rows() {
+        let none = map(&[]);
+        for (requests, before, after, want) in [
+            (
+                map(&[]),
+                map(&[("CloudUnavailable", 3.0)]),
+                map(&[("CloudUnavailable", 5.0)]),
+                "0",
+            ),
+            (
+                map(&[("APPLY gatewayapps/status", 2.0), ("POST events", 2.0)]),
+                map(&[("CloudUnavailable", 3.0)]),
+                map(&[("CloudUnavailable", 5.0), ("InvalidSpec", 1.0)]),
+                "4 (APPLY gatewayapps/status 2, POST events 2; failed CloudUnavailable 2, InvalidSpec 1)",
+            ),
+            (
+                map(&[("POST events", 1.0)]),
+                none.clone(),
+                none.clone(),
+                "1 (POST events 1; failed none)",
+            ),
+        ] {
+            assert_eq!(quiet_requests(&requests, &before, &after), want);
+        }
+    }
 }
