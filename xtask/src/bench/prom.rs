@@ -55,7 +55,7 @@ pub fn writes_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64
 
 /// Every request but watches on GatewayApps (and their status), Secrets and Events between two
 /// [`request_counts`], by "VERB resource" (those that did not move left out): what the operator
-/// asked of the apiserver.
+/// could be asking of the apiserver (the counters are the whole cluster's).
 pub fn operator_requests_delta(
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
