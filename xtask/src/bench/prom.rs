@@ -53,6 +53,18 @@ pub fn writes_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64
         .sum()
 }
 
+/// The counters that moved between two readings, by name, and by how much.
+pub fn moved(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d != 0.0)
+        .collect()
+}
+
 /// Every request but watches on GatewayApps (and their status), Secrets and Events between two
 /// [`request_counts`], by "VERB resource" (those that did not move left out): what the operator
 /// could be asking of the apiserver (the counters are the whole cluster's).
@@ -60,8 +72,8 @@ pub fn operator_requests_delta(
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
 ) -> BTreeMap<String, f64> {
-    after
-        .iter()
+    moved(before, after)
+        .into_iter()
         .filter(|(k, _)| {
             k.split_once(' ').is_some_and(|(verb, resource)| {
                 verb != "WATCH"
@@ -69,9 +81,13 @@ pub fn operator_requests_delta(
                         .contains(&resource)
             })
         })
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
-        .filter(|(_, d)| *d != 0.0)
         .collect()
+}
+
+/// A map of counters from literal pairs, for tests.
+#[cfg(test)]
+pub fn counters(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
 /// Requests per app by "VERB resource" between two [`request_counts`], WATCH left out (a watch
@@ -141,9 +157,7 @@ pub fn reconciles(text: &str) -> Reconciles {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
-        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-    }
+    use super::counters as map;
 
     #[test]
     fn label_values() {

@@ -11,7 +11,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 
 use crate::bench::cluster::{apiserver_writes, gateway_app, reconciles, sim_counts};
-use crate::bench::prom::operator_requests_delta;
+use crate::bench::prom::{moved, operator_requests_delta};
 use crate::bench::report::{Row, percentile, row};
 use crate::bench::scale::{Quiet, pages};
 
@@ -166,10 +166,8 @@ fn quiet_requests(
         return "0".into();
     }
     let by_kind: Vec<String> = requests.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    let failed: Vec<String> = failed_after
+    let failed: Vec<String> = moved(failed_before, failed_after)
         .iter()
-        .map(|(k, v)| (k, v - failed_before.get(k).copied().unwrap_or(0.0)))
-        .filter(|(_, d)| *d != 0.0)
         .map(|(k, d)| format!("{k} {d}"))
         .collect();
     let failed = if failed.is_empty() {
@@ -183,10 +181,7 @@ fn quiet_requests(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn map(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
-        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-    }
+    use crate::bench::prom::counters as map;
 
     #[test]
     fn quiet_request_rows() {
