@@ -24,6 +24,10 @@ pub enum Error {
     /// Not an error: try again after this long (a conflict, an echo not cached yet).
     #[error("requeue")]
     Requeue(Duration),
+    /// The terminal failure the status already reports, not asked of the cloud again (nothing
+    /// it depends on changed): no status write, no Event; counted under its reason.
+    #[error("{0:?}, unchanged")]
+    Unchanged(Reason),
     /// Not an error either, but a wait users should see: the reconcile cannot finish before
     /// `after` (a create that may still be in flight, deletion held up), reported as
     /// `Reconciling=True` with `reason`.
@@ -98,6 +102,7 @@ where
             Ok((action, None))
         }
         Err(Error::Requeue(after)) => Ok((Action::requeue(after), None)),
+        Err(Error::Unchanged(reason)) => Ok((Action::await_change(), Some(reason.as_str()))),
         Err(Error::Wait {
             after,
             reason,

@@ -114,6 +114,17 @@ pub struct Rare {
     /// With FromSecret: a hash of the source Secret's version whose values were last found
     /// delivered (an unchanged source is not read again).
     pub source_compared: Option<u64>,
+    /// With FromSecret: the create the cloud refused because another app holds the key.
+    pub key_refused: Option<KeyRefusal>,
+}
+
+/// A create refused for its app key: the generation and the source Secret's version (hashed)
+/// it was made from, and when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyRefusal {
+    pub generation: i64,
+    pub source: u64,
+    pub at: Instant,
 }
 
 const NOTHING_RARE: Rare = Rare {
@@ -123,6 +134,7 @@ const NOTHING_RARE: Rare = Rare {
     rotation_warned: None,
     secret_conflict: false,
     source_compared: None,
+    key_refused: None,
 };
 
 impl Memory {

@@ -3,8 +3,9 @@
 //! InferenceApi's API are found by the fingerprint in their remark, guarded by the same pending
 //! marker, and never deleted while another live object holds them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::memory::KeyRefusal;
 use super::status::Reason;
 
 /// A cloud resource the planners can tell apart.
@@ -138,6 +139,27 @@ pub fn plan_create<T: CloudResource>(facts: CreateFacts<T>) -> CreatePlan<T> {
 /// old enough that a crash during this create would not make the next process wait.
 pub fn restamp_marker(marker_is_ours: bool, marker_age: Duration, grace: Duration) -> bool {
     !marker_is_ours || marker_age >= grace / 2
+}
+
+/// Whether a create the cloud refused because another app holds its key stands without asking
+/// again: the same generation, the source Secret at the version whose key was refused, the
+/// refusal in status (a status write that failed is not left unsaid), and less than a resync
+/// period ago. The app holding the key may go at any time: the resync sweep asks again after a
+/// period, rather than every event that happens to wake the object.
+pub fn key_refusal_stands(
+    refusal: Option<KeyRefusal>,
+    generation: Option<i64>,
+    source_now: Option<u64>,
+    reported: bool,
+    now: Instant,
+    period: Duration,
+) -> bool {
+    refusal.is_some_and(|r| {
+        reported
+            && Some(r.generation) == generation
+            && Some(r.source) == source_now
+            && now.saturating_duration_since(r.at) < period
+    })
 }
 
 /// What a deletion removes in the cloud.

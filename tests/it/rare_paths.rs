@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use appauth_operator::api::GatewayApp;
 use common::objects::{Ns, account_secret, creds, events, in_use, setup};
-use common::operator::Operator;
+use common::operator::{Operator, free_metrics_addr};
 use common::sim::{Sim, credentials_work};
 use common::wait;
 use kube::api::{Patch, PatchParams};
@@ -434,19 +434,24 @@ async fn source_secret(ns: &Ns, name: &str, key: &str, secret: &str) {
 }
 
 /// FromSecret with an app key another app already holds ends in a terminal condition naming
-/// the collision after a bounded number of cloud calls (not a create every 200 ms forever), and
-/// recovers once the source names a free key.
+/// the collision after one create (not a create every 200 ms forever, nor one at each event
+/// that wakes the object), and recovers once the source names a free key.
 #[tokio::test]
 async fn a_from_secret_key_held_by_another_app_is_a_terminal_key_conflict() {
     let (ns, sim) = setup("key-conflict").await;
-    let _op = Operator::start(&ns.name, &sim.url(), &[]);
+    let addr = free_metrics_addr();
+    // A resync period longer than the test: every reconcile here is one an event woke.
+    let _op = Operator::start(
+        &ns.name,
+        &sim.url(),
+        &["--metrics-addr", &addr, "--resync-period", "1h"],
+    );
     source_secret(&ns, "src1", "shared-key-0001", "first-secret-value-0001").await;
     source_secret(&ns, "src2", "shared-key-0001", "second-secret-value-0002").await;
-    let spec = |src: &str| json!({"apig": {"instanceId": "gw1"}, "credentials": "FromSecret", "credentialsFrom": {"name": src}});
-    ns.create("first", spec("src1")).await;
+    ns.create("first", from_secret("src1")).await;
     ns.wait_ready("first", T).await;
     let before = sim.handle.count("apig.create");
-    ns.create("second", spec("src2")).await;
+    ns.create("second", from_secret("src2")).await;
     let app = ns.wait_reason("second", "KeyConflict", T).await;
     assert_eq!(
         condition(&app, "Stalled").map(|c| c.0).as_deref(),
@@ -455,8 +460,27 @@ async fn a_from_secret_key_held_by_another_app_is_a_terminal_key_conflict() {
     let message = app.status.as_ref().unwrap().conditions[0].message.clone();
     assert!(message.contains("app key"), "{message}");
     assert!(events_once(&ns, "KeyConflict").await >= 1, "Warning Event");
-    let attempts = sim.handle.count("apig.create") - before;
-    assert!(attempts <= 2, "{attempts} creates for one refused key");
+    let creates = || sim.handle.count("apig.create") - before;
+    assert_eq!(creates(), 1, "creates for one refused key");
+
+    // An event that changes neither the spec nor the source wakes the object: the reconcile
+    // runs and ends in the same refusal (counted), without asking the cloud again.
+    let refused = |page: &str| key_conflicts(page);
+    let counted = Operator::metrics_until(&addr, T, "the refusal counted", refused).await;
+    ns.patch(
+        "second",
+        json!({"metadata": {"annotations": {"example.com/touched": "yes"}}}),
+    )
+    .await;
+    Operator::metrics_until(&addr, T, "the woken reconcile counted", |page| {
+        key_conflicts(page).filter(|n| *n > counted)
+    })
+    .await;
+    assert_eq!(
+        creates(),
+        1,
+        "creates after a reconcile nothing changed for"
+    );
 
     use base64::Engine;
     let free = base64::engine::general_purpose::STANDARD.encode("free-key-0002");
@@ -472,6 +496,78 @@ async fn a_from_secret_key_held_by_another_app_is_a_terminal_key_conflict() {
     let (key, _) = creds(&ns, "second").await;
     assert_eq!(key, "free-key-0002");
     assert_eq!(sim.apps("apig").len(), 2);
+}
+
+/// A refused key is asked about again by the resync, a period after the refusal at the
+/// soonest: once the app holding the key is deleted, the refused object gets its app without
+/// any change of its own.
+#[tokio::test]
+async fn a_refused_key_is_asked_again_by_the_resync_once_a_period_at_most() {
+    let (ns, sim) = setup("key-resync").await;
+    let period = Duration::from_secs(3);
+    let op = Operator::start(&ns.name, &sim.url(), &["--resync-period", "3s"]);
+    source_secret(&ns, "src1", "shared-key-0003", "first-secret-value-0003").await;
+    source_secret(&ns, "src2", "shared-key-0003", "second-secret-value-0004").await;
+    ns.create("first", from_secret("src1")).await;
+    ns.wait_ready("first", T).await;
+    ns.create("second", from_secret("src2")).await;
+    ns.wait_reason("second", "KeyConflict", T).await;
+    // Asked again after a period or two: still refused while the first app holds the key.
+    wait::until(T, "a second refused create", || async {
+        (refused_creates(&op.logs()).len() >= 2).then_some(())
+    })
+    .await;
+    ns.delete("first").await;
+    ns.wait_gone("first", T).await;
+    ns.wait_ready("second", T).await;
+    let (key, _) = creds(&ns, "second").await;
+    assert_eq!(key, "shared-key-0003");
+
+    let logs = op.logs();
+    let mut asked = refused_creates(&logs);
+    let created = line_times(&logs, |l| {
+        l.contains("cloud mutation action=\"create\"") && l.contains("name=\"second\"")
+    });
+    assert_eq!(created.len(), 1, "one app for second");
+    asked.extend(created);
+    // Each ask comes a period after the refusal before it (less the moments between the
+    // cloud's answer and the log line).
+    for pair in asked.windows(2) {
+        let gap = (pair[1] - pair[0]).to_std().unwrap_or_default();
+        assert!(
+            gap + Duration::from_millis(250) >= period,
+            "asked again {gap:?} after a refusal: {asked:?}"
+        );
+    }
+}
+
+fn from_secret(source: &str) -> serde_json::Value {
+    json!({"apig": {"instanceId": "gw1"}, "credentials": "FromSecret", "credentialsFrom": {"name": source}})
+}
+
+/// The reconciles that ended in KeyConflict, from a metrics page.
+fn key_conflicts(page: &str) -> Option<u64> {
+    let series = "appauth_reconcile_errors_total{kind=\"GatewayApp\",reason=\"KeyConflict\"} ";
+    page.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .filter(|n| *n >= 1.0)
+        .map(|n| n as u64)
+}
+
+/// When the creates the cloud refused for their key were answered, from the operator's log.
+fn refused_creates(logs: &str) -> Vec<chrono::DateTime<chrono::Utc>> {
+    line_times(logs, |l| {
+        l.contains("reconcile failed") && l.contains("KeyTaken")
+    })
+}
+
+/// The timestamps of the log lines `pick` takes.
+fn line_times(logs: &str, pick: impl Fn(&str) -> bool) -> Vec<chrono::DateTime<chrono::Utc>> {
+    logs.lines()
+        .filter(|l| pick(l))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|t| t.parse().ok())
+        .collect()
 }
 
 /// Generated credentials staged before a create are cleared when the create fails terminally

@@ -3,6 +3,9 @@
 //! execute.
 
 use super::*;
+use std::time::Instant;
+
+use crate::controller::memory::KeyRefusal;
 use crate::controller::plan::{Adoption, CreateFacts, CreatePlan, Refusal};
 
 pub(super) async fn create_or_recover(
@@ -12,6 +15,9 @@ pub(super) async fn create_or_recover(
     target: &Target,
 ) -> Result<Delivered> {
     let uid = app.uid().unwrap_or_default();
+    if key_still_refused(app, ctx).await? {
+        return Err(Error::Unchanged(Reason::KeyConflict));
+    }
     let mut name = cloud_name(app, ctx);
     // A marker this reconcile wrote (conflict-checked against the object it read) proves no
     // earlier attempt exists, so where the cloud refuses taken names the lookup below can be
@@ -221,14 +227,17 @@ async fn create(
             client,
             name,
             &remark,
-            chosen
-                .as_ref()
-                .map(|(k, s)| ChosenCredentials { key: k, secret: s }),
+            chosen.as_ref().map(|c| ChosenCredentials {
+                key: &c.key,
+                secret: &c.secret,
+            }),
         )
         .await;
     match result {
         Ok(created) => {
             ctx.set_unresolved(&uid, false);
+            ctx.memory
+                .update(&uid, |m| m.rare_mut(|r| r.key_refused = None));
             audit::app(app, Mutation::Create, target, &created.id);
             crate::failpoint("after-create");
             let note = format!(
@@ -239,7 +248,7 @@ async fn create(
             ctx.normal(app, "Created", "Create", note).await;
             // The Secret was seen just before the create; a staged (Generated) one changed since.
             let read_before = chosen.is_none().then_some(existing);
-            let secret = chosen.map(|c| c.1);
+            let secret = chosen.map(|c| c.secret);
             let id = created.id.clone();
             let delivered =
                 deliver_new(app, ctx, client, target, created, secret, read_before).await;
@@ -251,6 +260,17 @@ async fn create(
             if e.category() == ErrorCategory::AlreadyExists {
                 // With a marker set, "already exists" means "look again", never a conflict.
                 return Err(Error::Requeue(Duration::from_millis(200)));
+            }
+            if e.category() == ErrorCategory::KeyTaken
+                && let Some(source) = chosen.as_ref().and_then(|c| c.source)
+            {
+                let refusal = KeyRefusal {
+                    generation: app.metadata.generation.unwrap_or_default(),
+                    source,
+                    at: Instant::now(),
+                };
+                ctx.memory
+                    .with(&uid, |m| m.rare_mut(|r| r.key_refused = Some(refusal)));
             }
             let failure = Error::cloud(e);
             let terminal = matches!(&failure, Error::Failed { reason, .. } if reason.is_terminal());
@@ -268,6 +288,45 @@ async fn create(
             Err(failure)
         }
     }
+}
+
+/// Whether this object's last create was refused for its key and nothing since makes another
+/// worth asking (`plan::key_refusal_stands`). The source Secret's version comes from the cache
+/// of labelled sources, or a read where the cache does not know it.
+async fn key_still_refused(app: &GatewayApp, ctx: &Context) -> Result<bool> {
+    let uid = app.uid().unwrap_or_default();
+    let Some(refusal) = ctx.memory.get(&uid, |m| m.rare().key_refused).flatten() else {
+        return Ok(false);
+    };
+    let reported = app.status.as_ref().is_some_and(|st| {
+        st.conditions.iter().any(|c| {
+            c.type_ == "Ready"
+                && c.reason == Reason::KeyConflict.as_str()
+                && c.observed_generation == app.metadata.generation
+        })
+    });
+    let source_now = match super::known_secret::source_version(app, ctx) {
+        Some(v) => Some(v),
+        None if reported => {
+            let name = app.spec.credentials_from.as_ref().map(|r| r.name.as_str());
+            match name {
+                Some(name) => get_secret(app, ctx, name)
+                    .await?
+                    .and_then(|s| s.metadata.resource_version)
+                    .map(|v| super::known_secret::key_hash(&v)),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    Ok(plan::key_refusal_stands(
+        Some(refusal),
+        app.metadata.generation,
+        source_now,
+        reported,
+        Instant::now(),
+        ctx.settings.resync,
+    ))
 }
 
 /// A delivery of an app this object made (just now, or an attempt that crashed before the

@@ -14,12 +14,17 @@ pub(super) fn random_token(len: usize) -> String {
         .collect()
 }
 
+/// Credentials the operator chooses rather than the cloud.
+pub(super) struct Chosen {
+    pub key: String,
+    pub secret: SecretString,
+    /// FromSecret: the version (hashed) of the source Secret they were read from.
+    pub source: Option<u64>,
+}
+
 /// Client-chosen credentials for Generated (kept in the target Secret before the create) and
 /// FromSecret (from the source Secret).
-pub(super) async fn chosen_credentials(
-    app: &GatewayApp,
-    ctx: &Context,
-) -> Result<Option<(String, SecretString)>> {
+pub(super) async fn chosen_credentials(app: &GatewayApp, ctx: &Context) -> Result<Option<Chosen>> {
     match app.spec.credentials {
         CredentialsMode::CloudGenerated => Ok(None),
         CredentialsMode::FromSecret => {
@@ -35,13 +40,22 @@ pub(super) async fn chosen_credentials(
                     format!("spec.credentialsFrom: Secret {name} not found"),
                 )
             })?;
+            let version = source
+                .metadata
+                .resource_version
+                .as_deref()
+                .map(super::known_secret::key_hash);
             let data = source.data.unwrap_or_default();
             let read = |k: &str| {
                 data.get(k)
                     .and_then(|v| String::from_utf8(v.0.clone()).ok())
             };
             match (read("app_key"), read("app_secret")) {
-                (Some(k), Some(s)) => Ok(Some((k, SecretString::from(s)))),
+                (Some(key), Some(s)) => Ok(Some(Chosen {
+                    key,
+                    secret: SecretString::from(s),
+                    source: version,
+                })),
                 _ => Err(Error::failed(
                     Reason::InvalidSpec,
                     format!(
@@ -55,9 +69,13 @@ pub(super) async fn chosen_credentials(
             let name = secret_step::secret_name(app);
             if let Some(existing) = get_secret(app, ctx, &name).await?
                 && existing.annotations().get(annotations::OWNER_UID) == app.uid().as_ref()
-                && let Some(found) = secret_step::read_credentials(app, &existing)
+                && let Some((key, secret)) = secret_step::read_credentials(app, &existing)
             {
-                return Ok(Some(found));
+                return Ok(Some(Chosen {
+                    key,
+                    secret,
+                    source: None,
+                }));
             }
             let creds = (
                 format!("k{}", random_token(31)),
@@ -70,7 +88,11 @@ pub(super) async fn chosen_credentials(
                 app_code: None,
             };
             write_secret(app, ctx, &staged, SecretWrite::default()).await?;
-            Ok(Some(creds))
+            Ok(Some(Chosen {
+                key: creds.0,
+                secret: creds.1,
+                source: None,
+            }))
         }
     }
 }

@@ -272,7 +272,10 @@ pub(super) async fn from_secret_changed(
     if app.spec.credentials != CredentialsMode::FromSecret {
         return Ok(None);
     }
-    let Some((key, value)) = chosen_credentials(app, ctx).await? else {
+    let Some(Chosen {
+        key, secret: value, ..
+    }) = chosen_credentials(app, ctx).await?
+    else {
         return Ok(None);
     };
     let current = delivered.and_then(|s| secret_step::read_credentials(app, s));

@@ -293,3 +293,73 @@ fn deletion_removes_what_is_ours_and_waits_for_what_may_land() {
     assert!(!delete_needs_lookup(Some("a"), true));
     assert!(!delete_needs_lookup(None, false));
 }
+
+#[test]
+fn a_refused_key_stands_until_the_spec_the_source_or_a_resync_period_says_otherwise() {
+    let period = Duration::from_secs(600);
+    let at = Instant::now();
+    let refusal = Some(KeyRefusal {
+        generation: 2,
+        source: 7,
+        at,
+    });
+    // (case, refusal, generation, source now, reported in status, time since, stands)
+    let cases = [
+        (
+            "same everything, just now",
+            refusal,
+            Some(2),
+            Some(7),
+            true,
+            0,
+            true,
+        ),
+        (
+            "same everything, just under a period",
+            refusal,
+            Some(2),
+            Some(7),
+            true,
+            599,
+            true,
+        ),
+        (
+            "a period on: the sweep asks again",
+            refusal,
+            Some(2),
+            Some(7),
+            true,
+            600,
+            false,
+        ),
+        ("spec changed", refusal, Some(3), Some(7), true, 0, false),
+        (
+            "source Secret changed",
+            refusal,
+            Some(2),
+            Some(8),
+            true,
+            0,
+            false,
+        ),
+        ("source Secret gone", refusal, Some(2), None, true, 0, false),
+        (
+            "status does not say so",
+            refusal,
+            Some(2),
+            Some(7),
+            false,
+            0,
+            false,
+        ),
+        ("never refused", None, Some(2), Some(7), true, 0, false),
+    ];
+    for (name, refusal, generation, source, reported, since, want) in cases {
+        let now = at + Duration::from_secs(since);
+        assert_eq!(
+            key_refusal_stands(refusal, generation, source, reported, now, period),
+            want,
+            "{name}"
+        );
+    }
+}
