@@ -102,7 +102,10 @@ where
             Ok((action, None))
         }
         Err(Error::Requeue(after)) => Ok((Action::requeue(after), None)),
-        Err(Error::Unchanged(reason)) => Ok((Action::await_change(), Some(reason.as_str()))),
+        Err(Error::Unchanged(reason)) => {
+            left_to_the_sweep(ctx, &uid);
+            Ok((Action::await_change(), Some(reason.as_str())))
+        }
         Err(Error::Wait {
             after,
             reason,
@@ -150,12 +153,7 @@ where
             let wait = match retry_after {
                 Some(d) => d,
                 None if reason.is_terminal() => {
-                    // Tried again at the resync sweep, with the backoff of earlier failures and
-                    // any wait over (the sweep leaves an object retrying on its own alone).
-                    ctx.memory.update(&uid, |m| {
-                        m.failures = 0;
-                        m.rare_mut(|r| r.wait = None);
-                    });
+                    left_to_the_sweep(ctx, &uid);
                     return Ok((Action::await_change(), Some(reason.as_str())));
                 }
                 None => ctx.backoff(&uid, reason == Reason::QuotaExceeded),
@@ -169,6 +167,16 @@ where
             Ok((Action::requeue(wait), Some(reason.as_str())))
         }
     }
+}
+
+/// A terminal failure is tried again at the resync sweep, with the backoff of earlier failures
+/// (an apiserver error in between, say) and any wait over: the sweep leaves an object retrying
+/// on its own alone, and this one has no retry of its own.
+fn left_to_the_sweep(ctx: &Context, uid: &str) {
+    ctx.memory.update(uid, |m| {
+        m.failures = 0;
+        m.rare_mut(|r| r.wait = None);
+    });
 }
 
 /// Whether the cloud rejected this generation of the object as invalid (no cloud call until

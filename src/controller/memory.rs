@@ -118,13 +118,20 @@ pub struct Rare {
     pub key_refused: Option<KeyRefusal>,
 }
 
-/// A create refused for its app key: the generation and the source Secret's version (hashed)
-/// it was made from, and when.
+/// A create refused for its app key: what it was asked with, and when.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KeyRefusal {
+    pub asked: AskedWith,
+    pub at: Instant,
+}
+
+/// What a FromSecret create depends on besides the cloud: the object's generation, and hashes
+/// of the source Secret's version and of the account (project, region, credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AskedWith {
     pub generation: i64,
     pub source: u64,
-    pub at: Instant,
+    pub account: u64,
 }
 
 const NOTHING_RARE: Rare = Rare {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::memory::KeyRefusal;
+use super::memory::{AskedWith, KeyRefusal};
 use super::status::Reason;
 
 /// A cloud resource the planners can tell apart.
@@ -142,23 +142,20 @@ pub fn restamp_marker(marker_is_ours: bool, marker_age: Duration, grace: Duratio
 }
 
 /// Whether a create the cloud refused because another app holds its key stands without asking
-/// again: the same generation, the source Secret at the version whose key was refused, the
-/// refusal in status (a status write that failed is not left unsaid), and less than a resync
-/// period ago. The app holding the key may go at any time: the resync sweep asks again after a
-/// period, rather than every event that happens to wake the object.
+/// again: asked with the same generation, source Secret version and account as now (`None`: the
+/// source is gone or unknown), the refusal in status (a status write that failed, or a pause
+/// since, is not left unsaid), and less than `period` ago. The app holding the key may go at any
+/// time: the resync sweep asks again after a period, rather than every event that happens to
+/// wake the object.
 pub fn key_refusal_stands(
     refusal: Option<KeyRefusal>,
-    generation: Option<i64>,
-    source_now: Option<u64>,
+    asking_now: Option<AskedWith>,
     reported: bool,
     now: Instant,
     period: Duration,
 ) -> bool {
     refusal.is_some_and(|r| {
-        reported
-            && Some(r.generation) == generation
-            && Some(r.source) == source_now
-            && now.saturating_duration_since(r.at) < period
+        reported && Some(r.asked) == asking_now && now.saturating_duration_since(r.at) < period
     })
 }
 

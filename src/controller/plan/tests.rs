@@ -295,69 +295,80 @@ fn deletion_removes_what_is_ours_and_waits_for_what_may_land() {
 }
 
 #[test]
-fn a_refused_key_stands_until_the_spec_the_source_or_a_resync_period_says_otherwise() {
+fn a_refused_key_stands_until_the_spec_the_source_the_account_or_a_resync_period_says_otherwise() {
     let period = Duration::from_secs(600);
     let at = Instant::now();
-    let refusal = Some(KeyRefusal {
+    let asked = AskedWith {
         generation: 2,
         source: 7,
-        at,
-    });
-    // (case, refusal, generation, source now, reported in status, time since, stands)
+        account: 9,
+    };
+    let refusal = Some(KeyRefusal { asked, at });
+    let now_with = |generation, source, account| {
+        Some(AskedWith {
+            generation,
+            source,
+            account,
+        })
+    };
+    // (case, refusal, asking now, reported in status, seconds since, stands)
     let cases = [
         (
             "same everything, just now",
             refusal,
-            Some(2),
-            Some(7),
+            Some(asked),
             true,
             0,
             true,
         ),
-        (
-            "same everything, just under a period",
-            refusal,
-            Some(2),
-            Some(7),
-            true,
-            599,
-            true,
-        ),
+        ("just under a period", refusal, Some(asked), true, 599, true),
         (
             "a period on: the sweep asks again",
             refusal,
-            Some(2),
-            Some(7),
+            Some(asked),
             true,
             600,
             false,
         ),
-        ("spec changed", refusal, Some(3), Some(7), true, 0, false),
+        ("spec changed", refusal, now_with(3, 7, 9), true, 0, false),
         (
             "source Secret changed",
             refusal,
-            Some(2),
-            Some(8),
+            now_with(2, 8, 9),
             true,
             0,
             false,
         ),
-        ("source Secret gone", refusal, Some(2), None, true, 0, false),
         (
-            "status does not say so",
+            "account changed",
             refusal,
-            Some(2),
-            Some(7),
+            now_with(2, 7, 10),
+            true,
+            0,
+            false,
+        ),
+        (
+            "source Secret gone or unknown",
+            refusal,
+            None,
+            true,
+            0,
+            false,
+        ),
+        (
+            "status does not say so (unwritten, paused since)",
+            refusal,
+            Some(asked),
             false,
             0,
             false,
         ),
-        ("never refused", None, Some(2), Some(7), true, 0, false),
+        ("never refused", None, Some(asked), true, 0, false),
     ];
-    for (name, refusal, generation, source, reported, since, want) in cases {
+    for (name, refusal, asking_now, reported, since, want) in cases {
         let now = at + Duration::from_secs(since);
         assert_eq!(
-            key_refusal_stands(refusal, generation, source, reported, now, period),
+            key_refusal_stands(refusal, asking_now, reported, now, period),
             want,
             "{name}"
         );
