@@ -5,7 +5,8 @@
 use super::*;
 use std::time::Instant;
 
-use crate::controller::memory::{AskedWith, KeyRefusal};
+use super::key_refusal::{asked_with, key_still_refused};
+use crate::controller::memory::KeyRefusal;
 use crate::controller::plan::{Adoption, CreateFacts, CreatePlan, Refusal};
 
 pub(super) async fn create_or_recover(
@@ -288,61 +289,6 @@ async fn create(
             }
             Err(failure)
         }
-    }
-}
-
-/// Whether this object's last create was refused for its key and nothing since makes another
-/// worth asking (`plan::key_refusal_stands`), within a resync period less one tick of its sweep
-/// (the sweep that asks again comes a period after the one that asked before, moments before
-/// the refusal was recorded). The source Secret's version comes from the cache of labelled
-/// sources, or a read where the cache does not know it.
-async fn key_still_refused(app: &GatewayApp, ctx: &Context, client: &CloudClient) -> Result<bool> {
-    let uid = app.uid().unwrap_or_default();
-    let Some(refusal) = ctx.memory.get(&uid, |m| m.rare().key_refused).flatten() else {
-        return Ok(false);
-    };
-    // What the failure wrote: a pause since then says Paused here.
-    let reported = app.status.as_ref().is_some_and(|st| {
-        st.conditions.iter().any(|c| {
-            c.type_ == "Stalled"
-                && c.status == "True"
-                && c.reason == Reason::KeyConflict.as_str()
-                && c.observed_generation == app.metadata.generation
-        })
-    });
-    let source_now = match super::known_secret::source_version(app, ctx) {
-        Some(v) => Some(v),
-        // Not worth a read when the answer is "ask again" anyway.
-        None if !reported => None,
-        None => match app.spec.credentials_from.as_ref() {
-            Some(r) => get_secret(app, ctx, &r.name)
-                .await?
-                .and_then(|s| s.metadata.resource_version)
-                .map(|v| super::known_secret::key_hash(&v)),
-            None => None,
-        },
-    };
-    let period = ctx.settings.resync;
-    let stands = plan::key_refusal_stands(
-        Some(refusal),
-        source_now.map(|source| asked_with(app, client, source)),
-        reported,
-        Instant::now(),
-        period.saturating_sub(crate::controller::resync::tick(period)),
-    );
-    if stands {
-        let version = app.resource_version().unwrap_or_default();
-        tracing::debug!(object = %app.name_any(), %version, "the refusal of the app key stands; the cloud is not asked again");
-    }
-    Ok(stands)
-}
-
-/// What a FromSecret create is asked with, the source Secret's version given.
-fn asked_with(app: &GatewayApp, client: &CloudClient, source: u64) -> AskedWith {
-    AskedWith {
-        generation: app.metadata.generation.unwrap_or_default(),
-        source,
-        account: super::known_secret::key_hash(&client.account_key()),
     }
 }
 

@@ -5,6 +5,7 @@ mod claim;
 mod create;
 mod delete;
 mod deliver;
+mod key_refusal;
 mod known_secret;
 mod maintain;
 mod recreate;
