@@ -40,11 +40,7 @@ pub(super) async fn chosen_credentials(app: &GatewayApp, ctx: &Context) -> Resul
                     format!("spec.credentialsFrom: Secret {name} not found"),
                 )
             })?;
-            let version = source
-                .metadata
-                .resource_version
-                .as_deref()
-                .map(super::known_secret::key_hash);
+            let version = super::known_secret::version_hash(&source);
             let data = source.data.unwrap_or_default();
             let read = |k: &str| {
                 data.get(k)

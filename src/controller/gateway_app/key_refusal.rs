@@ -9,8 +9,7 @@ use crate::controller::memory::AskedWith;
 /// Whether this object's last create was refused for its key and nothing since makes another
 /// worth asking (`plan::key_refusal_stands`), within a resync period less one tick of its sweep
 /// (the sweep that asks again comes a period after the one that asked before, moments before
-/// the refusal was recorded). The source Secret's version comes from the cache of labelled
-/// sources, or a read where the cache does not know it.
+/// the refusal was recorded).
 pub(super) async fn key_still_refused(
     app: &GatewayApp,
     ctx: &Context,
@@ -29,17 +28,17 @@ pub(super) async fn key_still_refused(
                 && c.observed_generation == app.metadata.generation
         })
     });
-    let source_now = match super::known_secret::source_version(app, ctx) {
-        Some(v) => Some(v),
-        // Not worth a read when the answer is "ask again" anyway.
-        None if !reported => None,
-        None => match app.spec.credentials_from.as_ref() {
-            Some(r) => get_secret(app, ctx, &r.name)
-                .await?
-                .and_then(|s| s.metadata.resource_version)
-                .map(|v| super::known_secret::key_hash(&v)),
-            None => None,
-        },
+    // The cache of labelled sources, else a read; not worth one when the answer is "ask
+    // again" anyway.
+    let source_now = match (
+        super::known_secret::source_version(app, ctx),
+        &app.spec.credentials_from,
+    ) {
+        (Some(v), _) => Some(v),
+        (None, Some(source)) if reported => get_secret(app, ctx, &source.name)
+            .await?
+            .and_then(|s| super::known_secret::version_hash(&s)),
+        (None, _) => None,
     };
     let period = ctx.settings.resync;
     let stands = plan::key_refusal_stands(

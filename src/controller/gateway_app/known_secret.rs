@@ -33,6 +33,11 @@ pub(super) fn source_version(app: &GatewayApp, ctx: &Context) -> Option<u64> {
         .map(|v| key_hash(&v))
 }
 
+/// A Secret read from the apiserver: its version hashed as `source_version` hashes the cache's.
+pub(super) fn version_hash(secret: &Secret) -> Option<u64> {
+    secret.metadata.resource_version.as_deref().map(key_hash)
+}
+
 /// The cached metadata as a Secret without data: enough to tell whose it is.
 pub(super) fn as_secret(meta: &PartialObjectMeta<Secret>) -> Secret {
     Secret {
