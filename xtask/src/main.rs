@@ -521,13 +521,13 @@ fn run_tests(
     let mut timings = Vec::new();
     let bin = timed(
         &mut timings,
-        "control-plane and node binaries (Go builds, cached)",
+        "control-plane and node binaries (Go builds, reused once built)",
         testbin,
     )?;
     let images = if node {
         Some(timed(
             &mut timings,
-            "node packages and images (static release builds, cached)",
+            "node packages and images (static release builds, reused once built)",
             node_prerequisites,
         )?)
     } else {
@@ -566,7 +566,7 @@ fn run_tests(
         if !sdk {
             return rust;
         }
-        let sdk = timed(&mut timings, "SDK conformance (venv cached)", || {
+        let sdk = timed(&mut timings, "SDK conformance (venv reused)", || {
             check(cargo_locked("build").args(["--quiet", "-p", "hwcloud-sim"])).and_then(|_| {
                 check(
                     Command::new(script("sdk-tests.sh"))
